@@ -1,0 +1,709 @@
+"""Read stage: find Markdown notes, decode them, repair mojibake and split off YAML front matter.
+
+This is the only stage that touches the file system for notes. Nothing here raises for a bad
+file: every problem becomes a ``BuildWarning`` and the other files are still read. Only a path
+argument that does not exist raises ``InputError``.
+
+Consumers should split ``SourceFile.text`` on ``"\\n"`` only (not ``str.splitlines``, which also
+breaks on form feeds and U+2028) so that line N of the text is line N of the file.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import stat
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .errors import BuildWarning, InputError
+
+__all__ = ["ReadResult", "SourceFile", "find_markdown", "read_source", "read_sources"]
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+
+_EMPTY_METADATA: Mapping[str, Any] = MappingProxyType({})
+
+# Byte-order marks, longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32", "UTF-32 LE"),
+    (b"\x00\x00\xfe\xff", "utf-32", "UTF-32 BE"),
+    (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"),
+    (b"\xff\xfe", "utf-16", "UTF-16 LE"),
+    (b"\xfe\xff", "utf-16", "UTF-16 BE"),
+)
+
+# Cheap gate for mojibake, run on UTF-8 bytes: UTF-8 text mis-decoded as Windows-1252 or Latin-1
+# shows a lead character U+00C2..U+00F4 (UTF-8: C3 82..C3 B4) followed by a character that a
+# continuation byte 0x80..0xBF decodes to: U+0080..U+00BF (C2 xx) or one of the Windows-1252
+# extras such as € ’ – ™ Œ š ƒ ˆ (C5/C6/CB xx, E2 80..84 xx). "Â " and "Ã " are the same with a
+# lost no-break space. ftfy decides whether a flagged line really is mis-decoded.
+_MOJIBAKE_BYTES = re.compile(rb"\xc3[\x82-\xb4](?:[\xc2\xc5\xc6\xcb]|\xe2[\x80-\x84])|\xc3[\x82\x83] ")
+# The same test on text, to find the lines to repair once the gate has fired.
+_CP1252_CONTINUATION = (
+    "\x80-\xbf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d"
+    "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
+)
+_MOJIBAKE_TEXT = re.compile(f"[\xc2-\xf4][{_CP1252_CONTINUATION}]|[\xc2\xc3] ")
+
+# Characters that do not belong in text: C0 controls other than tab and line breaks, DEL,
+# C1 controls, and the replacement character left by a failed decode.
+_NON_TEXT = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+_BINARY_RATIO = 0.10
+# The same on raw 8-bit bytes: deleting every text byte leaves the control bytes to count.
+_TEXT_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F or b == 0x7F))
+
+# What Western European text decoded as Windows-1252 may contain besides ASCII: Latin-1 letters
+# and the punctuation people type. Anything else (or a symbol inside a word, as in "Za¿ó³æ",
+# Polish read as Windows-1252) means the guess is wrong and charset-normalizer decides instead.
+_WESTERN_EXTRA = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+    "\u20ac\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2022\u2122]"
+)
+# (The middle dot of Catalan "l·l", the ordinals ª º and the acute accent typed as an apostrophe
+# are allowed inside words.)
+_SYMBOL_IN_WORD = re.compile(
+    "[a-zA-Z\xc0-\xff][\xa1-\xa9\xab-\xb3\xb5\xb6\xb8\xb9\xbb-\xbf\xd7\xf7][a-zA-Z\xc0-\xff]"
+)
+_NON_ASCII_LETTER = re.compile("[\xc0-\xd6\xd8-\xf6\xf8-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e]")
+_ASCII_LETTER = re.compile("[a-zA-Z]")
+_MAX_NON_ASCII_LETTERS = 0.3
+
+_FRONT_MATTER_CLOSE = re.compile(r"\n(?:---|\.\.\.)[ \t]*(?:\n|$)")
+_TAG_SEPARATORS = re.compile(r"[,\s]+")
+_TAGS_KEY_LINE = re.compile(r"^tags[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_ASCII_BYTES = bytes(range(128))
+
+_Warn = Callable[..., BuildWarning]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One decoded note file, ready for the parse stage."""
+
+    path: Path
+    rel_path: str
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_METADATA, hash=False)
+    content_hash: str = ""
+    mtime: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """The files read, sorted by ``rel_path``, and what went wrong on the way."""
+
+    files: tuple[SourceFile, ...]
+    warnings: tuple[BuildWarning, ...]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A Markdown file found by the walk, with the key that decides which copy wins."""
+
+    file: Path
+    root: Path
+    order: tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """Text decoded from bytes, or why it could not be."""
+
+    text: str | None
+    warning_code: str | None = None
+    message: str | None = None
+    line: int | None = None
+    from_utf8: bool = False  # the bytes were UTF-8, so byte-level checks may run on them
+
+
+# ---------------------------------------------------------------- finding files
+
+
+def find_markdown(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+    """Return the (file, notes root) pairs to read; walk warnings are reported by read_sources."""
+    pairs, _warnings = _find_markdown(paths)
+    return pairs
+
+
+def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path]], list[BuildWarning]]:
+    """Walk the given paths; each file once, preferring real paths to symlinked ones."""
+    arguments = [Path(os.path.abspath(os.fspath(p))) for p in paths]
+    for given, absolute in zip(paths, arguments):
+        if not os.path.exists(absolute):
+            broken = " (broken symbolic link)" if os.path.islink(absolute) else ""
+            raise InputError(f"{given}: no such file or folder{broken}")
+
+    found: list[_Found] = []
+    warnings: list[BuildWarning] = []
+    visited: set[tuple[int, int]] = set()
+    pending: list[tuple[Path, Path, int]] = []  # symlinked folders: (link, root, argument index)
+
+    # Phase 0 and 1: every real folder tree, so that a file's own path wins over a link to it.
+    for index, argument in enumerate(arguments):
+        if os.path.isdir(argument):
+            _scan_tree(argument, argument, index, 0, visited, pending, found, warnings)
+        else:
+            found.append(_Found(argument, argument.parent, (0, index, argument.name)))
+    # Phase 2: symlinked folders, in the order found; links found inside them are queued too.
+    position = 0
+    while position < len(pending):
+        link, root, index = pending[position]
+        position += 1
+        _follow_link(link, root, index, visited, pending, found, warnings)
+
+    chosen: dict[object, _Found] = {}
+    for item in sorted(found, key=lambda f: f.order):
+        chosen.setdefault(_identity(item.file), item)
+    pairs = [(item.file, item.root) for item in chosen.values()]
+    return pairs, warnings
+
+
+def _scan_tree(
+    top: Path,
+    root: Path,
+    index: int,
+    phase: int,
+    visited: set[tuple[int, int]],
+    pending: list[tuple[Path, Path, int]],
+    found: list[_Found],
+    warnings: list[BuildWarning],
+) -> None:
+    """Walk one real folder tree without recursion, queueing symlinked folders for later."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            warnings.append(_folder_warning(folder, root, exc))
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in visited:  # already walked through an earlier argument or link
+            continue
+        visited.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            warnings.append(_folder_warning(folder, root, exc))
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            try:
+                is_dir = entry.is_dir()
+                is_link = entry.is_symlink()
+            except OSError:  # a link loop on the entry itself: read_source reports it
+                is_dir, is_link = False, True
+            if is_dir and is_link:
+                pending.append((path, root, index))
+            elif is_dir:
+                subfolders.append(path)
+            elif entry.name.lower().endswith(MARKDOWN_SUFFIXES):
+                file_phase = max(phase, 1) if is_link else phase
+                found.append(_Found(path, root, (file_phase, index, _relative(path, root))))
+        stack.extend(reversed(subfolders))
+
+
+def _follow_link(
+    link: Path,
+    root: Path,
+    index: int,
+    visited: set[tuple[int, int]],
+    pending: list[tuple[Path, Path, int]],
+    found: list[_Found],
+    warnings: list[BuildWarning],
+) -> None:
+    """Walk a symlinked folder unless it was walked already; warn when it loops."""
+    try:
+        info = os.stat(link)
+    except OSError as exc:
+        warnings.append(_folder_warning(link, root, exc))
+        return
+    target = os.path.realpath(link)
+    parent = os.path.realpath(link.parent)
+    # A link to a folder that contains it (its own parent, the notes root, or "/") is a loop even
+    # when that folder is outside the notes: following it would walk the notes again, or the disk.
+    if parent == target or parent.startswith(target.rstrip(os.sep) + os.sep):
+        warnings.append(
+            BuildWarning(
+                path=_relative(link, root),
+                line=None,
+                code="symlink-loop",
+                message=(
+                    f"symbolic link to {target} leads back into a folder that contains it; "
+                    "not followed. Remove the link or point it at a folder outside the notes."
+                ),
+            )
+        )
+        return
+    if (info.st_dev, info.st_ino) in visited:  # its files were found by another path
+        return
+    _scan_tree(link, root, index, 2, visited, pending, found, warnings)
+
+
+def _identity(path: Path) -> object:
+    """Return what makes two paths the same file (device and inode), or the path itself."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ("path", str(path))
+    return (info.st_dev, info.st_ino)
+
+
+def _relative(path: Path, root: Path) -> str:
+    """Return the POSIX path of ``path`` relative to ``root``, NFC-normalised."""
+    try:
+        rel = PurePath(path).relative_to(root).as_posix()
+    except ValueError:
+        rel = PurePath(path).as_posix()
+    return unicodedata.normalize("NFC", rel)
+
+
+def _folder_warning(folder: Path, root: Path, exc: OSError) -> BuildWarning:
+    """Describe a folder that could not be listed."""
+    return BuildWarning(
+        path=_relative(folder, root),
+        line=None,
+        code="unreadable",
+        message=(
+            f"folder cannot be read ({_reason(folder, exc)}); the notes in it are skipped. "
+            "Check that it exists and that you may read it."
+        ),
+    )
+
+
+def _reason(path: Path, exc: OSError) -> str:
+    """Return a short human reason for an OSError on ``path``."""
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+        return f"broken symbolic link to {os.readlink(path)}"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+# ---------------------------------------------------------------- reading one file
+
+
+def read_sources(paths: Sequence[str | Path]) -> ReadResult:
+    """Find and read every Markdown file under ``paths``; raise InputError for a missing path."""
+    pairs, walk_warnings = _find_markdown(paths)
+    files: list[SourceFile] = []
+    warnings: list[tuple[str, BuildWarning]] = []
+    for file, root in pairs:
+        source, file_warnings = read_source(file, root)
+        if source is not None:
+            files.append(source)
+        sort_key = _relative(file, root)
+        warnings.extend((sort_key, w) for w in file_warnings)
+    files.sort(key=lambda s: (s.rel_path, str(s.path)))
+    warnings.sort(key=lambda item: item[0])  # stable: a file's own warnings keep their order
+    return ReadResult(files=tuple(files), warnings=tuple(walk_warnings) + tuple(w for _, w in warnings))
+
+
+def read_source(path: Path, root: Path) -> tuple[SourceFile | None, tuple[BuildWarning, ...]]:
+    """Read one note file; return None with a warning when it is skipped."""
+    path = Path(os.path.abspath(path))
+    rel_path = _relative(path, Path(os.path.abspath(root)))
+
+    def warn(code: str, message: str, line: int | None = None) -> BuildWarning:
+        return BuildWarning(path=rel_path, line=line, code=code, message=message)
+
+    raw_or_error = _read_bytes(path)
+    if isinstance(raw_or_error, str):
+        return None, (warn("unreadable", raw_or_error),)
+    raw, mtime = raw_or_error
+
+    warnings: list[BuildWarning] = []
+    decoded = _decode(raw)
+    if decoded.text is None:
+        return None, (warn(decoded.warning_code or "binary", decoded.message or "", decoded.line),)
+    if decoded.warning_code is not None:
+        warnings.append(warn(decoded.warning_code, decoded.message or "", decoded.line))
+    text = decoded.text
+    if text.startswith("\ufeff"):  # a second byte-order mark, left by some editors
+        text = text.lstrip("\ufeff")
+    if not text or text.isspace():
+        return None, (warn("empty", "file is empty or blank; skipped. Write some notes in it or delete it."),)
+
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # UTF-8 bytes of the text (line breaks aside) for the cheap byte-level checks below.
+    utf8 = raw if decoded.from_utf8 else text.encode("utf-8", "surrogatepass")
+    if _MOJIBAKE_BYTES.search(utf8):
+        text, repaired, first = _repair_mojibake(text)
+        if repaired:
+            utf8 = text.encode("utf-8", "surrogatepass")
+            warnings.append(
+                warn(
+                    "mojibake",
+                    f"repaired mis-decoded characters (such as 'â€™' for '’') on {repaired} "
+                    f"line{'s' if repaired != 1 else ''}, first at line {first}; check those lines "
+                    "and re-save the file as UTF-8.",
+                    first,
+                )
+            )
+    if not text.isascii() and not _is_nfc(text, utf8):
+        text = unicodedata.normalize("NFC", text)
+
+    metadata: Mapping[str, Any] = _EMPTY_METADATA
+    if text.startswith("---"):
+        text, metadata, front_warnings, body_empty = _split_front_matter(text, warn)
+        warnings.extend(front_warnings)
+        if body_empty:
+            warnings.append(
+                warn(
+                    "empty",
+                    "file has only front matter and no notes; skipped. "
+                    "Write notes below the closing '---' or delete the file.",
+                )
+            )
+            return None, tuple(warnings)
+
+    source = SourceFile(
+        path=path,
+        rel_path=rel_path,
+        text=text,
+        metadata=metadata,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        mtime=mtime,
+    )
+    return source, tuple(warnings)
+
+
+def _read_bytes(path: Path) -> tuple[bytes, float] | str:
+    """Return the bytes and mtime of a regular file, or why it cannot be read."""
+    try:
+        # O_NONBLOCK: opening a FIFO named x.md must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        return _unreadable(path, exc)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return "is a folder, not a file; skipped. Rename the folder so it does not end in .md."
+        if not stat.S_ISREG(info.st_mode):
+            return "is not a regular file (a device or pipe); skipped. Replace it with a text file."
+        with open(fd, "rb", closefd=False) as handle:
+            raw = handle.read()
+    except OSError as exc:
+        return _unreadable(path, exc)
+    finally:
+        os.close(fd)
+    return raw, info.st_mtime
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """Return the unreadable-file message for ``exc``."""
+    return (
+        f"cannot be read ({_reason(path, exc)}); skipped. "
+        "Check that the file exists and that you may read it."
+    )
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _decode(raw: bytes) -> _Decoded:
+    """Decode note bytes: BOMs, then UTF-8, then a guessed charset with a warning."""
+    if not raw:
+        return _Decoded("")
+    for bom, codec, label in _BOMS:
+        if raw.startswith(bom):
+            return _decode_with_bom(raw, codec, label)
+    if b"\x00" in raw:
+        return _decode_utf16_without_bom(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = raw.count(b"\n", 0, exc.start) + 1
+        return _decode_fallback(raw, bad_line)
+    if len(raw.translate(None, _TEXT_BYTES)) > _BINARY_RATIO * len(raw):
+        return _binary("it is mostly control characters")
+    return _Decoded(text, from_utf8=True)
+
+
+def _decode_with_bom(raw: bytes, codec: str, label: str) -> _Decoded:
+    """Decode a file that starts with a byte-order mark."""
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        text = raw.decode(codec, errors="replace")
+        if _looks_binary(text):
+            return _binary("it starts with a byte-order mark but is not text")
+        bad_line = raw[: exc.start].decode(codec, errors="replace").count("\n") + 1
+        return _Decoded(
+            text,
+            "encoding",
+            f"starts with a {label} byte-order mark but has invalid bytes (first at line "
+            f"{bad_line}), shown as '\ufffd'; re-save the file as UTF-8.",
+            bad_line,
+        )
+    if codec == "utf-8-sig":
+        return _Decoded(text, from_utf8=True)
+    if _looks_binary(text):
+        return _binary("it starts with a byte-order mark but is not text")
+    return _Decoded(text)
+
+
+def _decode_utf16_without_bom(raw: bytes) -> _Decoded:
+    """Decode UTF-16 that lacks a byte-order mark, or call the bytes binary."""
+    even, odd = raw[0::2], raw[1::2]
+    for codec, label, zeros, others in (("utf-16-le", "UTF-16 LE", odd, even), ("utf-16-be", "UTF-16 BE", even, odd)):
+        if zeros.count(0) >= 0.4 * len(zeros) and others.count(0) <= 0.02 * len(others):
+            try:
+                text = raw.decode(codec)
+            except UnicodeDecodeError:
+                break
+            if _looks_binary(text):
+                break
+            return _Decoded(
+                text,
+                "encoding",
+                f"has no byte-order mark; decoded as {label}. Re-save the file as UTF-8.",
+            )
+    return _binary("it contains NUL bytes")
+
+
+def _decode_fallback(raw: bytes, bad_line: int) -> _Decoded:
+    """Decode bytes that are not valid UTF-8: mixed UTF-8, Windows-1252, or a detected charset."""
+    mixed = raw.decode("utf-8", errors="surrogateescape")
+    escaped = len(_ESCAPED_BYTE.findall(mixed))
+    valid_non_ascii = len(_NON_ASCII.findall(mixed)) - escaped
+    if valid_non_ascii > escaped:
+        # Mostly UTF-8 with a few stray bytes (text pasted from another editor).
+        return _Decoded(
+            _ESCAPED_BYTE.sub(lambda m: _stray_byte(m.group()), mixed),
+            "encoding",
+            f"is mostly UTF-8 but {escaped} byte{'s are' if escaped != 1 else ' is'} not (first at "
+            f"line {bad_line}); decoded {'them' if escaped != 1 else 'it'} as Windows-1252. "
+            "Check that line and re-save the file as UTF-8.",
+            bad_line,
+        )
+    encoding, guessed = _guess_charset(raw)
+    if guessed is None or _looks_binary(guessed):
+        return _binary("it is not text in any encoding recognised")
+    return _Decoded(
+        guessed,
+        "encoding",
+        f"is not UTF-8 (first non-UTF-8 byte at line {bad_line}); decoded as {encoding}. "
+        "Check accented characters and re-save the file as UTF-8.",
+        bad_line,
+    )
+
+
+def _stray_byte(ch: str) -> str:
+    """Decode one surrogate-escaped byte as Windows-1252 (Latin-1 where it has no character)."""
+    byte = bytes([ord(ch) - 0xDC00])
+    try:
+        return byte.decode("cp1252")
+    except UnicodeDecodeError:
+        return byte.decode("latin-1")
+
+
+def _guess_charset(raw: bytes) -> tuple[str, str | None]:
+    """Return (encoding name, text): Windows-1252 when it reads as Western text, else detected."""
+    try:
+        western = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        western = None
+    if western is not None and _looks_western(western):
+        return "Windows-1252 (Western European)", western
+    from charset_normalizer import from_bytes  # lazy: only non-UTF-8 files pay for it
+
+    best = from_bytes(raw).best()
+    if best is None:
+        return "", None
+    return best.encoding, str(best)
+
+
+def _looks_western(text: str) -> bool:
+    """Tell whether text decoded as Windows-1252 reads like Western European text."""
+    if _WESTERN_EXTRA.search(text) or _SYMBOL_IN_WORD.search(text):
+        return False
+    accented = len(_NON_ASCII_LETTER.findall(text))
+    return accented <= _MAX_NON_ASCII_LETTERS * (accented + len(_ASCII_LETTER.findall(text)))
+
+
+def _looks_binary(text: str) -> bool:
+    """Tell whether decoded text is mostly control characters (a binary file)."""
+    return len(_NON_TEXT.findall(text)) > _BINARY_RATIO * len(text)
+
+
+def _binary(why: str) -> _Decoded:
+    """Return the skipped-binary result."""
+    return _Decoded(
+        None,
+        "binary",
+        f"looks like a binary file, not text ({why}); skipped. "
+        "Rename it if it is not a note, or re-save it as UTF-8 text.",
+    )
+
+
+def _is_nfc(text: str, utf8: bytes) -> bool:
+    """Tell whether text is NFC, looking first at its distinct non-ASCII characters only."""
+    # Deleting the ASCII bytes leaves whole UTF-8 sequences: the non-ASCII characters, in a
+    # fraction of the time unicodedata.is_normalized takes over a large file.
+    non_ascii = utf8.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    if any(_may_change_under_nfc(char) for char in set(non_ascii)):
+        return unicodedata.is_normalized("NFC", text)
+    return True
+
+
+def _may_change_under_nfc(char: str) -> bool:
+    """Tell whether NFC could change text holding ``char`` (quick check not Yes, or a mark)."""
+    if "\u1161" <= char <= "\u11c2":  # Hangul vowel and final jamo compose with what precedes
+        return True
+    if unicodedata.category(char)[0] == "M":  # combining marks reorder and compose
+        return not ("\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef")
+    return unicodedata.normalize("NFC", char) != char
+
+
+# ---------------------------------------------------------------- mojibake
+
+
+def _repair_mojibake(text: str) -> tuple[str, int, int | None]:
+    """Repair mis-decoded lines with ftfy; return the text, lines repaired and the first one."""
+    import ftfy  # lazy: ~60 ms to import and most files are clean
+
+    config = ftfy.TextFixerConfig(
+        unescape_html=False,  # "&lt;" in notes is meant literally
+        remove_terminal_escapes=False,
+        fix_latin_ligatures=False,
+        fix_character_width=False,
+        uncurl_quotes=False,  # curly quotes are correct text
+        fix_line_breaks=False,  # line numbers must not move
+        remove_control_chars=False,
+        normalization=None,  # NFC is applied to the whole text afterwards
+        explain=False,
+    )
+    pieces: list[str] = []
+    done = 0  # text[:done] is already in pieces
+    line = 1
+    repaired = 0
+    first: int | None = None
+    match = _MOJIBAKE_TEXT.search(text)
+    while match is not None:
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        line += text.count("\n", done, start)
+        original = text[start:end]
+        fixed = ftfy.fix_text(original, config)
+        pieces.append(text[done:start])
+        pieces.append(fixed)
+        done = end
+        if fixed != original:
+            repaired += 1
+            first = line if first is None else first
+        match = _MOJIBAKE_TEXT.search(text, end)
+    if not repaired:
+        return text, 0, None
+    pieces.append(text[done:])
+    return "".join(pieces), repaired, first
+
+
+# ---------------------------------------------------------------- front matter
+
+
+def _split_front_matter(
+    text: str, warn: _Warn
+) -> tuple[str, Mapping[str, Any], list[BuildWarning], bool]:
+    """Blank out a leading YAML block; return text, metadata, warnings and whether nothing follows."""
+    first_end = text.find("\n")
+    if first_end < 0 or text[:first_end].rstrip() != "---":
+        return text, _EMPTY_METADATA, [], False
+    close = _FRONT_MATTER_CLOSE.search(text, first_end)
+    if close is None:  # no closing line: the '---' is a thematic break
+        return text, _EMPTY_METADATA, [], False
+    block = text[first_end + 1 : close.start() + 1]
+    after = close.end()
+    closed_by_newline = text[after - 1 : after] == "\n"
+    body = text[after:]
+    block_lines = text.count("\n", 0, after) + (0 if closed_by_newline else 1)
+    blanked = "\n" * block_lines + body if closed_by_newline else "\n" * (block_lines - 1)
+
+    warnings: list[BuildWarning] = []
+    metadata, problem = _parse_front_matter(block)
+    if problem is not None:
+        message, line = problem
+        warnings.append(warn("front-matter", message, line))
+    elif metadata:
+        tags_problem = None
+        if "tags" in metadata:
+            tags, tags_problem = _parse_tags(metadata["tags"])
+            metadata = {**metadata, "tags": tags}
+        if tags_problem is not None:
+            key = _TAGS_KEY_LINE.search(block)
+            tags_line = 2 + block.count("\n", 0, key.start()) if key is not None else None
+            warnings.append(warn("front-matter", tags_problem, tags_line))
+    frozen: Mapping[str, Any] = MappingProxyType(metadata) if metadata else _EMPTY_METADATA
+    return blanked, frozen, warnings, not body or body.isspace()
+
+
+def _parse_front_matter(block: str) -> tuple[dict[str, Any], tuple[str, int] | None]:
+    """Parse a YAML block into a dict with lower-cased keys, or say what is wrong and where."""
+    if not block.strip():
+        return {}, None
+    import yaml  # lazy: only files with front matter need it
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(block, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = 2 + mark.line if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return {}, (
+            f"front matter is not valid YAML ({problem}); ignored. Fix the YAML between the "
+            "'---' lines, or add a blank first line if the '---' is meant as a horizontal rule.",
+            line,
+        )
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. a date like 2024-13-45
+        return {}, (f"front matter has a value YAML cannot load ({exc}); ignored. Fix the YAML.", 1)
+    if data is None:
+        return {}, None
+    if not isinstance(data, dict):
+        return {}, (
+            f"front matter is a YAML {type(data).__name__}, not 'key: value' lines; ignored. "
+            "Write it as 'key: value' lines.",
+            2,
+        )
+    return {str(key).strip().lower(): value for key, value in data.items()}, None
+
+
+def _parse_tags(value: Any) -> tuple[tuple[str, ...], str | None]:
+    """Return tags as a tuple of str from a YAML list, a comma/space-separated string or '#tag's."""
+    items: Iterable[Any]
+    if value is None:
+        items = ()
+    elif isinstance(value, str):
+        items = _TAG_SEPARATORS.split(value)
+    elif isinstance(value, (list, tuple, set)):
+        items = value
+    elif isinstance(value, (int, float, bool)):
+        items = (value,)
+    else:
+        return (), (
+            f"front matter 'tags' is a {type(value).__name__}; ignored. "
+            "Write tags as a list or a comma-separated string."
+        )
+    tags: dict[str, None] = {}
+    for item in items:
+        if item is None or isinstance(item, (dict, list)):
+            continue
+        tag = str(item).strip().lstrip("#").strip()
+        if tag:
+            tags.setdefault(tag, None)
+    return tuple(tags), None
