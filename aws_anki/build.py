@@ -1,0 +1,214 @@
+"""The whole pipeline as one call: `build_deck(paths)` reads, parses, extracts and makes notes."""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .errors import BuildWarning, InputError
+from .extract import Extraction, extract_facts
+from .media import MediaCollector
+from .models import basic_type, cloze_type
+from .notes import CardNote, NoteOptions, build_notes, html_to_plain, normalise
+from .package import write_package
+from .parse import parse_document
+from .read import SourceFile, read_sources
+from .state import Changes, load_state, plan_build, save_state, state_path
+from .stats import Quality, quality
+
+BUNDLED_NOTES = Path(__file__).resolve().parent / "source_notes"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build made and what it skipped: counts per kind and service, warnings with file:line."""
+
+    files: int
+    notes: int
+    cards: int
+    notes_by_kind: Mapping[str, int]
+    notes_by_type: Mapping[str, int]
+    cards_by_type: Mapping[str, int]
+    notes_by_service: Mapping[str, int]
+    unresolved: tuple[str, ...]
+    skipped: Mapping[str, int]
+    merged: int
+    bold_spans: int
+    bold_covered: int
+    definition_lines: int
+    definition_covered: int
+    warnings: tuple[BuildWarning, ...]
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    quality: Quality | None = None  # defects, facts per pattern, what no note covers
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as plain data (for `--json`)."""
+        return {
+            "files": self.files,
+            "notes": self.notes,
+            "cards": self.cards,
+            "notes_by_kind": dict(self.notes_by_kind),
+            "notes_by_type": dict(self.notes_by_type),
+            "cards_by_type": dict(self.cards_by_type),
+            "notes_by_service": dict(self.notes_by_service),
+            "unresolved": list(self.unresolved),
+            "skipped": dict(self.skipped),
+            "merged": self.merged,
+            "coverage": {
+                "bold_spans": self.bold_spans,
+                "bold_covered": self.bold_covered,
+                "definition_lines": self.definition_lines,
+                "definition_covered": self.definition_covered,
+            },
+            "warnings": [str(w) for w in self.warnings],
+            "seconds": dict(self.seconds),
+            "quality": self.quality.as_dict() if self.quality else None,
+        }
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What writing the deck did: where, how big, and what changed since the previous build."""
+
+    path: Path
+    size: int
+    changes: Changes
+    media: int
+    warnings: tuple[BuildWarning, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The notes of a build and its report; `.write(path)` packages them."""
+
+    notes: tuple[CardNote, ...]
+    report: BuildReport
+    extractions: tuple[Extraction, ...]
+    sources: tuple[SourceFile, ...]
+    media_files: Mapping[str, Path]
+
+    def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
+        """Write the `.apkg` (atomically) and its build state next to it."""
+        path = Path(path)
+        lock = state_path(path)
+        previous, state_warnings = load_state(lock) if use_state else (None, ())
+        timestamp = now if now is not None else _now()
+        plan = plan_build(
+            self.notes,
+            previous,
+            now=timestamp,
+            note_types=(basic_type(), cloze_type()),
+            file_mtimes={s.rel_path: int(s.mtime) for s in self.sources},
+        )
+        size = write_package(
+            plan.notes,
+            path,
+            note_mods=plan.note_mods,
+            model_mods=plan.model_mods,
+            created=timestamp,
+            media_files=self.media_files,
+        )
+        if use_state:
+            save_state(lock, plan.state)
+        return WriteResult(path, size, plan.changes, len(self.media_files), state_warnings)
+
+
+def build_deck(
+    paths: Sequence[str | Path] | str | Path | None = None,
+    *,
+    deck_name: str = "AWS",
+    deck_by: str = "none",
+    reverse: str = "none",
+    file_tags: bool = True,
+    secondary_tags: bool = False,
+) -> BuildResult:
+    """Build notes from Markdown files or folders (the bundled notes when `paths` is None)."""
+    if paths is None:
+        paths = [bundled_notes()]
+    elif isinstance(paths, (str, Path)):
+        paths = [paths]
+    options = NoteOptions(deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags, secondary_tags=secondary_tags)
+    clock = time.perf_counter
+    started = clock()
+    read = read_sources(paths)
+    if not read.files and not read.warnings:
+        raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
+    read_done = clock()
+    extractions = tuple(extract_facts(parse_document(source)) for source in read.files)
+    extract_done = clock()
+    media = MediaCollector({s.rel_path: (s.path, _root_of(s)) for s in read.files})
+    made = build_notes(extractions, options=options, media=media)
+    notes_done = clock()
+    warnings = (*read.warnings, *made.warnings, *media.warnings)
+    report = _report(read.files, extractions, made.notes, made.unresolved, warnings)
+    seconds = {"read": read_done - started, "parse+extract": extract_done - read_done, "notes": notes_done - extract_done}
+    return BuildResult(
+        notes=made.notes,
+        report=_with_seconds(report, seconds),
+        extractions=extractions,
+        sources=read.files,
+        media_files=dict(media.files),
+    )
+
+
+def bundled_notes() -> Path:
+    """The folder of notes shipped with aws_anki (installed package data, or the checkout's)."""
+    if BUNDLED_NOTES.is_dir():
+        return BUNDLED_NOTES
+    checkout = Path(__file__).resolve().parent.parent / "source_notes"
+    if checkout.is_dir():
+        return checkout
+    raise InputError("the bundled source_notes/ folder is missing from this installation; pass PATHS explicitly")
+
+
+def _root_of(source: SourceFile) -> Path:
+    parts = len(Path(source.rel_path).parts)
+    return source.path.parents[parts - 1]
+
+
+def _report(
+    sources: Sequence[SourceFile],
+    extractions: Sequence[Extraction],
+    notes: Sequence[CardNote],
+    unresolved: Sequence[str],
+    warnings: Sequence[BuildWarning],
+) -> BuildReport:
+    facts = sum(len(e.facts) for e in extractions)
+    skipped: Counter[str] = Counter(s.reason for e in extractions for s in e.skipped)
+    cards_by_type: Counter[str] = Counter()
+    for note in notes:
+        cards_by_type[note.note_type] += note.cards
+    measured = quality(notes, extractions)
+    return BuildReport(
+        files=len(sources),
+        notes=len(notes),
+        cards=sum(cards_by_type.values()),
+        notes_by_kind=dict(sorted(Counter(n.kind for n in notes).items())),
+        notes_by_type=dict(sorted(Counter(n.note_type for n in notes).items())),
+        cards_by_type=dict(sorted(cards_by_type.items())),
+        notes_by_service=dict(Counter(n.service or "(unresolved)" for n in notes).most_common()),
+        unresolved=tuple(unresolved),
+        skipped=dict(skipped.most_common()),
+        merged=facts - len(notes),
+        bold_spans=measured.bold_spans,
+        bold_covered=measured.bold_covered,
+        definition_lines=measured.definition_lines,
+        definition_covered=measured.definition_covered,
+        warnings=tuple(warnings),
+        quality=measured,
+    )
+
+
+def _with_seconds(report: BuildReport, seconds: Mapping[str, float]) -> BuildReport:
+    from dataclasses import replace
+
+    return replace(report, seconds={k: round(v, 4) for k, v in seconds.items()})
+
+
+def _now() -> int:
+    # SOURCE_DATE_EPOCH makes first builds reproducible (the reproducible-builds convention).
+    return int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
+

@@ -1,0 +1,223 @@
+"""The `aws-anki` command line: a thin layer over `aws_anki.build_deck`."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import click
+
+from . import __version__
+from .build import BuildReport, BuildResult, build_deck
+from .errors import AwsAnkiError, BuildWarning
+from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, html_to_plain
+
+
+def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that builds notes."""
+    decorators = [
+        click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path)),
+        click.option("--deck-name", default="AWS", show_default=True, help="Name of the (top) deck."),
+        click.option("--deck-by", type=click.Choice(DECK_LAYOUTS), default="none", show_default=True,
+                     help="Split into subdecks by category, service or file (default: one deck, study by tags)."),
+        click.option("--reverse", type=click.Choice(REVERSE_MODES), default="none", show_default=True,
+                     help="Add a reverse card (definition -> term) to short definitions or to all."),
+        click.option("--no-file-tags", is_flag=True, help="Do not tag notes with their source file."),
+        click.option("--mention-tags", is_flag=True, help="Also tag services mentioned in a fact's text (mentions::X)."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _run_build(paths: Sequence[Path], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool) -> BuildResult:
+    try:
+        return build_deck(
+            list(paths) or None,
+            deck_name=deck_name,
+            deck_by=deck_by,
+            reverse=reverse,
+            file_tags=not no_file_tags,
+            secondary_tags=mention_tags,
+        )
+    except AwsAnkiError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _echo_warnings(warnings: Sequence[BuildWarning], limit: int = 20) -> None:
+    for warning in warnings[:limit]:
+        click.echo(f"warning: {warning}", err=True)
+    if len(warnings) > limit:
+        click.echo(f"warning: ... and {len(warnings) - limit} more (see --json)", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aws-anki")
+def cli() -> None:
+    """Turn Markdown study notes about AWS into an Anki deck.
+
+    Example: aws-anki build notes/ -o aws.apkg
+    """
+
+
+@cli.command()
+@_build_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("aws.apkg"), show_default=True,
+              help="Where to write the .apkg.")
+@click.option("--no-state", is_flag=True, help="Ignore and do not write the build state file (OUTPUT.lock.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings (for CI).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
+          output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool) -> None:
+    """Build an Anki deck (.apkg) from Markdown notes (default: the bundled AWS notes).
+
+    Rebuilding into the same OUTPUT keeps every note's identity, so re-importing into Anki updates
+    changed notes in place and keeps your reviews.
+
+    Example: aws-anki build ~/vault/AWS -o aws.apkg --deck-name "AWS SAA"
+    """
+    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags)
+    try:
+        written = result.write(output, use_state=not no_state)
+    except AwsAnkiError as error:
+        raise click.ClickException(str(error)) from error
+    warnings = (*result.report.warnings, *written.warnings)
+    if as_json:
+        data = result.report.as_dict()
+        data["output"] = str(written.path)
+        data["size"] = written.size
+        data["changes"] = written.changes.as_dict()
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        _echo_warnings(warnings)
+        if not quiet:
+            _print_summary(result.report, written.path, written.size)
+            changes = written.changes
+            click.echo(
+                f"Changes since last build: {len(changes.added)} added, {len(changes.updated)} updated, "
+                f"{len(changes.unchanged)} unchanged, {len(changes.removed)} removed"
+            )
+            for guid, source in changes.removed[:10]:
+                click.echo(f"  removed: {source} (guid {guid}); delete it in Anki if you no longer want it")
+            if len(changes.removed) > 10:
+                click.echo(f"  ... and {len(changes.removed) - 10} more removed (see --json)")
+    if strict and warnings:
+        raise SystemExit(1)
+
+
+def _print_summary(report: BuildReport, path: Path, size: int) -> None:
+    kinds = ", ".join(f"{count} {kind}" for kind, count in report.notes_by_kind.items())
+    by_type = ", ".join(f"{report.notes_by_type.get(t, 0)} {t} notes ({report.cards_by_type.get(t, 0)} cards)" for t in ("basic", "cloze"))
+    click.echo(f"Wrote {path} ({size / 1024:.0f} KiB): {report.notes} notes, {report.cards} cards from {report.files} files.")
+    click.echo(f"  {by_type}")
+    if kinds:
+        click.echo(f"  by kind: {kinds}")
+    if report.merged:
+        click.echo(f"  {report.merged} duplicate facts merged")
+    click.echo(f"  {len(report.warnings)} warnings")
+
+
+@cli.command()
+@_build_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per note (JSON lines).")
+@click.option("--stats", is_flag=True, help="Counts per kind and service, coverage and skipped lines instead of notes.")
+def inspect(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
+            as_json: bool, stats: bool) -> None:
+    """Show the notes a build would make, without writing a deck.
+
+    Example: aws-anki inspect notes/lambda.md --json | head
+    """
+    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags)
+    if stats:
+        data = result.report.as_dict()
+        if as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            _print_stats(result.report)
+        return
+    _echo_warnings(result.report.warnings)
+    if as_json:
+        for note in result.notes:
+            click.echo(json.dumps(note_as_dict(note), ensure_ascii=False))
+        return
+    for note in result.notes:
+        question = html_to_plain(note.fields[0])
+        answer = html_to_plain(note.fields[1]) if note.note_type == "basic" else ""
+        click.echo(f"{note.source}  [{note.kind}]  {note.context}")
+        click.echo(f"    Q: {_shorten(question)}")
+        if answer:
+            click.echo(f"    A: {_shorten(answer)}")
+
+
+def note_as_dict(note: CardNote) -> dict[str, object]:
+    """A note as plain data (for JSON lines)."""
+    return {
+        "guid": note.guid,
+        "type": note.note_type,
+        "kind": note.kind,
+        "deck": note.deck,
+        "service": note.service,
+        "context": note.context,
+        "source": note.source,
+        "merged_sources": list(note.merged_sources),
+        "tags": list(note.tags),
+        "fields": dict(zip(note.field_names, note.fields)),
+        "cards": note.cards,
+    }
+
+
+def _print_stats(report: BuildReport) -> None:
+    click.echo(f"{report.files} files, {report.notes} notes, {report.cards} cards")
+    click.echo("Notes per kind:")
+    for kind, count in report.notes_by_kind.items():
+        click.echo(f"  {kind:<12} {count}")
+    click.echo("Notes per service:")
+    for service, count in report.notes_by_service.items():
+        click.echo(f"  {service:<40} {count}")
+    bold = report.bold_covered / report.bold_spans if report.bold_spans else 1.0
+    definitions = report.definition_covered / report.definition_lines if report.definition_lines else 1.0
+    click.echo(f"Coverage: bold spans {report.bold_covered}/{report.bold_spans} ({bold:.1%}), "
+               f"definition lines {report.definition_covered}/{report.definition_lines} ({definitions:.1%})")
+    click.echo("Lines without a card, by reason:")
+    for reason, count in report.skipped.items():
+        click.echo(f"  {reason:<28} {count}")
+    click.echo(f"Facts whose service could not be resolved: {len(report.unresolved)}")
+    for where in report.unresolved[:20]:
+        click.echo(f"  {where}")
+
+
+def _shorten(text: str, width: int = 110) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON lines.")
+@click.option("--category", help="Only services of this category.")
+def services(as_json: bool, category: str | None) -> None:
+    """List the AWS services aws_anki recognises, with their tags and aliases.
+
+    Example: aws-anki services --category Storage
+    """
+    from .services import load_catalog
+
+    for service in load_catalog().services:
+        if category and service.category.casefold() != category.casefold():
+            continue
+        if as_json:
+            click.echo(json.dumps({"key": service.key, "name": service.name, "tag": service.tag,
+                                   "category": service.category, "aliases": list(service.aliases)}, ensure_ascii=False))
+        else:
+            aliases = f"  ({', '.join(service.aliases)})" if service.aliases else ""
+            click.echo(f"{service.name:<45} {service.tag:<24} {service.category}{aliases}")
+
+
+def main() -> None:
+    """Entry point of the `aws-anki` console script."""
+    cli(prog_name="aws-anki")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

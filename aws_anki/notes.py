@@ -1,0 +1,313 @@
+"""Notes stage: turn Facts into Anki notes (fields as safe HTML, note type, tags, deck, GUID). No file I/O.
+
+Identity: a note's GUID hashes a stable key (service, the section path below the file title, note
+type and the fact's subject), never the whole text, so editing a definition updates the note in
+place instead of duplicating it. Location (file, line) is kept out of both the key and the content
+hash: moving a fact is neither a new note nor an update.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from .errors import BuildWarning
+from .extract import Extraction, Fact
+from .models import BASIC_FIELDS, CLOZE_FIELDS
+from .render import finish_cloze, sanitize
+from .services import Catalog, Service, load_catalog, resolve_path
+
+DECK_LAYOUTS = ("none", "category", "service", "file")
+REVERSE_MODES = ("none", "short", "all")
+CONTEXT_SEPARATOR = " › "
+UNRESOLVED_TAG = "Unresolved"
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]*)("[^>]*>)', re.I)
+_IMG_ALT = re.compile(r'\balt="([^"]*)"', re.I)
+_TAG_UNSAFE = re.compile(r"[\s\"]+")
+_GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
+
+# Given a media reference, its file, line: the name the file has in the package, or None if missing.
+MediaResolver = Callable[[str, str, int], "str | None"]
+
+
+@dataclass(frozen=True)
+class NoteOptions:
+    """How facts become notes: deck name and layout, tags, reverse cards."""
+
+    deck_name: str = "AWS"
+    deck_by: str = "none"
+    reverse: str = "none"
+    tag_prefix: str = "AWS"
+    file_tags: bool = True
+    secondary_tags: bool = False
+
+
+@dataclass(frozen=True)
+class CardNote:
+    """One Anki note as it will be written: everything a test or script may want to inspect."""
+
+    guid: str
+    note_type: str  # "basic" or "cloze"
+    kind: str  # definition | cloze | list | row | qa | statement
+    fields: tuple[str, ...]
+    tags: tuple[str, ...]
+    deck: str
+    service: str  # canonical service name, "" when unresolved
+    category: str
+    context: str
+    source: str  # "path/to/file.md:LINE"
+    merged_sources: tuple[str, ...]  # other places the same fact was written
+    identity: str  # the stable key the GUID is derived from
+    content_hash: str  # fields, tags and deck; not the source location
+    media: tuple[str, ...]  # package media file names the fields use
+    cards: int
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The note type's field names, in order."""
+        return CLOZE_FIELDS if self.note_type == "cloze" else BASIC_FIELDS
+
+    def field(self, name: str) -> str:
+        """The value of one field by name."""
+        return self.fields[self.field_names.index(name)]
+
+
+@dataclass(frozen=True)
+class NotesResult:
+    """The notes of a build, with the warnings made while building them."""
+
+    notes: tuple[CardNote, ...]
+    warnings: tuple[BuildWarning, ...]
+    unresolved: tuple[str, ...]  # "file:line" of facts whose service could not be resolved
+
+
+def build_notes(
+    extractions: Sequence[Extraction],
+    *,
+    options: NoteOptions = NoteOptions(),
+    media: MediaResolver | None = None,
+    catalog: Catalog | None = None,
+) -> NotesResult:
+    """Turn every file's facts into notes: resolve services, render fields, tag, deduplicate."""
+    catalog = catalog or load_catalog()
+    warnings: list[BuildWarning] = []
+    drafts: list[CardNote] = []
+    unresolved: list[str] = []
+    for extraction in extractions:
+        file_service = _file_service(extraction, catalog, warnings)
+        for fact in extraction.facts:
+            note = _note(fact, extraction, file_service, options, media, catalog)
+            if not note.service:
+                unresolved.append(note.source)
+            drafts.append(note)
+    return NotesResult(tuple(_merge_duplicates(drafts)), tuple(warnings), tuple(unresolved))
+
+
+def _file_service(extraction: Extraction, catalog: Catalog, warnings: list[BuildWarning]) -> Service | None:
+    value = extraction.metadata.get("service")
+    if not value:
+        return None
+    found = catalog.lookup(str(value))
+    if found is None:
+        warnings.append(
+            BuildWarning(extraction.source, 1, "unknown-service", f"front matter names unknown service {value!r}; "
+                         "use a name from `aws-anki services`")
+        )
+    return found
+
+
+def _note(
+    fact: Fact,
+    extraction: Extraction,
+    file_service: Service | None,
+    options: NoteOptions,
+    media: MediaResolver | None,
+    catalog: Catalog,
+) -> CardNote:
+    services, index = resolve_path(fact.headings, catalog=catalog)
+    if file_service is not None:
+        services, index = (file_service,), 0
+    service = services[0] if services else None
+    context = context_line(fact.headings, services, index)
+    source = f"{fact.source}:{fact.line}"
+    media_names: list[str] = []
+
+    def finish(field_html: str, cloze: bool = False) -> str:
+        clean = sanitize(field_html) if field_html else ""
+        if media is not None and "<img" in clean:
+            clean = _resolve_images(clean, fact, media, media_names)
+        return finish_cloze(clean) if cloze else clean
+
+    tags = note_tags(services, extraction, options)
+    if options.secondary_tags:
+        mentioned = catalog.in_text(html_to_plain(fact.front + " " + fact.back))
+        tags = tuple(dict.fromkeys((*tags, *(f"mentions::{_tag_safe(s.tag)}" for s in mentioned if s not in services))))
+    deck = deck_name(options, service, extraction)
+    if fact.is_cloze:
+        note_type = "cloze"
+        fields: tuple[str, ...] = (finish(fact.front, cloze=True), html.escape(context), finish(fact.extra), html.escape(source))
+        cards = len(set(re.findall(r"\{\{c(\d+)::", fields[0]))) or 1
+    else:
+        note_type = "basic"
+        reverse = _wants_reverse(fact, options)
+        fields = (finish(fact.front), finish(fact.back), html.escape(context), finish(fact.extra), html.escape(source), "1" if reverse else "")
+        cards = 2 if reverse else 1
+    identity = identity_key(service, fact, note_type)
+    content = [f for name, f in zip(CLOZE_FIELDS if fact.is_cloze else BASIC_FIELDS, fields) if name != "Source"]
+    return CardNote(
+        guid=guid_for(identity),
+        note_type=note_type,
+        kind=fact.kind,
+        fields=fields,
+        tags=tags,
+        deck=deck,
+        service=service.name if service else "",
+        category=service.category if service else "",
+        context=context,
+        source=source,
+        merged_sources=(),
+        identity=identity,
+        content_hash=_hash("\x1f".join([*content, " ".join(tags), deck])),
+        media=tuple(media_names),
+        cards=cards,
+    )
+
+
+def context_line(headings: Sequence[str], services: Sequence[Service], index: int | None) -> str:
+    """`Service › section › subsection` for a fact, so its card is answerable on its own."""
+    if not services or index is None:
+        return CONTEXT_SEPARATOR.join(headings)
+    names = {n.casefold() for s in services for n in (s.name, s.tag, s.key, *s.aliases)}
+    named = headings[index]
+    rest = list(headings[index + 1 :])
+    lead = " & ".join(s.name for s in services)
+    if _strip(named) not in {_strip(n) for n in names} and index > 0:
+        rest.insert(0, named)
+    return CONTEXT_SEPARATOR.join([lead, *rest])
+
+
+def note_tags(services: Sequence[Service], extraction: Extraction, options: NoteOptions) -> tuple[str, ...]:
+    """Hierarchical service tags, flat service tags, the file's tag and front-matter tags."""
+    tags: list[str] = []
+    prefix = _tag_safe(options.tag_prefix)
+    for service in services:
+        tags.append(f"{prefix}::{_tag_safe(service.category)}::{_tag_safe(service.tag)}")
+        tags.append(_tag_safe(service.tag))
+    if not services:
+        tags.append(f"{prefix}::{UNRESOLVED_TAG}")
+    if options.file_tags:
+        stem = extraction.source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        tags.append(f"file::{_tag_safe(stem)}")
+    for extra in extraction.metadata.get("tags", ()) or ():
+        safe = _tag_safe(str(extra).lstrip("#"))
+        if safe:
+            tags.append(safe)
+    return tuple(dict.fromkeys(unicodedata.normalize("NFC", t) for t in tags if t))
+
+
+def deck_name(options: NoteOptions, service: Service | None, extraction: Extraction) -> str:
+    """The deck a note goes to under the chosen layout (`::` separates levels)."""
+    base = str(extraction.metadata.get("deck") or options.deck_name)
+    if options.deck_by == "category":
+        return f"{base}::{service.category if service else 'Other'}"
+    if options.deck_by == "service":
+        return f"{base}::{service.category}::{service.name}" if service else f"{base}::Other"
+    if options.deck_by == "file":
+        parts = extraction.source.rsplit(".", 1)[0].split("/")
+        return "::".join([base, *parts])
+    return base
+
+
+def identity_key(service: Service | None, fact: Fact, note_type: str) -> str:
+    """The stable key a note's GUID is made from: service, sections below the file title, subject."""
+    sections = "/".join(normalise(h) for h in fact.headings[1:])
+    return f"{service.key if service else '-'}|{sections}|{note_type}|{normalise(fact.subject)}"
+
+
+def guid_for(key: str) -> str:
+    """A short, stable GUID for a key (64 bits of SHA-256, base 62)."""
+    number = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+    out = []
+    while number:
+        number, digit = divmod(number, 62)
+        out.append(_GUID_ALPHABET[digit])
+    return "".join(reversed(out)) or "0"
+
+
+def normalise(text: str) -> str:
+    """Lower-case words only: what two spellings of the same heading or subject share."""
+    return _NORMALISE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def html_to_plain(text: str) -> str:
+    """Visible text of a field (tags dropped, entities decoded), for statistics and search."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("\ue002", "").strip()
+
+
+def _strip(text: str) -> str:
+    return normalise(text)
+
+
+def _tag_safe(text: str) -> str:
+    return _TAG_UNSAFE.sub("_", text.strip()).strip("_")
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _wants_reverse(fact: Fact, options: NoteOptions) -> bool:
+    if fact.kind != "definition" or options.reverse == "none":
+        return False
+    if options.reverse == "all":
+        return True
+    # A reverse card helps when the definition is short and distinctive enough to name the term from.
+    words = len(html_to_plain(fact.back).split())
+    return 3 <= words <= 15 and len(fact.subject) >= 3
+
+
+def _resolve_images(field_html: str, fact: Fact, media: MediaResolver, used: list[str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        target = html.unescape(match.group(2))
+        name = media(target, fact.source, fact.line)
+        if name is None:
+            alt = _IMG_ALT.search(match.group(0))
+            label = alt.group(1) if alt and alt.group(1) else target
+            return f'<span class="missing-image">[image: {label}]</span>'
+        used.append(name)
+        return f"{match.group(1)}{html.escape(name)}{match.group(3)}"
+
+    return _IMG_SRC.sub(replace, field_html)
+
+
+def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
+    """One note per fact: the same fact written twice merges (its sources listed); distinct facts
+    whose keys collide get a deterministic suffix, so no two facts share a GUID."""
+    by_text: dict[tuple[str, str], CardNote] = {}
+    for note in notes:
+        text = "\x1f".join(f for n, f in zip(note.field_names, note.fields) if n not in ("Source", "Context"))
+        key = (note.note_type, _hash(text))
+        first = by_text.get(key)
+        if first is None:
+            by_text[key] = note
+            continue
+        sources = (*first.merged_sources, note.source)
+        source_field = html.escape(f"{first.source} (also {', '.join(sources)})")
+        fields = tuple(source_field if n == "Source" else f for n, f in zip(first.field_names, first.fields))
+        by_text[key] = replace(first, merged_sources=sources, fields=fields)
+    out: list[CardNote] = []
+    taken: set[str] = set()
+    for note in by_text.values():
+        identity, suffix = note.identity, 1
+        while guid_for(identity) in taken:
+            suffix += 1
+            identity = f"{note.identity}#{suffix}"
+        if identity != note.identity:
+            note = replace(note, guid=guid_for(identity), identity=identity)
+        taken.add(note.guid)
+        out.append(note)
+    return out

@@ -1,0 +1,26 @@
+"""Shared fixtures: the fixture vault, the real notes (when ../shared exists), a built deck."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL_NOTES = Path(__file__).resolve().parents[2] / "shared" / "real_notes"
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Path:
+    """A writable copy of the fixture vault."""
+    target = tmp_path / "vault"
+    shutil.copytree(FIXTURES / "vault", target)
+    return target
+
+
+@pytest.fixture
+def real_notes() -> Path:
+    """The real learners' notes from ../shared; the test is skipped when they are not there."""
+    if not REAL_NOTES.is_dir():
+        pytest.skip("../shared/real_notes is not present")
+    return REAL_NOTES

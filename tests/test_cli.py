@@ -1,0 +1,81 @@
+"""The command line, end to end, through click's runner and as a real subprocess."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from aws_anki.cli import cli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_build_fixture_vault(vault: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.apkg"
+    result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(out), "--deck-name", "Test"])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    assert re.search(r"Wrote .*out\.apkg .*: \d+ notes, \d+ cards from 2 files", result.output)
+    assert "basic notes" in result.output and "cloze notes" in result.output
+    assert "Changes since last build:" in result.output
+
+
+def test_build_json_and_strict(vault: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.apkg"
+    result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(out), "--json"])
+    data = json.loads(result.output)
+    assert data["notes"] > 0 and data["changes"]["added"] == data["notes"]
+    (vault / "compute" / "broken.md").write_text("- a **fact** here\n\n![[nowhere.png]]\n")
+    result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(out), "--strict", "-q"])
+    assert result.exit_code == 1
+    assert "broken.md:1" in result.output  # the fact the image belongs to and "nowhere.png" in result.output
+
+
+def test_build_bundled_notes_by_default(tmp_path: Path) -> None:
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        result = runner.invoke(cli, ["build", "-q"])
+        assert result.exit_code == 0, result.output
+        assert Path("aws.apkg").is_file()
+
+
+def test_inspect_table_and_json(vault: Path) -> None:
+    table = CliRunner().invoke(cli, ["inspect", str(vault)])
+    assert table.exit_code == 0
+    assert "compute/lambda.md:6  [definition]  AWS Lambda" in table.output
+    lines = CliRunner().invoke(cli, ["inspect", str(vault), "--json"]).output.splitlines()
+    notes = [json.loads(line) for line in lines]
+    assert all({"guid", "fields", "tags", "source", "context"} <= set(n) for n in notes)
+
+
+def test_inspect_stats(vault: Path) -> None:
+    result = CliRunner().invoke(cli, ["inspect", str(vault), "--stats"])
+    assert result.exit_code == 0
+    assert "Coverage: bold spans" in result.output
+    assert "first-person" in result.output
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["inspect", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no Markdown files" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_command_has_help_with_example_and_is_in_readme() -> None:
+    readme = README.read_text()
+    for name, command in cli.commands.items():
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output, name
+        assert f"aws-anki {name}" in readme, name
+
+
+def test_version_and_module_entry_point() -> None:
+    assert CliRunner().invoke(cli, ["--version"]).output.startswith("aws-anki, version ")
+    done = subprocess.run([sys.executable, "-m", "aws_anki", "--help"], capture_output=True, text=True, check=True)
+    assert "build" in done.stdout and "inspect" in done.stdout
