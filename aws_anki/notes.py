@@ -24,6 +24,7 @@ DECK_LAYOUTS = ("none", "category", "service", "file")
 REVERSE_MODES = ("none", "short", "all")
 CONTEXT_SEPARATOR = " › "
 UNRESOLVED_TAG = "Unresolved"
+FILE_TAG_PREFIX = "file::"
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]*)("[^>]*>)', re.I)
 _IMG_ALT = re.compile(r'\balt="([^"]*)"', re.I)
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
@@ -171,7 +172,7 @@ def _note(
         source=source,
         merged_sources=(),
         identity=identity,
-        content_hash=_hash("\x1f".join([*content, " ".join(tags), deck])),
+        content_hash=_hash("\x1f".join([*content, " ".join(_content_tags(tags)), "" if options.deck_by == "file" else deck])),
         media=tuple(media_names),
         cards=cards,
     )
@@ -201,7 +202,7 @@ def note_tags(services: Sequence[Service], extraction: Extraction, options: Note
         tags.append(f"{prefix}::{UNRESOLVED_TAG}")
     if options.file_tags:
         stem = extraction.source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        tags.append(f"file::{_tag_safe(stem)}")
+        tags.append(f"{FILE_TAG_PREFIX}{_tag_safe(stem)}")
     for extra in extraction.metadata.get("tags", ()) or ():
         safe = _tag_safe(str(extra).lstrip("#"))
         if safe:
@@ -246,6 +247,11 @@ def normalise(text: str) -> str:
 def html_to_plain(text: str) -> str:
     """Visible text of a field (tags dropped, entities decoded), for statistics and search."""
     return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("\ue002", "").strip()
+
+
+def _content_tags(tags: Sequence[str]) -> list[str]:
+    """Tags that say what a fact is; `file::` tags only say where it is written."""
+    return [t for t in tags if not t.startswith(FILE_TAG_PREFIX)]
 
 
 def _strip(text: str) -> str:

@@ -1,0 +1,250 @@
+"""Rebuild and re-import into a real Anki collection: identity, updates in place, reviews kept.
+
+Each scenario imports build 1, answers cards with Anki's scheduler, edits one note inside Anki
+like a learner, changes the Markdown, imports build 2, and checks exactly what Anki did.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+pytest.importorskip("anki")
+
+from anki.collection import Collection  # noqa: E402
+from anki_harness import (  # noqa: E402
+    ImportSummary,
+    answer_due_cards,
+    edit_note,
+    import_apkg,
+    note_by_guid,
+    open_collection,
+    revlog_count,
+    schedule_snapshot,
+)
+
+import aws_anki  # noqa: E402
+from aws_anki import models  # noqa: E402
+
+LAMBDA = """\
+# AWS Lambda
+
+## Limits
+
+- **Maximum timeout**: 15 minutes
+- **Memory**: from 128 MB up to 10,240 MB
+- Deployment package (zipped, direct upload): **50 MB**
+
+## Billing
+
+- Duration is billed in **1 ms increments**.
+- The free tier includes **one million requests** per month.
+"""
+
+SQS = """\
+# Amazon SQS
+
+- **Visibility timeout**: how long a received message stays hidden from other consumers
+- Long polling waits up to **20 seconds** for a message.
+"""
+
+
+class Scenario:
+    """A vault, its deck, and a real collection the learner has studied in."""
+
+    def __init__(self, root: Path, col: Collection) -> None:
+        self.vault = root / "vault"
+        self.out = root / "deck.apkg"
+        self.col = col
+        (self.vault / "compute").mkdir(parents=True)
+        (self.vault / "integration").mkdir()
+        self.write("compute/lambda.md", LAMBDA)
+        self.write("integration/sqs.md", SQS)
+
+    def write(self, name: str, text: str) -> None:
+        (self.vault / name).write_text(text, encoding="utf-8")
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.vault / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text, old
+        path.write_text(text.replace(old, new), encoding="utf-8")
+
+    def build(self) -> aws_anki.WriteResult:
+        return aws_anki.build_deck([self.vault]).write(self.out)
+
+    def import_(self) -> ImportSummary:
+        return import_apkg(self.col, self.out)
+
+    def guid_of(self, text: str) -> str:
+        for note_id in self.col.find_notes(""):
+            note = self.col.get_note(note_id)
+            if text in note.fields[0]:
+                return note.guid
+        raise KeyError(text)
+
+    def study(self) -> None:
+        """Answer every new card once (Good), then the learner edits the SQS note in Anki."""
+        assert answer_due_cards(self.col, 50) > 0
+        edit_note(self.col, self.guid_of("Visibility timeout"), "Back", "LEARNER'S OWN WORDS")
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    with open_collection(tmp_path / "anki") as col:
+        scene = Scenario(tmp_path, col)
+        scene.build()
+        first = scene.import_()
+        assert first.new == col.note_count() == 7
+        scene.study()
+        yield scene
+
+
+def _learner_edit_survives(scene: Scenario) -> None:
+    note = note_by_guid(scene.col, scene.guid_of("Visibility timeout"))
+    assert note["Back"] == "LEARNER'S OWN WORDS"
+
+
+def _check(scene: Scenario, change: Callable[[Scenario], None], *, updated: int, new: int = 0) -> aws_anki.WriteResult:
+    notes_before = scene.col.note_count()
+    schedule = schedule_snapshot(scene.col)
+    reviews = revlog_count(scene.col)
+    change(scene)
+    written = scene.build()
+    summary = scene.import_()
+    assert (summary.new, summary.updated, summary.conflicting) == (new, updated, 0), summary
+    assert scene.col.note_count() == notes_before + new
+    after = schedule_snapshot(scene.col)
+    for key, card in schedule.items():
+        assert after[key] == card, key  # every reviewed card keeps its scheduling
+    assert revlog_count(scene.col) == reviews
+    return written
+
+
+def test_same_notes_rebuilt_change_nothing(scenario: Scenario) -> None:
+    written = _check(scenario, lambda s: None, updated=0)
+    assert (len(written.changes.added), len(written.changes.updated), len(written.changes.removed)) == (0, 0, 0)
+    _learner_edit_survives(scenario)
+
+
+def test_edited_fact_updates_in_place(scenario: Scenario) -> None:
+    guid = scenario.guid_of("Maximum timeout")
+    note_id = note_by_guid(scenario.col, guid).id
+    written = _check(scenario, lambda s: s.edit("compute/lambda.md", "15 minutes", "15 minutes (900 seconds)"), updated=1)
+    note = note_by_guid(scenario.col, guid)
+    assert note.id == note_id and note["Back"] == "15 minutes (900 seconds)"
+    assert written.changes.updated == (guid,)
+    _learner_edit_survives(scenario)
+
+
+def test_typo_fixed_in_a_cloze_keeps_the_note(scenario: Scenario) -> None:
+    guid = scenario.guid_of("free tier includes")
+    _check(scenario, lambda s: s.edit("compute/lambda.md", "The free tier includes", "The free tier include"), updated=1)
+    assert "free tier include " in note_by_guid(scenario.col, guid)["Text"]
+
+
+@pytest.mark.parametrize(
+    "move",
+    [
+        pytest.param(lambda s: s.edit("compute/lambda.md", "## Limits\n\n", "## Limits\n\nSome intro text.\n\n\n"), id="lines-inserted-above"),
+        pytest.param(
+            lambda s: s.edit(
+                "compute/lambda.md",
+                "- **Maximum timeout**: 15 minutes\n- **Memory**: from 128 MB up to 10,240 MB\n",
+                "- **Memory**: from 128 MB up to 10,240 MB\n- **Maximum timeout**: 15 minutes\n",
+            ),
+            id="moved-within-section",
+        ),
+        pytest.param(lambda s: (s.vault / "compute/lambda.md").rename(s.vault / "compute/aws-lambda.md"), id="file-renamed"),
+        pytest.param(
+            lambda s: ((s.vault / "serverless").mkdir(), shutil.move(s.vault / "compute/lambda.md", s.vault / "serverless/lambda.md")),
+            id="file-moved",
+        ),
+    ],
+)
+def test_location_is_not_content(scenario: Scenario, move: Callable[[Scenario], None], request: pytest.FixtureRequest) -> None:
+    written = _check(scenario, move, updated=0)
+    assert written.changes.added == () and written.changes.removed == ()
+    _learner_edit_survives(scenario)
+
+
+def test_renamed_heading_keeps_identity(scenario: Scenario) -> None:
+    guid = scenario.guid_of("Maximum timeout")
+    # Same facts under a renamed heading: same notes, updated (their context line changed).
+    written = _check(scenario, lambda s: s.edit("compute/lambda.md", "## Limits", "## Quotas and limits"), updated=3)
+    assert note_by_guid(scenario.col, guid)["Context"] == "AWS Lambda › Quotas and limits"
+    assert written.changes.added == () and written.changes.removed == ()
+
+
+def test_deleted_fact_is_reported_removed(scenario: Scenario) -> None:
+    guid = scenario.guid_of("Long polling")
+    written = _check(scenario, lambda s: s.edit("integration/sqs.md", "- Long polling waits up to **20 seconds** for a message.\n", ""), updated=0)
+    assert [g for g, _ in written.changes.removed] == [guid]
+    assert written.changes.removed[0][1] == "integration/sqs.md:4"
+
+
+def test_new_cloze_deletion_adds_a_card(scenario: Scenario) -> None:
+    guid = scenario.guid_of("free tier includes")
+    cards_before = scenario.col.card_count()
+    _check(scenario, lambda s: s.edit("compute/lambda.md", "per month", "per **month**"), updated=1)
+    assert scenario.col.card_count() == cards_before + 1
+    assert {ord for (g, ord) in schedule_snapshot(scenario.col) if g == guid} == {0, 1}
+
+
+def test_new_fact_is_added(scenario: Scenario) -> None:
+    _check(scenario, lambda s: s.edit("integration/sqs.md", "# Amazon SQS\n", "# Amazon SQS\n\n- **Maximum message size**: 256 KiB\n"), updated=0, new=1)
+
+
+def test_template_change_updates_note_type_in_place(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    notetypes = len(scenario.col.models.all_names_and_ids())
+    changed = dataclasses.replace(models.basic_type(), css=models.basic_type().css + "\n.card { letter-spacing: 0.01em; }\n")
+    monkeypatch.setattr("aws_anki.build.basic_type", lambda: changed)
+    monkeypatch.setattr("aws_anki.package.basic_type", lambda: changed)
+    _check(scenario, lambda s: None, updated=0)
+    assert len(scenario.col.models.all_names_and_ids()) == notetypes
+    scenario.col.models._clear_cache()
+    assert "letter-spacing: 0.01em" in scenario.col.models.get(models.BASIC_MODEL_ID)["css"]
+
+
+def test_colliding_keys_get_distinct_guids(tmp_path: Path) -> None:
+    vault = tmp_path / "v"
+    vault.mkdir()
+    (vault / "s3.md").write_text("# Amazon S3\n\n- **Limit**: 5 TB per object\n- **Limit**: 100 buckets per account by default\n")
+    notes = aws_anki.build_deck([vault]).notes
+    assert len(notes) == 2 and len({n.guid for n in notes}) == 2
+    again = aws_anki.build_deck([vault]).notes
+    assert [n.guid for n in notes] == [n.guid for n in again]
+
+
+def test_rebuild_is_reproducible(tmp_path: Path) -> None:
+    vault = tmp_path / "v"
+    vault.mkdir()
+    (vault / "sqs.md").write_text(SQS)
+    first, second = tmp_path / "a" / "deck.apkg", tmp_path / "b" / "deck.apkg"
+    aws_anki.build_deck([vault]).write(first, now=1_800_000_000)
+    (vault / "sqs.md").write_text(SQS.replace("20 seconds", "twenty seconds"))
+    second.parent.mkdir()
+    shutil.copy(first.with_name("deck.apkg.lock.json"), second.with_name("deck.apkg.lock.json"))
+    aws_anki.build_deck([vault]).write(first, now=1_800_000_100)
+    aws_anki.build_deck([vault]).write(second, now=1_800_000_100)
+    contents = []
+    for index, deck in enumerate((first, second)):
+        with open_collection(tmp_path / f"col{index}") as col:
+            import_apkg(col, deck)
+            contents.append(sorted((n.guid, tuple(n.fields), tuple(n.tags), n.mod) for n in (col.get_note(i) for i in col.find_notes(""))))
+    assert contents[0] == contents[1]
+
+
+def test_corrupt_state_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    vault = tmp_path / "v"
+    vault.mkdir()
+    (vault / "sqs.md").write_text(SQS)
+    out = tmp_path / "deck.apkg"
+    aws_anki.build_deck([vault]).write(out)
+    out.with_name("deck.apkg.lock.json").write_text("{ not json")
+    written = aws_anki.build_deck([vault]).write(out)
+    assert written.warnings and written.warnings[0].code == "state"
+    assert len(written.changes.added) == 2  # nothing trusted from the corrupt file
