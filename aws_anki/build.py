@@ -12,7 +12,7 @@ from .errors import BuildWarning, InputError
 from .extract import Extraction, extract_facts
 from .media import MediaCollector
 from .models import basic_type, cloze_type
-from .notes import CardNote, NoteOptions, build_notes, html_to_plain, normalise
+from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, NoteOptions, build_notes, html_to_plain, normalise
 from .package import write_package
 from .parse import parse_document
 from .read import SourceFile, read_sources
@@ -124,13 +124,21 @@ def build_deck(
     reverse: str = "none",
     file_tags: bool = True,
     secondary_tags: bool = False,
+    tag_prefix: str = "AWS",
 ) -> BuildResult:
     """Build notes from Markdown files or folders (the bundled notes when `paths` is None)."""
     if paths is None:
         paths = [bundled_notes()]
     elif isinstance(paths, (str, Path)):
         paths = [paths]
-    options = NoteOptions(deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags, secondary_tags=secondary_tags)
+    if deck_by not in DECK_LAYOUTS:
+        raise InputError(f"deck_by must be one of {', '.join(DECK_LAYOUTS)}, not {deck_by!r}")
+    if reverse not in REVERSE_MODES:
+        raise InputError(f"reverse must be one of {', '.join(REVERSE_MODES)}, not {reverse!r}")
+    options = NoteOptions(
+        deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags,
+        secondary_tags=secondary_tags, tag_prefix=tag_prefix,
+    )
     clock = time.perf_counter
     started = clock()
     read = read_sources(paths)

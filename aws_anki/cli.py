@@ -25,13 +25,15 @@ def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Add a reverse card (definition -> term) to short definitions or to all."),
         click.option("--no-file-tags", is_flag=True, help="Do not tag notes with their source file."),
         click.option("--mention-tags", is_flag=True, help="Also tag services mentioned in a fact's text (mentions::X)."),
+        click.option("--tag-prefix", default="AWS", show_default=True, help="Root of the hierarchical tags (PREFIX::Category::Service)."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
 
 
-def _run_build(paths: Sequence[Path], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool) -> BuildResult:
+def _run_build(paths: Sequence[Path], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
+               tag_prefix: str) -> BuildResult:
     try:
         return build_deck(
             list(paths) or None,
@@ -40,6 +42,7 @@ def _run_build(paths: Sequence[Path], deck_name: str, deck_by: str, reverse: str
             reverse=reverse,
             file_tags=not no_file_tags,
             secondary_tags=mention_tags,
+            tag_prefix=tag_prefix,
         )
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
@@ -70,7 +73,7 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings (for CI).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
 def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-          output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool) -> None:
+          tag_prefix: str, output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool) -> None:
     """Build an Anki deck (.apkg) from Markdown notes (default: the bundled AWS notes).
 
     Rebuilding into the same OUTPUT keeps every note's identity, so re-importing into Anki updates
@@ -78,7 +81,7 @@ def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, n
 
     Example: aws-anki build ~/vault/AWS -o aws.apkg --deck-name "AWS SAA"
     """
-    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags)
+    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix)
     try:
         written = result.write(output, use_state=not no_state)
     except AwsAnkiError as error:
@@ -124,12 +127,12 @@ def _print_summary(report: BuildReport, path: Path, size: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per note (JSON lines).")
 @click.option("--stats", is_flag=True, help="Counts per kind and service, coverage and skipped lines instead of notes.")
 def inspect(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-            as_json: bool, stats: bool) -> None:
+            tag_prefix: str, as_json: bool, stats: bool) -> None:
     """Show the notes a build would make, without writing a deck.
 
     Example: aws-anki inspect notes/lambda.md --json | head
     """
-    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags)
+    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix)
     if stats:
         data = result.report.as_dict()
         if as_json:

@@ -132,8 +132,13 @@ def _note(
     services, index = resolve_path(fact.headings, catalog=catalog)
     if file_service is not None:
         services, index = (file_service,), 0
-    service = services[0] if services else None
     context = context_line(fact.headings, services, index)
+    if not services:
+        # No heading names a service: a fact whose own text names exactly one still belongs to it.
+        mentioned = catalog.in_text(html_to_plain(f"{fact.front} {fact.back}"))
+        if len(mentioned) == 1:
+            services = mentioned
+    service = services[0] if services else None
     source = f"{fact.source}:{fact.line}"
     media_names: list[str] = []
 

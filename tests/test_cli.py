@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from aws_anki.cli import cli
@@ -35,12 +36,11 @@ def test_build_json_and_strict(vault: Path, tmp_path: Path) -> None:
     assert "broken.md:1" in result.output  # the fact the image belongs to and "nowhere.png" in result.output
 
 
-def test_build_bundled_notes_by_default(tmp_path: Path) -> None:
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        result = runner.invoke(cli, ["build", "-q"])
-        assert result.exit_code == 0, result.output
-        assert Path("aws.apkg").is_file()
+def test_build_bundled_notes_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["build", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "aws.apkg").is_file()
 
 
 def test_inspect_table_and_json(vault: Path) -> None:
