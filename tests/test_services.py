@@ -22,7 +22,7 @@ CATEGORIES = (
     "Management & Governance", "Application Integration", "Analytics", "Machine Learning", "Containers",
     "Developer Tools", "Migration & Transfer", "End User Computing", "Cost Management",
     "Front-End Web & Mobile", "Internet of Things", "Media Services", "Business Applications", "Blockchain",
-    "Quantum Technologies", "Satellite", "Robotics", "Game Tech", "Customer Enablement",
+    "Quantum Technologies", "Satellite", "Robotics", "Game Tech", "Customer Enablement", "Cloud Concepts",
 )
 # The goal is 98%, but about 5% of the real notes' lines sit under headings that name no AWS
 # service at all (re:Invent talk lists, HPC, migration strategies, DNS basics, disaster recovery
