@@ -72,8 +72,11 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings (for CI).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+@click.option("--preview", "preview_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a card preview page (HTML) to this path.")
 def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-          tag_prefix: str, output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool) -> None:
+          tag_prefix: str, output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool,
+          preview_path: Path | None) -> None:
     """Build an Anki deck (.apkg) from Markdown notes (default: the bundled AWS notes).
 
     Rebuilding into the same OUTPUT keeps every note's identity, so re-importing into Anki updates
@@ -87,6 +90,10 @@ def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, n
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
     warnings = (*result.report.warnings, *written.warnings)
+    if preview_path is not None:
+        from .preview import write_preview
+
+        write_preview(result, preview_path)
     if as_json:
         data = result.report.as_dict()
         data["output"] = str(written.path)
@@ -194,6 +201,26 @@ def _print_stats(report: BuildReport) -> None:
 def _shorten(text: str, width: int = 110) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@_build_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("preview.html"),
+              show_default=True, help="Where to write the preview page.")
+def preview(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
+            tag_prefix: str, output: Path) -> None:
+    """Write one self-contained HTML page showing every card, front and back, as Anki will.
+
+    Filter by service or kind, search, flip cards, switch night mode; nothing is imported.
+
+    Example: aws-anki preview ~/vault/AWS -o preview.html
+    """
+    from .preview import write_preview
+
+    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix)
+    _echo_warnings(result.report.warnings)
+    path = write_preview(result, output)
+    click.echo(f"Wrote {path}: {result.report.cards} cards from {result.report.notes} notes. Open it in a browser.")
 
 
 @cli.command()

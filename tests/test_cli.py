@@ -79,3 +79,13 @@ def test_version_and_module_entry_point() -> None:
     assert CliRunner().invoke(cli, ["--version"]).output.startswith("aws-anki, version ")
     done = subprocess.run([sys.executable, "-m", "aws_anki", "--help"], capture_output=True, text=True, check=True)
     assert "build" in done.stdout and "inspect" in done.stdout
+
+
+def test_preview_command_and_build_preview(vault: Path, tmp_path: Path) -> None:
+    page = tmp_path / "p.html"
+    result = CliRunner().invoke(cli, ["preview", str(vault), "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    assert page.read_text().count('class="card') > 5
+    other = tmp_path / "q.html"
+    result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(tmp_path / "d.apkg"), "--preview", str(other), "-q"])
+    assert result.exit_code == 0 and other.is_file()
