@@ -212,8 +212,11 @@ def test_template_change_updates_note_type_in_place(scenario: Scenario, monkeypa
 def test_colliding_keys_get_distinct_guids(tmp_path: Path) -> None:
     vault = tmp_path / "v"
     vault.mkdir()
-    (vault / "s3.md").write_text("# Amazon S3\n\n- **Limit**: 5 TB per object\n- **Limit**: 100 buckets per account by default\n")
+    # Same service, section and term in two files: the same key for two different facts.
+    (vault / "objects.md").write_text("# Amazon S3\n\n- **Limit**: 5 TB per object\n")
+    (vault / "buckets.md").write_text("# Amazon S3\n\n- **Limit**: 100 buckets per account by default\n")
     notes = aws_anki.build_deck([vault]).notes
+    assert notes[0].identity.split("#")[0] == notes[1].identity.split("#")[0]
     assert len(notes) == 2 and len({n.guid for n in notes}) == 2
     again = aws_anki.build_deck([vault]).notes
     assert [n.guid for n in notes] == [n.guid for n in again]
