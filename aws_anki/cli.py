@@ -33,7 +33,7 @@ def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run_build(paths: Sequence[Path], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-               tag_prefix: str) -> BuildResult:
+               tag_prefix: str, **more: Any) -> BuildResult:
     try:
         return build_deck(
             list(paths) or None,
@@ -43,6 +43,7 @@ def _run_build(paths: Sequence[Path], deck_name: str, deck_by: str, reverse: str
             file_tags=not no_file_tags,
             secondary_tags=mention_tags,
             tag_prefix=tag_prefix,
+            **more,
         )
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
@@ -74,9 +75,13 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
 @click.option("--preview", "preview_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a card preview page (HTML) to this path.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where parsed notes are cached [default: $AWS_ANKI_CACHE_DIR, else the user cache folder].")
+@click.option("--no-cache", is_flag=True, help="Parse every file again; do not read or write the cache.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: one per CPU).")
 def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
           tag_prefix: str, output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool,
-          preview_path: Path | None) -> None:
+          preview_path: Path | None, cache_dir: Path | None, no_cache: bool, jobs: int) -> None:
     """Build an Anki deck (.apkg) from Markdown notes (default: the bundled AWS notes).
 
     Rebuilding into the same OUTPUT keeps every note's identity, so re-importing into Anki updates
@@ -84,11 +89,16 @@ def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, n
 
     Example: aws-anki build ~/vault/AWS -o aws.apkg --deck-name "AWS SAA"
     """
-    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix)
+    progress = _Progress(enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
+        result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix,
+                            jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
+        progress.stage("Writing the deck")
         written = result.write(output, use_state=not no_state)
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
+    finally:
+        progress.close()
     warnings = (*result.report.warnings, *written.warnings)
     if preview_path is not None:
         from .preview import write_preview
@@ -115,6 +125,47 @@ def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, n
                 click.echo(f"  ... and {len(changes.removed) - 10} more removed (see --json)")
     if strict and warnings:
         raise SystemExit(1)
+
+
+class _Progress:
+    """A progress bar on stderr for builds that take more than about a second (terminals only)."""
+
+    DELAY = 0.3  # seconds of parsing before a bar appears: builds under about a second never show one
+
+    def __init__(self, enabled: bool) -> None:
+        import time
+
+        self.enabled = enabled
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._bar: Any = None
+        self._shown = 0
+        self._visible = False  # a bar was shown, so later stages are announced too
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            if done >= total or self._clock() - self._started < self.DELAY:
+                return
+            self._bar = click.progressbar(length=total, label="Parsing notes", file=sys.stderr, show_pos=True)
+            self._bar.__enter__()
+            self._visible = True
+        self._bar.update(done - self._shown)
+        self._shown = done
+        if done >= total:
+            self.stage("Making notes")
+
+    def stage(self, label: str) -> None:
+        """Close the bar and say what the build does next (only if a bar was shown)."""
+        self.close()
+        if self._visible:
+            click.echo(f"{label}...", err=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            bar, self._bar = self._bar, None
+            bar.__exit__(None, None, None)
 
 
 def _print_summary(report: BuildReport, path: Path, size: int) -> None:
@@ -193,6 +244,16 @@ def _print_stats(report: BuildReport) -> None:
     click.echo("Lines without a card, by reason:")
     for reason, count in report.skipped.items():
         click.echo(f"  {reason:<28} {count}")
+    quality = report.quality
+    if quality is not None:
+        click.echo("Facts per pattern:")
+        for pattern, count in quality.facts_by_pattern.items():
+            click.echo(f"  {pattern or '(none)':<28} {count}")
+        click.echo("Defects: " + ", ".join(f"{kind} {count}" for kind, count in quality.defect_counts.items()))
+        for defect in quality.defects[:20]:
+            click.echo(f"  {defect.kind} {defect.source}: {defect.text}")
+        for where in quality.uncovered[:10]:
+            click.echo(f"  not in any card: {where}")
     click.echo(f"Facts whose service could not be resolved: {len(report.unresolved)}")
     for where in report.unresolved[:20]:
         click.echo(f"  {where}")
@@ -201,6 +262,99 @@ def _print_stats(report: BuildReport) -> None:
 def _shorten(text: str, width: int = 110) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@_build_options
+@click.option("--url", default="http://127.0.0.1:8765", show_default=True, envvar="AWS_ANKI_ANKICONNECT_URL",
+              help="AnkiConnect address.")
+@click.option("--key", envvar="AWS_ANKI_ANKICONNECT_KEY", help="AnkiConnect API key, if one is set in its config.")
+@click.option("--delete", is_flag=True, help="Also delete notes this tool pushed whose facts are gone from the notes.")
+@click.option("--dry-run", is_flag=True, help="Show what would change in Anki, change nothing.")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
+              help="Build state file (e.g. aws.apkg.lock.json) to keep GUIDs exactly as `build` does.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def push(paths: tuple[Path, ...], url: str, key: str | None, delete: bool, dry_run: bool, state: Path | None,
+         as_json: bool, **build_options: Any) -> None:
+    """Send the notes to a running Anki desktop through the AnkiConnect add-on.
+
+    New facts are added, changed ones updated in place (reviews kept), unchanged ones left alone
+    (edits made in Anki survive). Only notes this tool made are ever changed or deleted.
+
+    Example: aws-anki push ~/vault/AWS --dry-run
+    """
+    from .deliver.ankiconnect import push as push_to_anki
+
+    result = _run_build(paths, **build_options)
+    _echo_warnings(result.report.warnings)
+    try:
+        report = push_to_anki(result, url=url, key=key, delete=delete, dry_run=dry_run, state=state)
+    except AwsAnkiError as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    verb = "Would push" if dry_run else "Pushed"
+    click.echo(f"{verb} to {url}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.deleted} deleted, {report.media} media files")
+    for change in report.note_types:
+        click.echo(f"  {change}")
+    for planned in report.plan if dry_run else [p for p in report.plan if p.action == "stale"]:
+        click.echo(f"  {planned.action:<7} {planned.where}")
+    if report.stale and not delete:
+        click.echo(f"  {report.stale} notes made by aws-anki are gone from the notes; --delete removes them")
+
+
+@cli.command()
+@_build_options
+@click.option("--collection", "collection", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The collection file (collection.anki2); created if missing. Anki must not have it open.")
+@click.option("--server", help="Self-hosted sync server URL (default: AnkiWeb).")
+@click.option("--user", envvar="AWS_ANKI_SYNC_USER", help="Sync account (AnkiWeb e-mail). Without it: import only.")
+@click.option("--full-sync", type=click.Choice(["upload", "download"]),
+              help="If the server demands a one-way full sync while both sides have cards: which side wins.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: str | None, full_sync: str | None,
+         as_json: bool, **build_options: Any) -> None:
+    """Import the notes into a collection file and sync it (AnkiWeb or your own server), no Anki window needed.
+
+    AnkiMobile and AnkiDroid get the cards at their next sync. The password comes from
+    AWS_ANKI_SYNC_PASSWORD or a hidden prompt and is never stored.
+
+    Example: aws-anki sync ~/vault/AWS --collection ~/aws-anki/collection.anki2 --user me@example.com
+    """
+    import os
+
+    from .deliver.collection_sync import PASSWORD_ENV, sync_collection
+
+    result = _run_build(paths, **build_options)
+    _echo_warnings(result.report.warnings)
+    password = None
+    if user:
+        password = os.environ.get(PASSWORD_ENV) or click.prompt(f"Sync password for {user}", hide_input=True)
+    try:
+        report = sync_collection(result, collection, server=server, user=user, password=password, full_sync=full_sync,
+                                 progress=None if as_json else (lambda message: click.echo(f"... {message}", err=True)))
+    except AwsAnkiError as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"Imported into {report.collection}: {report.added} added, {report.updated} updated, "
+               f"{report.unchanged} unchanged")
+    for step in report.steps:
+        click.echo(f"  {step}")
+    if report.server_message:
+        click.echo(f"  server says: {report.server_message}")
+    if not report.synced:
+        click.echo("  not synced (no --user): open the collection in Anki, or pass --user to sync it")
+    removed = report.changes.removed if report.changes else ()
+    if removed:
+        click.echo(f"  {len(removed)} facts are gone from the notes; delete their notes in Anki if you no longer want them")
 
 
 @cli.command()
