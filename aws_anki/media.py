@@ -3,7 +3,11 @@
 Anki stores media flat by file name, so two `diagram.png` from different folders would collide:
 each file is named `<stem>-<content hash><ext>`. A reference is looked up relative to the note,
 then the notes root, then the attachment folders, then (Obsidian style) by file name anywhere
-under the root. Nothing outside the notes root is ever read.
+under the root. A reference starting with `/` is relative to the notes root, as in Obsidian.
+
+Nothing outside the notes root (or an attachment folder named explicitly by absolute path) is ever
+read: a path that leads out of it (`../../etc/passwd`, `/etc/hostname`, a symbolic link pointing
+elsewhere) is refused with a warning before any file is opened.
 """
 from __future__ import annotations
 
@@ -19,14 +23,22 @@ from .errors import BuildWarning
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"})
 DEFAULT_ATTACHMENT_FOLDERS = ("attachments", "assets", "images", "img", "_resources")
 _UNSAFE_NAME = re.compile(r"[^\w.\-]+", re.UNICODE)
+_DRIVE = re.compile(r"^[a-zA-Z]:[\\/]")
 
 
 class MediaCollector:
-    """Resolves image references for the notes stage and remembers the files to package."""
+    """Resolves image references for the notes stage and remembers the files to package.
 
-    def __init__(self, sources: Mapping[str, tuple[Path, Path]], attachment_folders: Sequence[str] = DEFAULT_ATTACHMENT_FOLDERS) -> None:
+    `attachment_folders`, searched in order after the note's folder and the notes root, may be
+    relative to the notes root (`attachments`, Obsidian's "folder specified below"), relative to the
+    note (`./assets`, Obsidian's "subfolder under current folder") or absolute; an absolute folder
+    is trusted like the notes root, because the person building named it."""
+
+    def __init__(self, sources: Mapping[str, tuple[Path, Path]],
+                 attachment_folders: Sequence[str | Path] = DEFAULT_ATTACHMENT_FOLDERS) -> None:
         self._sources = sources  # rel_path -> (file path, notes root)
-        self._folders = tuple(attachment_folders)
+        self._folders = tuple(str(folder) for folder in attachment_folders)
+        self._trusted = tuple(_real(Path(f)) for f in self._folders if Path(f).expanduser().is_absolute())
         self._by_name: dict[Path, dict[str, list[Path]]] = {}
         self._resolved: dict[Path, str] = {}
         self.files: dict[str, Path] = {}  # package name -> file on disk
@@ -38,16 +50,25 @@ class MediaCollector:
         if found is None:
             return None
         note_path, root = found
-        reference = unquote(target.split("#", 1)[0].split("?", 1)[0]).strip()
-        if not reference:
+        raw = target.split("#", 1)[0].split("?", 1)[0].strip()
+        if not raw:
             return None
-        path = self._find(reference, note_path.parent, root)
+        references = list(dict.fromkeys((unquote(raw), raw)))  # `my%20image.png`, or a file named so
+        if any(_DRIVE.match(r) or r.startswith("~") or re.match(r"^[a-z][a-z0-9+.\-]*:", r, re.I) for r in references):
+            self._refuse(source, line, target, root)
+            return None
+        path, refused = None, False
+        for reference in references:
+            path, refused = self._find(reference, note_path.parent, root)
+            if path is not None or refused:
+                break
         if path is None:
+            if refused:
+                self._refuse(source, line, target, root)
+                return None
+            where = ", ".join(f"{f}/" for f in self._folders)
             self._warn(source, line, "missing-image", f"image {target!r} not found next to the note, in the notes root "
-                       f"or in {', '.join(self._folders)}/; the card shows its name instead")
-            return None
-        if not _inside(path, root):
-            self._warn(source, line, "outside-root", f"image {target!r} is outside the notes root; refused (copy it into the notes)")
+                       f"or in {where}; the card shows its alt text instead")
             return None
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             self._warn(source, line, "not-an-image", f"{target!r} is not a supported image ({', '.join(sorted(IMAGE_EXTENSIONS))})")
@@ -55,7 +76,7 @@ class MediaCollector:
         name = self._resolved.get(path)
         if name is None:
             try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+                digest = _digest(path)
             except OSError as error:
                 self._warn(source, line, "unreadable-image", f"image {target!r} cannot be read: {error.strerror or error}")
                 return None
@@ -65,15 +86,43 @@ class MediaCollector:
             self.files[name] = path
         return name
 
-    def _find(self, reference: str, note_dir: Path, root: Path) -> Path | None:
-        relative = Path(reference.lstrip("/")) if reference.startswith("/") else Path(reference)
-        candidates = [note_dir / relative, root / relative, *(root / folder / relative for folder in self._folders)]
+    def _find(self, reference: str, note_dir: Path, root: Path) -> tuple[Path | None, bool]:
+        """The real path of the first allowed candidate that is a file, and whether one was refused."""
+        allowed = (_real(root), *self._trusted)
+        lexical = (_lexical(root), *(_lexical(Path(f).expanduser()) for f in self._folders if Path(f).expanduser().is_absolute()))
+        absolute = reference.startswith(("/", "\\"))
+        if absolute:
+            # Obsidian reads `/x.png` relative to the vault; the absolute path itself is never looked at.
+            candidates = [root / reference.lstrip("/\\")]
+        else:
+            candidates = [note_dir / reference, root / reference, *(self._folder(f, note_dir, root) / reference for f in self._folders)]
+        inside, linked_out = 0, False
         for candidate in candidates:
-            if candidate.is_file():
-                return candidate.resolve()
+            # Lexically first: `..` out of the allowed folders is skipped without touching the file system.
+            if not any(_within(_lexical(candidate), base) for base in (*lexical, *allowed)):
+                continue
+            inside += 1
+            try:
+                if not candidate.is_file():
+                    continue
+                real = candidate.resolve(strict=True)
+            except (OSError, RuntimeError, ValueError):  # link loops, permissions, NUL in the name
+                continue
+            if any(_within(real, base) for base in allowed):
+                return real, False
+            linked_out = True  # a symbolic link that leads out of the notes
+        if absolute or linked_out or not inside:
+            return None, True  # refused: every way to read it leads out of the notes
         # Obsidian resolves a bare name anywhere in the vault; shortest path wins, like Obsidian.
-        matches = self._index(root).get(relative.name.casefold(), [])
-        return min(matches, key=lambda p: (len(p.parts), str(p))) if matches else None
+        matches = [p for p in self._index(root).get(Path(reference).name.casefold(), []) if any(_within(p, b) for b in allowed)]
+        return (min(matches, key=lambda p: (len(p.parts), str(p))) if matches else None), False
+
+    @staticmethod
+    def _folder(folder: str, note_dir: Path, root: Path) -> Path:
+        if folder.startswith(("./", ".\\")) or folder == ".":
+            return note_dir / folder
+        path = Path(folder).expanduser()
+        return path if path.is_absolute() else root / path
 
     def _index(self, root: Path) -> dict[str, list[Path]]:
         index = self._by_name.get(root)
@@ -83,17 +132,39 @@ class MediaCollector:
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 for name in files:
                     if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                        index.setdefault(name.casefold(), []).append(Path(folder, name).resolve())
+                        try:
+                            index.setdefault(name.casefold(), []).append(Path(folder, name).resolve(strict=True))
+                        except (OSError, RuntimeError):  # dangling link or link loop: not an image
+                            continue
             self._by_name[root] = index
         return index
+
+    def _refuse(self, source: str, line: int, target: str, root: Path) -> None:
+        self._warn(source, line, "outside-root", f"image {target!r} is outside the notes root {str(root)!r}; refused and "
+                   "not read (copy it into the notes)")
 
     def _warn(self, source: str, line: int, code: str, message: str) -> None:
         self.warnings.append(BuildWarning(source, line, code, message))
 
 
-def _inside(path: Path, root: Path) -> bool:
+def _real(path: Path) -> Path:
     try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
+        return path.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return path.expanduser().absolute()
+
+
+def _within(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+def _lexical(path: Path) -> Path:
+    return Path(os.path.normpath(path.absolute()))
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:10]

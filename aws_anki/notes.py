@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 from .errors import BuildWarning
 from .extract import Extraction, Fact
 from .models import BASIC_FIELDS, CLOZE_FIELDS
-from .render import finish_cloze, sanitize
+from .render import finish_cloze, rewrite_images, sanitize
 from .services import Catalog, Service, load_catalog, resolve_path
 
 DECK_LAYOUTS = ("none", "category", "service", "file")
@@ -25,8 +25,6 @@ REVERSE_MODES = ("none", "short", "all")
 CONTEXT_SEPARATOR = " › "
 UNRESOLVED_TAG = "Unresolved"
 FILE_TAG_PREFIX = "file::"
-_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]*)("[^>]*>)', re.I)
-_IMG_ALT = re.compile(r'\balt="([^"]*)"', re.I)
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
 _GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
@@ -282,17 +280,13 @@ def _wants_reverse(fact: Fact, options: NoteOptions) -> bool:
 
 
 def _resolve_images(field_html: str, fact: Fact, media: MediaResolver, used: list[str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        target = html.unescape(match.group(2))
+    def resolve(target: str) -> str | None:
         name = media(target, fact.source, fact.line)
-        if name is None:
-            alt = _IMG_ALT.search(match.group(0))
-            label = alt.group(1) if alt and alt.group(1) else target
-            return f'<span class="missing-image">[image: {label}]</span>'
-        used.append(name)
-        return f"{match.group(1)}{html.escape(name)}{match.group(3)}"
+        if name is not None:
+            used.append(name)
+        return name
 
-    return _IMG_SRC.sub(replace, field_html)
+    return rewrite_images(field_html, resolve)
 
 
 def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:

@@ -12,6 +12,7 @@ from mistune.block_parser import BlockParser
 from mistune.core import BlockState
 from mistune.plugins import import_plugin
 
+from .errors import BuildWarning
 from .read import SourceFile
 
 Token = Mapping[str, Any]
@@ -19,6 +20,31 @@ Token = Mapping[str, Any]
 # Obsidian embeds (`![[file.png|300]]`) and wikilinks (`[[Page|label]]`) are plain text to mistune.
 EMBED_PATTERN = r"!\[\[(?P<embed_target>[^\[\]\n|]+)(?:\|(?P<embed_opts>[^\[\]\n]*))?\]\]"
 WIKILINK_PATTERN = r"\[\[(?P<wiki_target>[^\[\]\n|]+)(?:\|(?P<wiki_label>[^\[\]\n]*))?\]\]"
+
+# Math for Anki's MathJax. Notes use `$` for money and templates (`$0.01 per hour`, `costs $$`,
+# `${aws:username}`), so the rules extend pandoc's tex_math_dollars (a non-space right after the
+# opening `$` and right before the closing one, no digit right after the closing one, so
+# `$5 and $10` is money) with: no letter or `$` after the closing one either (`$LATEST/$LATEST`);
+# no `${`, `$.`, `$)` ... (templates, JSONPath, "charges ($)"); no `$` glued to a word or
+# escaped before it (`US$5`, `\$`); no closing `$` after `(` or `[`; nothing spanning lines or
+# a backtick. Code spans and blocks are tokens of their own, never scanned. Display math `$$…$$`
+# only on lines of its own: `$$`, the formula (no blank line), `$$`; or a line that is
+# `$$formula$$` and nothing else. `$$` inside a sentence ("costs additional $$") stays text.
+INLINE_MATH_PATTERN = (
+    r"(?<![\\\w$])\$(?=[^\s${}),.;:!?'\"\]])"
+    r"(?P<math_text>(?:\\[^\n]|[^$\\\n`])+?)"
+    r"(?<=[^\s(\[\\])\$(?![\w$])"
+)
+BLOCK_MATH_PATTERN = (
+    r"^ {0,3}\$\$[ \t]*\n(?P<math_multi>(?:[ \t]*[^\s$][^\n]*\n)+?) {0,3}\$\$[ \t]*(?:\n|$)"
+    r"|^ {0,3}\$\$(?P<math_single>[^\s$](?:[^\n$]|\$(?!\$))*?)\$\$[ \t]*(?:\n|$)"
+)
+# mistune stops nesting containers at this depth; deeper list items become text of the last level.
+MAX_NESTING = 20
+MAX_LINE = 10_000  # characters; longer lines are warned about (pasted data, a lost line break)
+_LONG_LINE = re.compile(r"^[^\n]{%d}" % (MAX_LINE + 1), re.M)
+_DEEP_PREFIX = re.compile(r"^[ \t>]{%d,}" % (MAX_NESTING - 1), re.M)
+_MARKER_LINE = re.compile(r"^([ \t>]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _LIST_MARKER = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
 
@@ -70,8 +96,39 @@ def parse_wikilink(inline: Any, m: re.Match[str], state: Any) -> int:
 
 def obsidian(md: mistune.Markdown) -> None:
     """mistune plugin: Obsidian embeds and wikilinks."""
-    md.inline.register("embed", EMBED_PATTERN, parse_embed, before="link")
-    md.inline.register("wikilink", WIKILINK_PATTERN, parse_wikilink, before="link")
+    _register_inline(md, "embed", EMBED_PATTERN, parse_embed, "link", "!")
+    _register_inline(md, "wikilink", WIKILINK_PATTERN, parse_wikilink, "link", "[")
+
+
+def _register_inline(md: mistune.Markdown, name: str, pattern: str, func: Any, before: str, start: str) -> None:
+    # mistune 3.4 scans text fast between the characters rules can start with; older ones cannot be told.
+    try:
+        md.inline.register(name, pattern, func, before=before, start_chars=start)
+    except TypeError:
+        md.inline.register(name, pattern, func, before=before)
+
+
+def parse_inline_math(inline: Any, m: re.Match[str], state: Any) -> int:
+    """`$x^2$` becomes an `inline_math` token (rendered as MathJax `\\(…\\)`)."""
+    state.append_token({"type": "inline_math", "raw": m.group("math_text")})
+    return m.end()
+
+
+def parse_block_math(block: Any, m: re.Match[str], state: BlockState) -> int:
+    """`$$` lines become a code block of language `math` (as GitHub's ```math), rendered as `\\[…\\]`.
+
+    Being a code block, display math goes where code goes: on the back of the fact it follows."""
+    text = m.group("math_multi") if m.group("math_multi") is not None else m.group("math_single")
+    state.append_token({"type": "block_code", "raw": text.strip("\n"), "style": "math", "attrs": {"info": "math"}})
+    return m.end()
+
+
+def math(md: mistune.Markdown) -> None:
+    """mistune plugin: `$…$` inline and `$$…$$` display math, with the rules of INLINE_MATH_PATTERN."""
+    _register_inline(md, "inline_math", INLINE_MATH_PATTERN, parse_inline_math, "codespan", "$")
+    md.block.register("block_math", BLOCK_MATH_PATTERN, parse_block_math, before="list")
+    md.block.insert_rule(md.block.list_rules, "block_math", before="list")
+    md.block.insert_rule(md.block.block_quote_rules, "block_math", before="list")
 
 
 class _PositionState(BlockState):
@@ -101,19 +158,19 @@ class _PositionParser(BlockParser):
 
 
 @cache
-def _markdown(with_obsidian: bool) -> mistune.Markdown:
-    # The Obsidian rules slow every inline scan, so files without `[[` use a parser without them.
-    plugins = [import_plugin(name) for name in ("table", "mark", "strikethrough")]
-    return mistune.Markdown(
-        renderer=None,
-        block=_PositionParser(),
-        plugins=plugins + [obsidian] if with_obsidian else plugins,
-    )
+def _markdown(with_obsidian: bool, with_math: bool) -> mistune.Markdown:
+    # Extra rules cost every inline scan a little: a file without `[[` or `$` gets a parser without them.
+    plugins: list[Any] = [import_plugin(name) for name in ("table", "mark", "strikethrough")]
+    if with_obsidian:
+        plugins.append(obsidian)
+    if with_math:
+        plugins.append(math)
+    return mistune.Markdown(renderer=None, block=_PositionParser(max_nested_level=MAX_NESTING), plugins=plugins)
 
 
 def parse_tokens(text: str) -> list[dict[str, Any]]:
     """Parse Markdown into mistune tokens; top-level tokens and list items carry a `line`."""
-    tokens, _ = _markdown("[[" in text).parse(text)
+    tokens, _ = _markdown("[[" in text, "$" in text).parse(text)
     assert isinstance(tokens, list)
     _stamp_lines(tokens, text)
     return tokens
@@ -124,6 +181,61 @@ def parse_document(source: SourceFile) -> Document:
     tokens = parse_tokens(source.text)
     title = str(source.metadata.get("title") or _file_title(source.rel_path))
     return Document(source=source, title=title, sections=tuple(_sections(tokens, title)))
+
+
+def text_warnings(source: SourceFile) -> list[BuildWarning]:
+    """Warnings about the shape of a file's text: very long lines, lists nested too deep.
+
+    Found on the text, not the tokens, so that files whose facts come from the cache are checked
+    too; a first regex each keeps the cost near zero for ordinary notes."""
+    long_line = _LONG_LINE.search(source.text)
+    warnings = []
+    if long_line is not None:
+        number = source.text.count("\n", 0, long_line.start()) + 1
+        length = len(source.text.split("\n", number)[number - 1])
+        warnings.append(BuildWarning(
+            source.rel_path, number, "long-line",
+            f"line is {length:,} characters long (over {MAX_LINE:,}): a card from it is hard to study; "
+            "split it into shorter lines",
+        ))
+    return warnings + nesting_warnings(source)
+
+
+def nesting_warnings(source: SourceFile) -> list[BuildWarning]:
+    """A warning when lists nest deeper than mistune follows (deeper items become plain text)."""
+    text = source.text
+    if not _DEEP_PREFIX.search(text):
+        return []
+    stack: list[int] = []  # indentation of the open list items
+    fence = ""
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(" \t>")
+        if fence:
+            fence = "" if stripped.startswith(fence) else fence
+            continue
+        if stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+            continue
+        marker = _MARKER_LINE.match(line)
+        if marker is None:
+            if line.count(">", 0, len(line) - len(line.lstrip(" \t>"))) >= MAX_NESTING:
+                return [_too_deep(source.rel_path, number)]
+            continue
+        indent = len(marker.group(1).expandtabs(4))
+        while stack and stack[-1] >= indent:
+            stack.pop()
+        stack.append(indent)
+        if len(stack) + marker.group(1).count(">") > MAX_NESTING:
+            return [_too_deep(source.rel_path, number)]
+    return []
+
+
+def _too_deep(rel_path: str, line: int) -> BuildWarning:
+    return BuildWarning(
+        rel_path, line, "nested-too-deep",
+        f"lists or quotes nested more than {MAX_NESTING} levels deep: from here on, deeper items are "
+        "kept as plain text of the item above them; indent less",
+    )
 
 
 def inline_text(children: Sequence[Token]) -> str:

@@ -1,4 +1,4 @@
-"""Token-to-HTML rendering for card fields: escaped text, sanitised HTML, highlighted code, cloze markup."""
+"""Token-to-HTML rendering for card fields: escaped text, sanitised HTML, highlighted code, math, cloze markup."""
 from __future__ import annotations
 
 import html
@@ -8,6 +8,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import nh3
 
+from .media import IMAGE_EXTENSIONS
+
 Token = Mapping[str, Any]
 
 # Cloze deletions travel through rendering and sanitising as private-use sentinels, because the
@@ -15,13 +17,23 @@ Token = Mapping[str, Any]
 CLOZE_OPEN = "\ue000"
 CLOZE_NUMBER_END = "\ue001"
 CLOZE_CLOSE = "\ue002"
-_SENTINELS = re.compile("\ue000(\\d+)\ue001|\ue002")
+CLOZE_HINT = "\ue003"  # between a deletion's text and its hint: `{{c1::text::hint}}`
+_SENTINELS = re.compile("\ue000(\\d+)\ue001|\ue002|\ue003")
+# Anki ends a deletion at the first `}}` and its text at the first `::`, so a `}` that ends a
+# deletion's text (`{{c1::{a}}}`) or a `:` that ends it before a hint must be entities too.
+_BEFORE_SENTINEL = re.compile("\\}(?=\ue002)|:(?=\ue003)")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
-_IMAGE_WIDTH = re.compile(r"^\d{1,4}(?:x\d{1,4})?$")
+_URL_SCHEME = re.compile(r"^\s*[a-z][a-z0-9+.\-]*:", re.I)
+_IMAGE_SIZE = re.compile(r"^(\d{1,4})(?:x(\d{1,4}))?$")
 
-# Inline styles come only from Pygments and tables; keep the harmless properties.
+# Inline styles come only from Pygments (and tables); keep the harmless properties, and only values
+# made of colours, keywords and lengths: no `url(...)`, `expression(...)`, escapes or quotes.
 _STYLE_PROPERTIES = {"color", "background", "background-color", "font-weight", "font-style", "text-decoration",
                      "line-height", "text-align", "border", "padding", "margin"}
+_STYLE_VALUE = re.compile(r"^[#\w\s.,%+\-]*$")
+# Removed with their content, not just unwrapped: their text is code or markup, never prose.
+_DROPPED_WITH_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", "svg", "math", "textarea",
+                         "select", "xmp", "noembed", "noframes"}
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
     "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "mark", "ol", "p", "pre",
@@ -53,8 +65,14 @@ def escape_cloze_syntax(text: str) -> str:
 
 def finish_cloze(field_html: str) -> str:
     """Escape cloze syntax in the text, then turn deletion sentinels into `{{cN::…}}`."""
-    escaped = escape_cloze_syntax(field_html)
-    return _SENTINELS.sub(lambda m: "}}" if m.group(1) is None else "{{c" + m.group(1) + "::", escaped)
+    escaped = _BEFORE_SENTINEL.sub(lambda m: "&#125;" if m.group(0) == "}" else "&#58;", escape_cloze_syntax(field_html))
+    return _SENTINELS.sub(_cloze_marker, escaped)
+
+
+def _cloze_marker(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return "{{c" + match.group(1) + "::"
+    return "}}" if match.group(0) == CLOZE_CLOSE else "::"
 
 
 def sanitize(field_html: str) -> str:
@@ -62,12 +80,26 @@ def sanitize(field_html: str) -> str:
     return nh3.clean(
         field_html,
         tags=ALLOWED_TAGS,
+        clean_content_tags=_DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_filter_attribute,
         url_schemes={"http", "https", "mailto"},
         link_rel=None,
         strip_comments=True,
         filter_style_properties=_STYLE_PROPERTIES,
     )
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute != "style":
+        return value
+    kept = []
+    for declaration in value.split(";"):
+        name, colon, setting = declaration.partition(":")
+        name, setting = name.strip().lower(), setting.strip()
+        if colon and name in _STYLE_PROPERTIES and _STYLE_VALUE.match(setting):
+            kept.append(f"{name}:{setting}")
+    return ";".join(kept) or None
 
 
 def safe_url(url: str) -> str | None:
@@ -79,6 +111,46 @@ def safe_url(url: str) -> str | None:
 def is_remote(url: str) -> bool:
     """Whether an image URL points to the web rather than a local file."""
     return url.strip().lower().startswith(("http://", "https://", "//", "data:"))
+
+
+def has_scheme(url: str) -> bool:
+    """Whether a URL names a scheme (`https:`, `javascript:`, `data:` ...) rather than a file path."""
+    return bool(_URL_SCHEME.match(url)) and not re.match(r"^\s*[a-z]:[\\/]", url, re.I)
+
+
+def rewrite_images(field_html: str, resolve: Callable[[str], "str | None"]) -> str:
+    """Point every `<img>` of sanitised HTML at its packaged file (`resolve` gives the name, or None).
+
+    A web image becomes a link (cards must not load from the network), an image the sanitiser
+    took the source from (`javascript:`, `data:`) or that `resolve` cannot find becomes its alt
+    text: never a broken image."""
+
+    def replace(match: re.Match[str]) -> str:
+        attributes = dict(_HTML_ATTRIBUTE.findall(match.group(1)))
+        source = html.unescape(attributes.get("src", "")).strip()
+        alt = html.unescape(attributes.get("alt", "")).strip()
+        if not source:
+            return missing_image(alt) if alt else ""
+        if is_remote(source):
+            url = safe_url("https:" + source if source.startswith("//") else source)
+            return f'<a href="{html.escape(url)}">{html.escape(alt or url)}</a>' if url else missing_image(alt)
+        name = resolve(source)
+        if name is None:
+            return missing_image(alt or source.rsplit("/", 1)[-1])
+        attributes["src"] = html.escape(name)
+        return "<img " + " ".join(f'{key}="{value}"' for key, value in attributes.items()) + ">"
+
+    return _HTML_IMAGE.sub(replace, field_html)
+
+
+def missing_image(label: str) -> str:
+    """What a card shows instead of an image that is not in the package."""
+    return f'<span class="missing-image">[image: {html.escape(label)}]</span>' if label else ""
+
+
+# In sanitised HTML every attribute value is double-quoted and `>` inside one is `&gt;`.
+_HTML_IMAGE = re.compile(r"<img\b([^>]*)>", re.I)
+_HTML_ATTRIBUTE = re.compile(r'([\w:-]+)="([^"]*)"')
 
 
 # Inline tokens ---------------------------------------------------------------------------------
@@ -135,8 +207,12 @@ def _render_codespan(token: Token, options: InlineOptions) -> str:
 
 def _render_link(token: Token, options: InlineOptions) -> str:
     label = _inline(token["children"], options)
-    url = safe_url(token["attrs"].get("url", ""))
-    return f'<a href="{html.escape(url)}">{label}</a>' if url else label
+    raw_url = token["attrs"].get("url", "")
+    url = safe_url(raw_url)
+    if url:
+        return f'<a href="{html.escape(url)}">{label}</a>'
+    # An unsafe autolink (`<javascript:...>`) has the URL itself as its label: drop both.
+    return "" if has_scheme(raw_url) and _plain(token["children"]).strip() == raw_url.strip() else label
 
 
 def _render_image(token: Token, options: InlineOptions) -> str:
@@ -145,14 +221,31 @@ def _render_image(token: Token, options: InlineOptions) -> str:
     if is_remote(url):
         safe = safe_url(url)
         return f'<a href="{html.escape(safe)}">{alt or html.escape(safe)}</a>' if safe else alt
+    if has_scheme(url):  # `javascript:`, `file:`... : not an image of the notes
+        return alt
     return f'<img src="{html.escape(url)}" alt="{alt}">'
 
 
 def _render_embed(token: Token, options: InlineOptions) -> str:
+    """`![[x.png|300]]` (width), `![[x.png|300x200]]`, `![[x.png|alt text]]`; other embeds as their name."""
     target = token["attrs"]["target"]
-    width = token["attrs"].get("options", "")
-    size = f' width="{width.split("x")[0]}"' if _IMAGE_WIDTH.match(width) else ""
-    return f'<img src="{html.escape(target)}" alt="{html.escape(target)}"{size}>'
+    name = target.split("#", 1)[0].strip()
+    if "." + name.rsplit(".", 1)[-1].lower() not in IMAGE_EXTENSIONS:
+        # A note, heading or PDF embed: its content is not in this card, its name is.
+        return html.escape(target.split("/")[-1])
+    alt, size = "", ""
+    for option in token["attrs"].get("options", "").split("|"):
+        option = option.strip()
+        dimensions = _IMAGE_SIZE.match(option)
+        if dimensions:
+            size = f' width="{dimensions.group(1)}"' + (f' height="{dimensions.group(2)}"' if dimensions.group(2) else "")
+        elif option:
+            alt = option
+    return f'<img src="{html.escape(name)}" alt="{html.escape(alt or name.split("/")[-1])}"{size}>'
+
+
+def _render_math(token: Token, options: InlineOptions) -> str:
+    return "\\(" + html.escape(token["raw"], quote=False) + "\\)"
 
 
 def _render_html(token: Token, options: InlineOptions) -> str:
@@ -175,6 +268,7 @@ INLINE_RENDERERS: dict[str, InlineRenderer] = {
     "image": _render_image,
     "embed": _render_embed,
     "inline_html": _render_html,
+    "inline_math": _render_math,
     "softbreak": lambda token, options: " ",
     "linebreak": lambda token, options: "<br>",
 }
@@ -214,7 +308,10 @@ def _render_quote(token: Token) -> str:
 
 def _render_code(token: Token) -> str:
     info = (token.get("attrs") or {}).get("info") or ""
-    return code_html(token.get("raw", ""), info.split()[0] if info.strip() else "")
+    language = info.split()[0] if info.strip() else ""
+    if language.lower() == "math":  # `$$…$$` lines, and GitHub's ```math blocks
+        return math_html(token.get("raw", ""))
+    return code_html(token.get("raw", ""), language)
 
 
 def _render_table(token: Token) -> str:
@@ -252,12 +349,18 @@ BLOCK_RENDERERS: dict[str, Callable[[Token], str]] = {
 # Code ------------------------------------------------------------------------------------------
 
 
+# Code blocks carry their colours inline, on a dark background of their own, so they read the same
+# in Anki's light and night modes and need no stylesheet. Every Monokai token colour has a WCAG
+# contrast of at least 4.5:1 on its background (checked by tests/test_rich_content.py).
+CODE_BACKGROUND = "#272822"
+CODE_FOREGROUND = "#f8f8f2"
+
+
 @cache
 def _formatter() -> Any:
     from pygments.formatters import HtmlFormatter  # imported lazily: most builds have little code
 
-    # A dark style with inline colours reads the same in Anki's light and night modes.
-    return HtmlFormatter(noclasses=True, style="monokai", nowrap=False, cssclass="code")
+    return HtmlFormatter(noclasses=True, style="monokai", nowrap=False, cssclass="code", prestyles=f"color:{CODE_FOREGROUND}")
 
 
 def code_html(code: str, language: str) -> str:
@@ -271,5 +374,11 @@ def code_html(code: str, language: str) -> str:
     except ClassNotFound:
         lexer = None
     if lexer is None:
-        return f'<pre class="code"><code>{html.escape(code, quote=False)}</code></pre>'
+        style = f"background:{CODE_BACKGROUND};color:{CODE_FOREGROUND}"
+        return f'<pre class="code" style="{style}"><code>{html.escape(code, quote=False)}</code></pre>'
     return highlight(code, lexer, _formatter())
+
+
+def math_html(tex: str) -> str:
+    """Display math for Anki's MathJax: `\\[…\\]`."""
+    return '<div class="math">\\[' + html.escape(tex.strip(), quote=False) + "\\]</div>"
