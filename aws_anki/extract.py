@@ -1,60 +1,136 @@
 """Extract stage: turn parsed sections into Facts, the units a learner memorises. No Anki here.
 
-How a line becomes a card (first rule that matches wins):
-1. noise (first-person musing, link-only, bare URL, "see this article") gives no card;
-2. the author's own `{{c1::...}}` is kept as written; `==highlight==` spans become deletions;
-3. `Term: definition`, `**Term** - definition`, `Term = definition`, `**Term** is/are ...` give a
-   basic card (front: the term, back: the definition);
-4. bold spans inside a sentence become cloze deletions (one number per span; spans joined only by
-   "and"/"or"/punctuation share a number); a deletion hiding more than 60% of the line is refused;
-5. a line entirely in bold is split on is/are/=/: into a basic card, else it joins rule 6;
-6. plain bullets with no key term are gathered per section into one list card (the section is
-   the question), at most 7 per card.
-A bullet or paragraph that ends with ":" and has sub-items is an enumeration: a list card
-(front: the lead-in, back: the items); with more than 7 items it becomes one cloze note with a
-deletion per item. Sub-items under a fact go to its extra field; sub-items that carry a key term
-also become facts of their own. Tables give one card per row keyed by the first column. Code
-blocks and images attach to the fact before them in the section.
+How a line (a bullet's first paragraph, or one sentence of prose) becomes a card; the first rule
+that matches wins:
+1. noise gives no card: first-person musing (unless a bold term comes after it), link-only or
+   image-only lines, bare URLs, "see this article" pointers; a last sentence that only points
+   elsewhere ("Read more here.") is dropped from its line;
+2. an author's own `{{c1::...}}` is kept as written (a `::` inside the deletion must sit in a code
+   span: outside code, the first `::` starts the hint, as in Anki); `==highlight==` spans become
+   deletions, one number each;
+3. `Q:`/`A:` line pairs give a basic card (question, answer);
+4. `**Term**: def`, `**Term:** def`, `**Term** - def`, `**Term** is/are def`, `Term: def`,
+   `Term = def`, `Term - def` give a definition card (front: the term, back: the definition). A
+   term is a short noun phrase: at most 8 words (4 before a dash) and 70 characters, not opening
+   with a pronoun ("this", "there"), holding no verb after its first word ("X can Y") and no
+   sentence end. `A -> B -> C` is a flow, not a definition. Definitions of the same term in one
+   section merge into one card;
+5. bold spans inside a sentence become cloze deletions, one number per span; spans joined only by
+   "and"/"or"/"y"/"o"/"&"/"/"/"+"/commas belong together and share a number. A span is not a
+   deletion when it is filler ("whenever", "can use") or a link, hides more than 60% of the line,
+   is longer than 9 words, or is longer than 4 words and leaves fewer than 4 words of its
+   sentence visible: it stays bold and visible;
+6. a line (almost) entirely in bold, or whose every span was refused, splits into a definition
+   card when it reads `Term = def`, `Term: def` or `Term is/are a|an|the ...`; otherwise it is a
+   key point (rule 7). A cloze never hides a whole line;
+7. plain bullets and unsplittable bold lines are the section's key points: one list card (front:
+   "parent › section: key points"); more than 7 points or 600 characters make one cloze note with
+   a deletion per point instead (never numbered cards). A plain bullet over 25 words reads as
+   prose and, like a plain prose sentence (no bold, no term), makes no card.
+A `Note:`/`Tip:`/`Important:` prefix is dropped and the rest follows the rules above; such a line
+wrapped into the bullet above it is split off. Bold broken by hard wrapping (`**` at the end of a
+line) is repaired.
+Enumerations: a bullet or paragraph that ends with ":", a short line in bold, or a short plain
+bullet (not a full sentence) over at least two short sub-items leads in to its items: a list card
+(front: the lead-in, back: each item's first sentence, or only the terms when every item is a
+definition). The rest of each item (more sentences, sub-items) goes to the card's extra, not its
+back. Items that are definitions, or have bold or highlights, also make their own cards, in the
+context of the lead-in. More than 7 items: no list card but one cloze note with a deletion per
+item (or, when every item is a definition, only the items' own cards). A section holding nothing
+but one list of 3 to 7 distinct definitions also gets a list card of their terms, asked by the
+heading. A paragraph that is a short line in bold (optionally ending with ":") and introduces
+more text acts as a sub-heading for what follows in its section.
+Sub-items under a fact go to its extra field; sub-items with a key term of their own (at any
+depth) also make facts. Long answers keep their first sentences on the back and move the rest to
+extra. Tables give one card per row keyed by the first column, labelled by the column headers.
+Code blocks and images attach to the fact before them in the section (to the next one when none
+came before).
 """
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .parse import Block, Document, Section, inline_text
-from .render import CLOZE_CLOSE, blocks_html, cloze_open, inline_html
+from .render import CLOZE_CLOSE, CLOZE_HINT, blocks_html, cloze_open, inline_html
 
 Token = Mapping[str, Any]
 
 MAX_LIST_ITEMS = 7
 MAX_DELETION_SHARE = 0.6
+MAX_SENTENCE_DELETION_WORDS = 4
+MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible words in its sentence
+MAX_DELETION_WORDS = 9
+MAX_PLAIN_POINT_WORDS = 25
+MAX_ITEM_WORDS = 15  # sub-items this short (on average) are an enumeration's items
 MAX_TERM_CHARS = 70
 MAX_TERM_WORDS = 8
+MAX_DASH_TERM_WORDS = 4
+MAX_ANSWER_CHARS = 600
+TRIM_ANSWER_CHARS = 400  # a long answer keeps its first sentences up to about this size
+WHOLE_BOLD_SHARE = 0.8
+MAX_PSEUDO_HEADING_WORDS = 8
 
-_AUTHOR_CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.S)
-_SEPARATORS = (":", " - ", " – ", " — ", " = ", " -> ", " => ")
-_COPULA = re.compile(r"^\s*(is|are|was|were|means|refers to|es|son|significa)\s+", re.I)
-_WHOLE_BOLD_SPLIT = re.compile(r"\s+(?:is|are|IS|ARE|es|son)\s+|\s*[=:]\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*])")
-_ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|approx|incl|p\.ej|aprox)\.)$", re.I)
+_AUTHOR_OPEN = re.compile(r"\{\{c(\d+)::")
+_SEPARATORS = (" = ", " -> ", " => ", " - ", " – ", " — ")
+_COPULA = re.compile(r"^\s*(is|are|was|were|means|refers to|es|son|significa|se refiere a)\s+", re.I)
+_WHOLE_BOLD_SPLIT = re.compile(
+    r"\s+(?:is|are|es|son)\s+(?=(?:a|an|the|one|un|una|el|la|los|las)\s)|\s*(?<!:)[=:](?!:)\s+", re.I
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*_\[])")
+_ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|eg|ie|etc|vs|approx|incl|p\.ej|aprox|no|nr|min|max)\.)$", re.I)
 _FIRST_PERSON = re.compile(
-    r"^(?:\W*)(?:I|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|IMO|IMHO|my|in my (?:opinion|experience)|"
+    r"^(?:\W*)(?:I(?![/:=&-])|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|IMO|IMHO|my|in my (?:opinion|experience)|"
     r"to be fair, I|honestly|yo|creo|me parece|no sé|pienso)\b"
-    r"|\bI (?:think|wonder|guess|believe|could not|couldn't|couldn’t|can't|was|am|have|had|would|don't|do not)\b",
+    r"|\bI (?:think|wonder|guess|believe|could not|couldn't|couldn’t|can't|was|am|have|had|would|don't|do not|"
+    r"never|found|find|tried|love|like|hope)\b",
     re.I,
 )
-_POINTER = re.compile(
-    r"^\W*(?:see|read|check(?: out)?|more (?:info|information|details)|learn more|source|ref(?:erence)?|"
-    r"ver|leer|más información)\b.{0,60}(?:here|this|article|link|docs?|documentation|blog|post|video|aquí|artículo)?",
+_POINTER_OPENER = re.compile(
+    r"^\W*(?:see|read|check(?: out)?|(?:for )?more (?:info|information|details)|learn more|consult|source|"
+    r"ref(?:erence)?|from|ver|lee|leer|(?:para )?más información|fuente)\b",
+    re.I,
+)
+_POINTER_NOUN = re.compile(
+    r"\b(?:here|this|article|articles|link|docs?|documentation|blog|post|video|tweet|talk|series|"
+    r"aquí|artículo|enlace|documentación)\b",
     re.I,
 )
 # A "term" that opens like a sentence is not a term ("keep in mind that this: ...").
 _SENTENCE_OPENER = re.compile(
-    r"^(?:keep in mind|note|remember|also|and|but|so|if|when|because|this|that|these|those|there|it|you|we|they|"
-    r"he|she|one|in order|for example|e\.g|i\.e|however|then|which|what|how|why|as|by default|nota|también|si|cuando)\b",
+    r"^(?:keep in mind|note|remember|also|and|but|so|if|when|because|in order|for example|e\.g|i\.e|however|then|"
+    r"which|what|how|why|as|by default|nota|también|si|cuando|porque|pero)\b",
     re.I,
 )
+_PRONOUNS = frozenset(
+    "this that these those there it its they them you your we he she one here which who what "
+    "esto eso este esta estos estas ello ellos ellas aquí".split()
+)
+# A term never ends with these, nor has these after its first word (then it is a clause).
+_DANGLING = frozenset("that which and or but so then if when the a an to of with for as el la que y o".split())
+_CLAUSE_WORDS = frozenset(
+    "can could will would should must may might have has had does did is are was were allows lets get gets got "
+    "means makes creates needs puede pueden tiene tienen es son hay".split()
+)
+# Words that carry no fact on their own: a bold span made only of these is not a deletion.
+_FILLER = frozenset(
+    "a an the and or of to in on for with by at from as is are be been was were it this that these those there "
+    "here whenever when if then also very really just can could should would will use used using you your we "
+    "example examples e.g note important remember keep mind always never only not do does some any such stuff "
+    "thing things actually basically quite pretty rather kind sort lot default has have had usually often sometimes "
+    "generally mostly typically simply easily neat cool nice interesting "
+    "el la los las un una y o de del en con por para es son se que muy también".split()
+)
+_NOTE_PREFIX = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*", re.I)
+_ARTICLE = re.compile(r"^(?:an?|the|el|la|los|las|un|una)\s+(?=\S)", re.I)
+_FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # `A -> B -> C` is a flow, not a definition
+_URL_ONLY = re.compile(r"^\s*(?:<)?https?://\S+(?:>)?\s*$")
+_QUESTION = re.compile(r"^\s*(?:Q|Question|P|Pregunta)\s*[:.]\s*", re.I)
+_ANSWER = re.compile(r"^\s*(?:A|Answer|R|Respuesta)\s*[:.]\s*", re.I)
+_WORD = re.compile(r"\w+")
 _DEFINITION_LINE = re.compile(
     r"^[ \t>]*(?:[-*+]|\d{1,3}[.)])?[ \t]*"
     r"(?:\*\*(?P<bold>[^*\n]{1,70}?)(?::\*\*|\*\*[ \t]*(?::|=|-(?=\s)|–|—|(?:is|are|es|son)(?=\s)))"
@@ -63,9 +139,6 @@ _DEFINITION_LINE = re.compile(
 )
 _MARKUP = re.compile(r"\*\*|==|`|(?<!\w)_|_(?!\w)")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_URL_ONLY = re.compile(r"^\s*(?:<)?https?://\S+(?:>)?\s*$")
-_QUESTION = re.compile(r"^\s*(?:Q|Question|P|Pregunta)\s*[:.]\s*", re.I)
-_ANSWER = re.compile(r"^\s*(?:A|Answer|R|Respuesta)\s*[:.]\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -100,13 +173,13 @@ class Skip:
 
 @dataclass(frozen=True)
 class Extraction:
-    """Everything one file gave: its facts, what was skipped, and coverage counts."""
+    """Everything one file gave: its facts, what was skipped, and what coverage is measured on."""
 
     source: str
     metadata: Mapping[str, Any]
     facts: tuple[Fact, ...]
     skipped: tuple[Skip, ...]
-    bold_texts: tuple[tuple[int, str], ...] = ()  # (line, text) of every bold span, for coverage
+    bold_texts: tuple[tuple[int, str], ...] = ()  # (line, text) of every bold span
     definition_texts: tuple[tuple[int, str, str], ...] = ()  # (line, term, definition) of definition-like lines
 
 
@@ -125,26 +198,33 @@ def extract_facts(document: Document) -> Extraction:
     )
 
 
+# What coverage is measured on: found independently of the rules above -------------------------
+
+
 def bold_texts(document: Document) -> Iterator[tuple[int, str]]:
-    """Every bold span outside headings, with its line: what coverage is measured against."""
+    """Every bold span outside headings (hard-wrapped ones repaired), with its line."""
     for section in document.sections:
         for block in section.blocks:
             yield from _bold_in(block.token, block.line)
 
 
 def _bold_in(token: Token, line: int) -> Iterator[tuple[int, str]]:
+    """The bold spans in one token and its children, with the nearest line known."""
     line = token.get("line", line)
     if token["type"] == "strong":
         text = inline_text(token["children"]).strip()
         if text:
             yield line, text
         return
-    for child in token.get("children", ()) or ():
+    children = token.get("children") or ()
+    if token["type"] in ("paragraph", "block_text", "table_cell"):
+        children = repair_bold(children)
+    for child in children:
         yield from _bold_in(child, line)
 
 
 def definition_lines(text: str) -> Iterator[tuple[int, str, str]]:
-    """Lines that read `Term: definition` (any of the separators), found on the raw text, outside code."""
+    """Lines that read `Term: definition` (any separator), found on the raw text outside code."""
     fence = ""
     for number, raw in enumerate(text.split("\n"), start=1):
         stripped = raw.strip()
@@ -159,13 +239,16 @@ def definition_lines(text: str) -> Iterator[tuple[int, str, str]]:
         if match is None:
             continue
         term = _MARKUP.sub("", match.group("bold") or match.group("plain") or "").strip(" :")
-        body = _LINK.sub(r"\1", match.group("body"))
-        body = _MARKUP.sub("", body).strip()
-        if term and body and len(term.split()) <= MAX_TERM_WORDS and not term.lower().startswith("http"):
+        body = _MARKUP.sub("", _LINK.sub(r"\1", match.group("body"))).strip()
+        if _QUESTION.fullmatch(term + ":") or _ANSWER.fullmatch(term + ":") or _NOTE_PREFIX.fullmatch(term + ":"):
+            term = ""  # a `Q:`/`A:`/`Note:` label, not a term: only what follows it must be in a card
+            if not body:
+                continue
+        if body and len(term.split()) <= MAX_TERM_WORDS and not term.lower().startswith("http"):
             yield number, term, body
 
 
-# Line classification ---------------------------------------------------------------------------
+# Inline helpers ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -175,26 +258,62 @@ class _Line:
     tokens: tuple[Token, ...]
     line: int
 
-    @property
+    @cached_property
     def text(self) -> str:
+        """The plain text of the line."""
         return inline_text(self.tokens).strip()
 
 
+def repair_bold(tokens: Sequence[Token]) -> tuple[Token, ...]:
+    """Re-pair `**` left as literal text by hard wrapping (`we are **` / `reserving x**`) into bold."""
+    if not any(t["type"] == "text" and "**" in t["raw"] for t in tokens):
+        return tuple(tokens)
+    pieces: list[Token | None] = []  # None marks a literal `**`
+    for token in tokens:
+        if token["type"] == "text" and "**" in token["raw"]:
+            parts = token["raw"].split("**")
+            for index, part in enumerate(parts):
+                if index:
+                    pieces.append(None)
+                if part:
+                    pieces.append({"type": "text", "raw": part})
+        else:
+            pieces.append(token)
+    out: list[Token] = []
+    opened: int | None = None
+    for piece in pieces:
+        if piece is not None:
+            out.append(piece)
+        elif opened is None:
+            opened = len(out)
+        else:
+            inner = [t for t in out[opened:] if t["type"] != "softbreak"]
+            if inner and inner[0]["type"] == "text":
+                inner[0] = {"type": "text", "raw": inner[0]["raw"].lstrip()}
+            if inner and inner[-1]["type"] == "text":
+                inner[-1] = {"type": "text", "raw": inner[-1]["raw"].rstrip()}
+            del out[opened:]
+            out.append({"type": "strong", "children": inner})
+            opened = None
+    if opened is not None:
+        out.insert(opened, {"type": "text", "raw": "**"})
+    return tuple(out)
+
+
 def _strong_tokens(tokens: Sequence[Token]) -> Iterator[Token]:
+    """Bold tokens of a line, nested ones included (not inside links)."""
     for token in tokens:
         if token["type"] == "strong":
             yield token
-        elif "children" in token and token["type"] not in ("link",):
+        elif "children" in token and token["type"] != "link":
             yield from _strong_tokens(token["children"])
 
 
-def _all_strong(tokens: Sequence[Token]) -> Iterator[Token]:
-    """Every strong token, including inside links and nested spans (for coverage counts)."""
-    for token in tokens:
-        if token["type"] == "strong":
-            yield token
-        if "children" in token:
-            yield from _all_strong(token["children"])
+def _has_key_term(tokens: Sequence[Token]) -> bool:
+    """Whether a line carries a key term: bold, a highlight, or an author's cloze."""
+    return any(t["type"] in ("strong", "mark") for t in tokens) or any(
+        t["type"] == "text" and "{{c" in t["raw"] for t in tokens
+    )
 
 
 def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
@@ -204,15 +323,34 @@ def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
         return "image-only"
     if not meaningful or not re.search(r"\w", text):
         return "empty"
-    if all(t["type"] == "link" or (t["type"] == "text" and not re.search(r"\w", t["raw"])) for t in meaningful):
+    links = [t for t in meaningful if t["type"] == "link"]
+    outside = " ".join(t["raw"] for t in meaningful if t["type"] == "text")
+    if links and len(_WORD.findall(outside)) <= 2 and not _has_key_term(meaningful):
         return "link-only"
     if _URL_ONLY.match(text):
         return "bare-url"
-    if _FIRST_PERSON.search(text):
+    first_person = _FIRST_PERSON.search(text)
+    if first_person and (first_person.start() == 0 or not _has_key_term(meaningful)):
         return "first-person"
-    if _POINTER.match(text) and (any(t["type"] == "link" for t in meaningful) or len(text) < 80):
-        return "pointer"
+    if _POINTER_OPENER.match(text) and len(text) < 160 and (links or _POINTER_NOUN.search(text)):
+        if not _has_key_term(meaningful) or links:
+            return "pointer"
     return None
+
+
+def _earliest_separator(raw: str) -> tuple[int, int] | None:
+    """Position and width of the first definition separator in a text (`: ` preferred)."""
+    colon = raw.find(":")
+    while colon >= 0 and (raw[colon + 1 : colon + 2] not in (" ", "\t", "") or raw[colon - 1 : colon] == ":"):
+        colon = raw.find(":", colon + 1)
+    found = [(raw.find(sep), len(sep)) for sep in _SEPARATORS if raw.find(sep) >= 0]
+    if colon >= 0:
+        found.append((colon, 1))
+    if not found:
+        return None
+    if colon >= 0 and _is_term(raw[:colon].strip()):
+        return colon, 1
+    return min(found)
 
 
 def _split_tokens(tokens: Sequence[Token], index: int, offset: int, skip: int) -> tuple[list[Token], list[Token]]:
@@ -230,42 +368,42 @@ def _split_tokens(tokens: Sequence[Token], index: int, offset: int, skip: int) -
 def split_definition(tokens: Sequence[Token]) -> tuple[list[Token], list[Token]] | None:
     """Split `Term: definition` style tokens into (term, definition), or None."""
     first = tokens[0] if tokens else None
-    # `**Term**: def`, `**Term** - def`, `**Term** is def`, `` `term`: def ``
-    if first is not None and first["type"] in ("strong", "codespan", "emphasis") and len(tokens) > 1:
+    if first is None or _FLOW.search(inline_text(tokens)):
+        return None
+    # `**Term**: def`, `**Term** - def`, `**Term** is def`, `` `term`: def ``, `**Term:** def`
+    if first["type"] in ("strong", "codespan", "emphasis") and len(tokens) > 1:
+        term = inline_text([first]).strip()
+        if first["type"] == "strong" and term.endswith(":") and _is_term(term[:-1].strip()):
+            return [first], _lstrip(tokens[1:])
         rest = tokens[1]
-        if rest["type"] == "text":
+        if rest["type"] == "text" and _is_term(term):
             raw = rest["raw"]
             stripped = raw.lstrip()
-            for sep in _SEPARATORS:
-                if stripped.startswith(sep.strip()) and (sep.strip() != "-" or raw.startswith(" ")):
-                    body = stripped[len(sep.strip()) :]
+            for sep in (":", *(s.strip() for s in _SEPARATORS)):
+                if stripped.startswith(sep) and (sep not in ("-", ":") or stripped[len(sep) : len(sep) + 1] in (" ", "")):
+                    if sep == "-" and not raw.startswith(" "):
+                        continue
+                    body = stripped[len(sep) :]
                     if body.strip() or len(tokens) > 2:
-                        return [first], _rest_tokens(body, tokens[2:])
+                        return [first], _lstrip(_rest_tokens(body, tokens[2:]))
             copula = _COPULA.match(raw)
-            if copula:
-                return [first], _rest_tokens(raw[copula.end() :], tokens[2:], keep_verb=copula.group(0))
-        elif first["type"] == "strong" and inline_text(first["children"]).rstrip().endswith(":"):
-            return [first], list(tokens[1:])
-    if first is not None and first["type"] == "strong":
-        inner = inline_text(first["children"]).rstrip()
-        if inner.endswith(":") and len(tokens) > 1:
-            return [first], list(tokens[1:])
-    # `Term: def` with the separator in the first text token
+            if copula and first["type"] == "strong":
+                return [first], _lstrip(_rest_tokens(raw[copula.end() :], tokens[2:]))
+        if first["type"] == "strong":
+            return None
+    # `Term: def` with the separator in a text token near the start
     for index, token in enumerate(tokens):
         if token["type"] != "text":
-            if token["type"] in ("link", "image", "embed"):
+            if token["type"] in ("link", "image", "embed", "strong", "mark", "inline_html"):
                 return None
             continue
-        raw = token["raw"]
-        for sep in _SEPARATORS:
-            pos = raw.find(sep)
-            if pos < 0:
-                continue
-            if sep == ":" and (raw[pos + 1 : pos + 2] not in (" ", "") or raw[pos - 1 : pos] == ":"):
-                continue
-            left, right = _split_tokens(tokens, index, pos, len(sep))
+        found = _earliest_separator(token["raw"])
+        if found is not None:
+            left, right = _split_tokens(tokens, index, *found)
             term = inline_text(left).strip()
-            if _is_term(term) and inline_text(right).strip():
+            # A dash joins many things: only a short term before it makes a definition.
+            dash = token["raw"][found[0] : found[0] + found[1]].strip() in ("-", "–", "—")
+            if _is_term(term) and inline_text(right).strip() and not (dash and len(term.split()) > MAX_DASH_TERM_WORDS):
                 return left, right
             return None
         if len(inline_text(tokens[: index + 1])) > MAX_TERM_CHARS:
@@ -273,315 +411,107 @@ def split_definition(tokens: Sequence[Token]) -> tuple[list[Token], list[Token]]
     return None
 
 
-def _rest_tokens(body: str, tail: Sequence[Token], keep_verb: str = "") -> list[Token]:
+def _lstrip(tokens: Sequence[Token]) -> list[Token]:
+    """Drop leading blank text from tokens."""
+    out = list(tokens)
+    while out and out[0]["type"] == "text" and not out[0]["raw"].strip():
+        out.pop(0)
+    if out and out[0]["type"] == "text":
+        out[0] = {"type": "text", "raw": out[0]["raw"].lstrip()}
+    return out
+
+
+def _rest_tokens(body: str, tail: Sequence[Token]) -> list[Token]:
+    """A definition body: the text left after a separator, then the tokens after it."""
     head = [{"type": "text", "raw": body.lstrip()}] if body.strip() else []
     return [*head, *tail]
 
 
 def _is_term(term: str) -> bool:
+    """Whether a text reads as a term: a short noun phrase, not a clause or a pronoun."""
     words = term.split()
     return (
         0 < len(term) <= MAX_TERM_CHARS
         and len(words) <= MAX_TERM_WORDS
-        and not term.endswith((".", ","))
+        and not term.endswith((".", ",", ";"))
+        and term.count("(") == term.count(")")
+        and term.count('"') % 2 == 0
+        and not re.fullmatch(r"[\"“'].*[\"”']", term)  # a quoted title
+        and ". " not in term
+        and words[-1].lower() not in _DANGLING
+        and not any(w.lower() in _CLAUSE_WORDS for w in words[1:])
+        and not any(w.lower() in ("you", "your", "we", "our", "tú", "usted") for w in words)
+        and words[0].lower().strip("\"'(") not in _PRONOUNS
         and not re.search(r"https?$|\bhttps?://", term)
         and not re.fullmatch(r"[\d\s]+", term)
-        and not (len(words) > 2 and _SENTENCE_OPENER.match(term))
+        and not (len(words) > 1 and _SENTENCE_OPENER.match(term))
+        and not _FIRST_PERSON.match(term)
     )
 
 
-def _deletion_groups(tokens: Sequence[Token], spans: Sequence[Token]) -> dict[int, int]:
-    """Number bold spans for cloze: adjacent spans joined by 'and'/'or'/punctuation share a number."""
-    wanted = {id(span) for span in spans}
-    numbers: dict[int, int] = {}
-    number = 0
-    previous_index = -10
-    for index, token in enumerate(tokens):
-        if token["type"] not in ("strong", "mark") or id(token) not in wanted:
+def _is_filler(text: str) -> bool:
+    """Whether a bold span is only function words (nothing worth hiding)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return not words or all(w in _FILLER for w in words)
+
+
+def _sentence_bounds(text: str) -> list[tuple[int, int]]:
+    """Start and end of each sentence of a plain text."""
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if _ABBREVIATIONS.search(text[start : match.start()]):
             continue
-        between = inline_text(tokens[previous_index + 1 : index]).strip().lower() if previous_index >= 0 else None
-        if between is None or between not in ("", "and", "or", "&", "/", ",", "y", "o", "+"):
-            number += 1
-        numbers[id(token)] = number
-        previous_index = index
+        bounds.append((start, match.start()))
+        start = match.end()
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
+    """Number the bold and highlighted spans of a line that make good deletions (id(token) -> number).
+
+    Spans joined only by "and"/"or"/punctuation share a number; filler spans, spans hiding more
+    than 60% of the line, and long spans that leave too little of their sentence are left out."""
+    texts = [inline_text((token,)) for token in tokens]
+    plain = "".join(texts)
+    visible = len(plain.strip()) or 1
+    offsets: list[tuple[int, int]] = []
+    position = 0
+    for text in texts:
+        offsets.append((position, position + len(text)))
+        position += len(text)
+    sentences: list[tuple[int, int]] = []
+    groups: list[list[int]] = []
+    previous = -10
+    for index, token in enumerate(tokens):
+        if token["type"] not in ("strong", "mark") or _is_filler(texts[index]):
+            continue
+        if all(child["type"] == "link" for child in token["children"]):
+            continue  # a link in bold is a pointer, not a fact
+        between = "".join(texts[previous + 1 : index]).strip().lower() if groups else None
+        if between is None or between not in ("", "and", "or", "&", "/", ",", "y", "o", "+", ", and", ", or"):
+            groups.append([])
+        groups[-1].append(index)
+        previous = index
+    numbers: dict[int, int] = {}
+    for group in groups:
+        size = sum(offsets[i][1] - offsets[i][0] for i in group)
+        if size > MAX_DELETION_SHARE * visible:
+            continue
+        words = sum(len(texts[i].split()) for i in group)
+        if words > MAX_DELETION_WORDS:
+            continue
+        if words > MAX_SENTENCE_DELETION_WORDS:
+            sentences = sentences or _sentence_bounds(plain)
+            start = offsets[group[0]][0]
+            sentence = next((b for b in sentences if b[0] <= start < b[1]), (0, len(plain)))
+            if len(plain[sentence[0] : sentence[1]].split()) - words < MIN_SENTENCE_CUE_WORDS:
+                continue
+        number = len(set(numbers.values())) + 1
+        for i in group:
+            numbers[id(tokens[i])] = number
     return numbers
-
-
-# The builder -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Builder:
-    """Collects the facts of one file, section by section."""
-
-    source: str
-    facts: list[Fact] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    bold_seen: set[int] = field(default_factory=set)
-    bold_covered: set[int] = field(default_factory=set)
-    definitions_seen: int = 0
-    definitions_covered: int = 0
-    headings: tuple[str, ...] = ()
-    statements: list[_Line] = field(default_factory=list)
-    section_start: int = 0
-
-    def section(self, section: Section) -> None:
-        """Extract every block of one section."""
-        self.headings = section.headings
-        self.statements = []
-        self.section_start = len(self.facts)
-        blocks = section.blocks
-        index = 0
-        while index < len(blocks):
-            block = blocks[index]
-            following = blocks[index + 1] if index + 1 < len(blocks) else None
-            consumed = BLOCK_HANDLERS.get(block.type, _skip_block)(self, block, following)
-            index += 1 + consumed
-        self._flush_statements()
-
-    # -- recording ----------------------------------------------------------------------------
-
-    def add(self, fact: Fact, tokens: Sequence[Token] = ()) -> None:
-        """Record a fact and count the bold spans it carries as covered."""
-        self.facts.append(fact)
-        self.cover(tokens)
-
-    def cover(self, tokens: Sequence[Token]) -> None:
-        """Count the bold spans in these tokens as having made it into a card."""
-        for strong in _all_strong(tokens):
-            self.bold_covered.add(id(strong))
-
-    def skip(self, line: int, reason: str, text: str) -> None:
-        """Record a line that made no card."""
-        self.skipped.append(Skip(self.source, line, reason, text[:120]))
-
-    def attach(self, html: str, line: int, what: str) -> None:
-        """Put code or an image on the back of the latest fact of this section."""
-        if len(self.facts) > self.section_start:
-            last = self.facts[-1]
-            self.facts[-1] = replace(last, extra=last.extra + html)
-        elif self.statements:
-            # Attach to the statement card this section will make.
-            self.statements[-1] = _Line((*self.statements[-1].tokens, {"type": "inline_html", "raw": html}), self.statements[-1].line)
-        else:
-            self.skip(line, f"{what}-without-fact", what)
-
-    # -- facts from lines -----------------------------------------------------------------------
-
-    def line_fact(self, line: _Line, extra: str = "", headings: tuple[str, ...] | None = None, prose: bool = False) -> bool:
-        """Make a fact of one statement; returns False when it made none (and records why).
-
-        A plain bullet (no key term) joins the section's key-points card; a plain prose sentence
-        makes no card at all (`prose=True`)."""
-        tokens = line.tokens
-        text = line.text
-        path = headings or self.headings
-        for strong in _all_strong(tokens):
-            self.bold_seen.add(id(strong))
-        reason = noise_reason(text, tokens)
-        if reason:
-            if reason == "image-only":
-                self.attach(inline_html(tokens), line.line, "image")
-            else:
-                self.skip(line.line, reason, text)
-            return False
-        if _AUTHOR_CLOZE.search(text):
-            self.add(self._author_cloze(line, extra, path), tokens)
-            return True
-        marks = [t for t in tokens if t["type"] == "mark"]
-        if marks:
-            return self._cloze(line, marks, extra, path)
-        definition = split_definition(tokens)
-        if definition is not None:
-            term, body = definition
-            self.definitions_seen += 1
-            self.definitions_covered += 1
-            self.add(self._definition(term, body, line.line, extra, path), tokens)
-            return True
-        spans = list(_strong_tokens(tokens))
-        if spans:
-            bold_chars = sum(len(inline_text(s["children"])) for s in spans)
-            if bold_chars >= 0.8 * len(text):
-                return self._whole_bold(line, extra, path)
-            top_level = {id(t) for t in tokens}
-            return self._cloze(line, [s for s in spans if id(s) in top_level], extra, path)
-        if prose:
-            self.skip(line.line, "plain-sentence", text)
-            return False
-        self.statements.append(_Line(tokens if not extra else (*tokens, {"type": "inline_html", "raw": extra}), line.line))
-        return True
-
-    def _definition(self, term: Sequence[Token], body: Sequence[Token], line: int, extra: str, path: tuple[str, ...]) -> Fact:
-        term_html = inline_html(_unbold(term)).rstrip(" :")
-        return Fact(
-            kind="definition",
-            front=term_html,
-            back=inline_html(body),
-            extra=extra,
-            headings=path,
-            source=self.source,
-            line=line,
-            subject=inline_text(term).strip(" :"),
-        )
-
-    def _cloze(self, line: _Line, spans: Sequence[Token], extra: str, path: tuple[str, ...]) -> bool:
-        text = line.text
-        # Only top-level spans can be deletions; nested ones stay bold inside their parent.
-        numbers = _deletion_groups(line.tokens, spans)
-        if not numbers:
-            self.statements.append(line)
-            return True
-        lengths: dict[int, int] = {}
-        for token in line.tokens:
-            number = numbers.get(id(token))
-            if number is not None:
-                lengths[number] = lengths.get(number, 0) + len(inline_text(token.get("children", ())))
-        too_long = {n for n, size in lengths.items() if size > MAX_DELETION_SHARE * max(len(text), 1)}
-        if too_long:
-            numbers = {key: n for key, n in numbers.items() if n not in too_long}
-            if not numbers:
-                return self._whole_bold(line, extra, path)
-            renumber = {n: i for i, n in enumerate(sorted(set(numbers.values())), start=1)}
-            numbers = {key: renumber[n] for key, n in numbers.items()}
-        self.add(
-            Fact(
-                kind="cloze",
-                front=inline_html(line.tokens, deletions=numbers),
-                back="",
-                extra=extra,
-                headings=path,
-                source=self.source,
-                line=line.line,
-                subject=text,
-            ),
-            line.tokens,
-        )
-        return True
-
-    def _whole_bold(self, line: _Line, extra: str, path: tuple[str, ...]) -> bool:
-        plain = line.text
-        parts = _WHOLE_BOLD_SPLIT.split(plain, maxsplit=1)
-        if len(parts) == 2 and _is_term(parts[0].strip()) and parts[1].strip():
-            term, body = parts[0].strip(), parts[1].strip()
-            self.definitions_seen += 1
-            self.definitions_covered += 1
-            self.add(
-                Fact("definition", _escape(term), _escape(body), extra, path, self.source, line.line, term),
-                line.tokens,
-            )
-            return True
-        self.statements.append(_Line(_unbold(line.tokens) if not extra else (*_unbold(line.tokens), {"type": "inline_html", "raw": extra}), line.line))
-        self.cover(line.tokens)
-        return True
-
-    def _author_cloze(self, line: _Line, extra: str, path: tuple[str, ...]) -> Fact:
-        rendered = inline_html(line.tokens)
-
-        def to_sentinel(match: re.Match[str]) -> str:
-            hint = f"::{match.group(3)}" if match.group(3) else ""
-            return f"{cloze_open(int(match.group(1)))}{match.group(2)}{hint}{CLOZE_CLOSE}"
-
-        return Fact("cloze", _AUTHOR_CLOZE.sub(to_sentinel, rendered), "", extra, path, self.source, line.line, line.text)
-
-    def _flush_statements(self) -> None:
-        """Plain statements of a section become list cards (section as question), 7 per card."""
-        statements, self.statements = self.statements, []
-        chunks = [statements[i : i + MAX_LIST_ITEMS] for i in range(0, len(statements), MAX_LIST_ITEMS)]
-        for number, chunk in enumerate(chunks, start=1):
-            label = "Key points" if len(chunks) == 1 else f"Key points ({number}/{len(chunks)})"
-            items = "".join(f"<li>{inline_html(s.tokens)}</li>" for s in chunk)
-            subject = " | ".join(s.text for s in chunk)
-            self.facts.append(
-                Fact("statement", label, f"<ul>{items}</ul>", "", self.headings, self.source, chunk[0].line, subject)
-            )
-
-    # -- enumerations ---------------------------------------------------------------------------
-
-    def enumeration(self, lead: _Line, items: Sequence[Token], line: int, headings: tuple[str, ...]) -> None:
-        """A lead-in ending with ':' and its items: a list card, or a cloze per item if long."""
-        lead_text = lead.text.rstrip(" :")
-        for strong in _all_strong(lead.tokens):
-            self.bold_seen.add(id(strong))
-        front = inline_html(_unbold(lead.tokens)).rstrip().rstrip(":").rstrip()
-        if len(items) <= MAX_LIST_ITEMS:
-            back = "<ul>" + "".join(f"<li>{blocks_html(item['children'])}</li>" for item in items) + "</ul>"
-            self.add(Fact("list", front, back, "", headings, self.source, line, lead_text), lead.tokens)
-        else:
-            body = "".join(
-                f"<li>{cloze_open(n)}{blocks_html(item['children'][:1])}{CLOZE_CLOSE}{blocks_html(item['children'][1:])}</li>"
-                for n, item in enumerate(items, start=1)
-            )
-            self.add(Fact("cloze", f"{front}:<ul>{body}</ul>", "", "", headings, self.source, line, lead_text), lead.tokens)
-        for item in items:
-            self.cover(_item_head(item).tokens)
-            for child in item["children"]:
-                if child["type"] == "list":
-                    self.cover(list(_flatten(child)))
-        # Sub-items that carry their own key term also make facts, in the lead-in's context.
-        child_path = (*headings, lead_text) if lead_text else headings
-        for item in items:
-            self.item(item, child_path, in_enumeration=True)
-
-    def item(self, item: Token, headings: tuple[str, ...], in_enumeration: bool = False) -> None:
-        """One list item: a fact from its head, its sub-list as detail or enumeration."""
-        head = _item_head(item)
-        nested = [c for c in item["children"][1:] if c["type"] == "list"]
-        others = [c for c in item["children"][1:] if c["type"] not in ("list", "blank_line")]
-        sub_items = [i for lst in nested for i in lst["children"]]
-        text = head.text
-        if not head.tokens:
-            for lst in nested:
-                for sub in lst["children"]:
-                    self.item(sub, headings, in_enumeration)
-            return
-        if in_enumeration:
-            # Inside an enumeration, only items with a key term of their own make more cards.
-            if not (list(_strong_tokens(head.tokens)) or split_definition(head.tokens) or any(t["type"] == "mark" for t in head.tokens)):
-                for strong in _all_strong(head.tokens):
-                    self.bold_seen.add(id(strong))
-                for sub in sub_items:
-                    self.item(sub, (*headings, text.rstrip(" :")), in_enumeration=True)
-                return
-        definition = split_definition(head.tokens)
-        is_lead = text.endswith(":") and (definition is None or not inline_text(definition[1]).strip())
-        if sub_items and (is_lead or (definition is None and not list(_strong_tokens(head.tokens)) and len(text) <= 80)):
-            self.enumeration(head, sub_items, head.line, headings)
-            self._attach_blocks(others)
-            return
-        extra = blocks_html(nested) if nested else ""
-        made = self.line_fact(head, extra, headings)
-        if made:
-            for lst in nested:
-                self.cover(list(_flatten(lst)))
-        self._attach_blocks(others)
-        for sub in sub_items:
-            sub_head = _item_head(sub)
-            if list(_strong_tokens(sub_head.tokens)) or any(t["type"] == "mark" for t in sub_head.tokens):
-                self.item(sub, headings, in_enumeration=True)
-
-    def _attach_blocks(self, blocks: Sequence[Token]) -> None:
-        for block in blocks:
-            if block["type"] == "block_code":
-                self.attach(blocks_html([block]), block.get("line", 0), "code")
-            elif block["type"] == "paragraph":
-                for line in _lines(block["children"], block.get("line", 0)):
-                    self.line_fact(line, prose=True)
-
-
-def _item_head(item: Token) -> _Line:
-    children = item.get("children", ())
-    if children and children[0]["type"] in ("block_text", "paragraph"):
-        return _Line(tuple(children[0].get("children", ())), item.get("line", 0))
-    return _Line((), item.get("line", 0))
-
-
-def _flatten(list_token: Token) -> Iterator[Token]:
-    for item in list_token.get("children", ()):
-        for child in item.get("children", ()):
-            if child["type"] == "list":
-                yield from _flatten(child)
-            else:
-                yield from child.get("children", ())
 
 
 def _unbold(tokens: Sequence[Token]) -> tuple[Token, ...]:
@@ -596,21 +526,64 @@ def _unbold(tokens: Sequence[Token]) -> tuple[Token, ...]:
 
 
 def _escape(text: str) -> str:
-    import html
-
+    """Escape text for HTML."""
     return html.escape(text, quote=False)
 
 
+def _strip_colon(tokens: Sequence[Token]) -> tuple[Token, ...]:
+    """Drop a trailing ':' (and spaces) from a lead-in, inside a last bold span too."""
+    out = list(tokens)
+    while out:
+        last = out[-1]
+        if last["type"] == "text":
+            raw = last["raw"].rstrip().rstrip(":").rstrip()
+            if raw:
+                out[-1] = {"type": "text", "raw": raw}
+                break
+            out.pop()
+        elif last["type"] == "strong" and inline_text(last["children"]).rstrip().endswith(":"):
+            out[-1] = {"type": "strong", "children": _strip_colon(last["children"])}
+            break
+        else:
+            break
+    return tuple(out)
+
+
+def _strip_note_prefix(line: _Line) -> _Line:
+    """Drop a leading `Note:` / `Tip:` / `Nota:` from a line."""
+    tokens = list(line.tokens)
+    if tokens and tokens[0]["type"] == "text":
+        match = _NOTE_PREFIX.match(tokens[0]["raw"])
+        if match:
+            rest = tokens[0]["raw"][match.end() :]
+            tokens = ([{"type": "text", "raw": rest}] if rest else []) + tokens[1:]
+            return _Line(tuple(tokens), line.line)
+    if tokens and tokens[0]["type"] == "strong" and _NOTE_PREFIX.fullmatch(inline_text(tokens[0]["children"]) + " "):
+        return _Line(tuple(_lstrip(tokens[1:])), line.line)
+    return line
+
+
+def _visible_len(html_text: str) -> int:
+    """Length of the visible text of some HTML (tags dropped, spaces collapsed)."""
+    return len(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split()))
+
+
 def _lines(children: Sequence[Token], line: int) -> Iterator[_Line]:
-    """Split a paragraph's inline tokens into statements: at line breaks that end a sentence, then at sentence ends."""
+    """Split a paragraph's inline tokens into statements: at line breaks that end a sentence or
+    start a `Q:`/`A:`/`Note:` line, then at sentence ends."""
     current: list[Token] = []
     current_line = line
     offset = 0
-    for token in children:
+    children = repair_bold(children)
+    for index, token in enumerate(children):
         if token["type"] in ("softbreak", "linebreak"):
             offset += 1
             before = inline_text(current).rstrip()
-            if before.endswith((".", "!", "?", ":")) or token["type"] == "linebreak" or not before:
+            after = children[index + 1] if index + 1 < len(children) else None
+            starts_label = after is not None and after["type"] == "text" and bool(
+                _QUESTION.match(after["raw"]) or _ANSWER.match(after["raw"]) or _NOTE_PREFIX.match(after["raw"])
+            )
+            if before.endswith((".", "!", "?", ":")) or token["type"] == "linebreak" or not before or starts_label:
                 if current:
                     yield from _sentences(current, current_line)
                 current = []
@@ -624,9 +597,9 @@ def _lines(children: Sequence[Token], line: int) -> Iterator[_Line]:
 
 
 def _sentences(tokens: Sequence[Token], line: int) -> Iterator[_Line]:
-    """Split at sentence ends found in top-level text tokens."""
+    """Split at sentence ends found in top-level text tokens (also before a span that opens a sentence)."""
     current: list[Token] = []
-    for token in tokens:
+    for index, token in enumerate(tokens):
         if token["type"] != "text":
             current.append(token)
             continue
@@ -640,41 +613,556 @@ def _sentences(tokens: Sequence[Token], line: int) -> Iterator[_Line]:
             yield _Line(tuple(current), line)
             current = []
             start = match.end()
-        if raw[start:]:
-            current.append({"type": "text", "raw": raw[start:]})
+        tail = raw[start:]
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        ends = re.search(r"[.!?]\s+$", tail)
+        if ends and following is not None and following["type"] in ("strong", "codespan", "emphasis", "link", "mark"):
+            first = inline_text([following])[:1]
+            # Notes often start a sentence in lower case right with a bold span: `... hours. **this** is`.
+            starts = first.isupper() or first.isdigit() or following["type"] in ("strong", "mark")
+            if starts and not _ABBREVIATIONS.search(tail[: ends.start() + 1]):
+                if tail[: ends.start() + 1].strip() or current:
+                    current.append({"type": "text", "raw": tail[: ends.start() + 1]})
+                    yield _Line(tuple(current), line)
+                    current = []
+                continue
+        if tail:
+            current.append({"type": "text", "raw": tail})
+    # An image-only line has no text but is still a line: it attaches to the fact before it.
     if current and (inline_text(current).strip() or any(t["type"] in ("image", "embed") for t in current)):
         yield _Line(tuple(current), line)
+
+
+def _trim(tokens: Sequence[Token], line: int) -> tuple[str, str]:
+    """HTML of an answer and of its overflow: the first sentences up to ~400 characters stay."""
+    full = inline_html(tokens)
+    if _visible_len(full) <= MAX_ANSWER_CHARS:
+        return full, ""
+    kept: list[str] = []
+    rest: list[str] = []
+    size = 0
+    for sentence in _sentences(tokens, line):
+        rendered = inline_html(sentence.tokens)
+        size += _visible_len(rendered) + 1
+        (kept if not kept or (size <= TRIM_ANSWER_CHARS and not rest) else rest).append(rendered)
+    return " ".join(kept), (f"<p>… {' '.join(rest)}</p>" if rest else "")
+
+
+def _item_head(item: Token) -> _Line:
+    """The first paragraph of a list item (its own text, sub-items excluded)."""
+    children = item.get("children", ())
+    if children and children[0]["type"] in ("block_text", "paragraph"):
+        return _Line(repair_bold(children[0].get("children", ())), item.get("line", 0))
+    return _Line((), item.get("line", 0))
+
+
+def _split_lazy_note(head: _Line) -> tuple[_Line, _Line | None]:
+    """Split off a `Note:` line that Markdown folded into the bullet above it (lazy continuation)."""
+    for index, token in enumerate(head.tokens):
+        if token["type"] == "softbreak" and index + 1 < len(head.tokens):
+            after = head.tokens[index + 1]
+            if after["type"] == "text" and _NOTE_PREFIX.match(after["raw"]):
+                lines = 1 + sum(1 for t in head.tokens[:index] if t["type"] == "softbreak")
+                return _Line(head.tokens[:index], head.line), _Line(head.tokens[index + 1 :], head.line + lines)
+    return head, None
+
+
+def _introduces(head: _Line, definition: tuple[list[Token], list[Token]] | None, sub_items: Sequence[Token]) -> bool:
+    """Whether a bullet leads in to its sub-items (an enumeration) rather than being a fact they detail.
+
+    It does when it ends with ':' (and is not `Term: definition`), when it is a short line in bold
+    (a term whose sub-items define it), or when it is a short plain line, not a full sentence,
+    over at least two short sub-items."""
+    text = head.text
+    if text.endswith(":"):
+        return definition is None or not inline_text(definition[1]).strip()
+    if _pseudo_heading(head.tokens) is not None:
+        return True
+    if definition is not None or _has_key_term(head.tokens) or len(text) > 80 or text.endswith((".", "!", "?")):
+        return False
+    words = [len(inline_text(_item_head(sub).tokens).split()) for sub in sub_items]
+    return len(words) >= 2 and sum(words) / len(words) <= MAX_ITEM_WORDS
+
+
+def _sub_items(item: Token) -> list[Token]:
+    """The items of a list item's nested lists."""
+    return [i for child in item.get("children", ())[1:] if child["type"] == "list" for i in child["children"]]
+
+
+def _pseudo_heading(tokens: Sequence[Token]) -> str | None:
+    """The text of a short line entirely in bold (optionally ending with ':'), or None."""
+    meaningful = [t for t in tokens if not (t["type"] == "text" and t["raw"].strip() in ("", ":"))]
+    if len(meaningful) != 1 or meaningful[0]["type"] != "strong":
+        return None
+    text = inline_text(meaningful[0]["children"]).strip().rstrip(":").strip()
+    words = text.split()
+    if not words or len(words) > MAX_PSEUDO_HEADING_WORDS or text.endswith((".", "!", "?")):
+        return None
+    return text
+
+
+# The builder -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Statement:
+    """A key point waiting for its section's list card."""
+
+    line: _Line
+    detail: str  # sub-items, code, images: shown in the card's extra
+
+
+@dataclass
+class _Builder:
+    """Collects the facts of one file, section by section."""
+
+    source: str
+    facts: list[Fact] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    headings: tuple[str, ...] = ()
+    statements: list[_Statement] = field(default_factory=list)
+    section_start: int = 0
+    pending: list[tuple[str, int, str]] = field(default_factory=list)  # attachments waiting for a fact
+    last_statement: bool = False  # whether the latest thing made was a key point
+    under_pseudo: bool = False  # whether the last heading is a bold line, not a real heading
+    # Memos (each keeps its key object alive, so an id is never reused while it is in the memo).
+    heads: dict[int, tuple[Token, _Line]] = field(default_factory=dict)
+    splits: dict[int, tuple[Sequence[Token], tuple[list[Token], list[Token]] | None]] = field(default_factory=dict)
+
+    def section(self, section: Section) -> None:
+        """Extract every block of one section."""
+        self.headings = section.headings
+        self.statements = []
+        self.section_start = len(self.facts)
+        self.pending = []
+        self.last_statement = False
+        self.under_pseudo = False
+        blocks = section.blocks
+        index = 0
+        while index < len(blocks):
+            block = blocks[index]
+            following = blocks[index + 1] if index + 1 < len(blocks) else None
+            consumed = BLOCK_HANDLERS.get(block.type, _skip_block)(self, block, following)
+            index += 1 + consumed
+        if len(blocks) == 1 and blocks[0].type == "list":
+            self.heading_enumeration(blocks[0])
+        self.flush_statements()
+        self.facts[self.section_start :] = _merge_same_terms(self.facts[self.section_start :])
+        for html_text, line, what in self.pending:
+            self.skip(line, f"{what}-without-fact", what)
+        self.pending = []
+
+    def sub_heading(self, text: str) -> None:
+        """A bold line acting as a heading: later blocks of the section sit under it."""
+        self.flush_statements()
+        base = self.headings[:-1] if self.under_pseudo else self.headings
+        self.headings = (*base, text)
+        self.under_pseudo = True
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def add(self, fact: Fact) -> None:
+        """Record a fact, with any code or image that was waiting for one."""
+        if self.pending:
+            fact = replace(fact, extra=fact.extra + "".join(h for h, _, _ in self.pending))
+            self.pending = []
+        self.facts.append(fact)
+        self.last_statement = False
+
+    def head(self, item: Token) -> _Line:
+        """The first paragraph of a list item (memoised: items are looked at more than once)."""
+        found = self.heads.get(id(item))
+        if found is None:
+            found = self.heads[id(item)] = (item, _item_head(item))
+        return found[1]
+
+    def split(self, tokens: Sequence[Token]) -> tuple[list[Token], list[Token]] | None:
+        """`split_definition` of a line's tokens (memoised)."""
+        if not tokens:
+            return None
+        found = self.splits.get(id(tokens))
+        if found is None:
+            found = self.splits[id(tokens)] = (tokens, split_definition(tokens))
+        return found[1]
+
+    def fact(
+        self, kind: str, front: str, back: str, extra: str, headings: tuple[str, ...], line: int, subject: str, pattern: str
+    ) -> Fact:
+        """A fact of this file."""
+        return Fact(kind, front, back, extra, headings, self.source, line, subject, pattern)
+
+    def skip(self, line: int, reason: str, text: str) -> None:
+        """Record a line that made no card."""
+        self.skipped.append(Skip(self.source, line, reason, text[:120]))
+
+    def attach(self, html_text: str, line: int, what: str) -> None:
+        """Put code or an image on the back of the latest fact of this section (else the next one)."""
+        if self.last_statement and self.statements:
+            last = self.statements[-1]
+            last.detail += html_text
+        elif len(self.facts) > self.section_start:
+            last_fact = self.facts[-1]
+            self.facts[-1] = replace(last_fact, extra=last_fact.extra + html_text)
+        else:
+            self.pending.append((html_text, line, what))
+
+    def statement(self, line: _Line, detail: str = "") -> None:
+        """Keep a plain line for the section's key-points card."""
+        if self.pending:
+            detail = "".join(h for h, _, _ in self.pending) + detail
+            self.pending = []
+        self.statements.append(_Statement(line, detail))
+        self.last_statement = True
+
+    # -- facts from lines -----------------------------------------------------------------------
+
+    def line_fact(
+        self,
+        line: _Line,
+        extra: str = "",
+        headings: tuple[str, ...] | None = None,
+        prose: bool = False,
+        listed: bool = False,
+    ) -> bool:
+        """Make a fact of one statement; returns False when it made none (and records why).
+
+        A plain bullet (no key term) joins the section's key points; a plain prose sentence makes
+        no card at all (`prose=True`); an item already on an enumeration's card (`listed=True`)
+        makes a card only for a definition or a cloze."""
+        path = headings or self.headings
+        line = self._drop_pointer_tail(_strip_note_prefix(line))
+        tokens = line.tokens
+        text = line.text
+        reason = noise_reason(text, tokens)
+        if reason:
+            if reason == "image-only":
+                self.attach(inline_html(tokens), line.line, "image")
+            else:
+                self.skip(line.line, reason, text)
+            return False
+        if any(t["type"] == "text" and _AUTHOR_OPEN.search(t["raw"]) for t in tokens):
+            fact = _author_cloze(line, extra, path, self.source)
+            if fact is not None:
+                self.add(fact)
+                return True
+        marks = [t for t in tokens if t["type"] == "mark"]
+        if marks:
+            numbers = {id(t): n for n, t in enumerate(marks, start=1)}
+            self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, text, "highlight"))
+            return True
+        definition = self.split(tokens)
+        if definition is not None:
+            pattern = "bold-term" if tokens[0]["type"] == "strong" else "plain-term"
+            self.add(self._definition(definition[0], definition[1], line.line, extra, path, pattern))
+            return True
+        spans = list(_strong_tokens(tokens))
+        if spans:
+            bold_chars = sum(len(inline_text(s["children"])) for s in spans)
+            numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(text) else {}
+            if not numbers:
+                return self._whole_bold(line, extra, path, listed)
+            self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, text, "bold-cloze"))
+            return True
+        if prose:
+            self.skip(line.line, "plain-sentence", text)
+            return False
+        if len(text.split()) > MAX_PLAIN_POINT_WORDS and not _FLOW.search(text):
+            # A long plain bullet reads as prose: bold what matters in it to get a card.
+            self.skip(line.line, "long-plain-bullet", text)
+            return False
+        self.statement(line, extra)
+        return True
+
+    def _drop_pointer_tail(self, line: _Line) -> _Line:
+        """Drop a last sentence that only points elsewhere (`Read more here.`, a bare link)."""
+        if not any(t["type"] == "link" for t in line.tokens):
+            return line
+        sentences = list(_sentences(line.tokens, line.line))
+        if len(sentences) < 2:
+            return line
+        last = sentences[-1]
+        reason = noise_reason(inline_text(_unbold(last.tokens)).strip(), _unbold(last.tokens))
+        if reason not in ("pointer", "link-only"):
+            return line
+        self.skip(line.line, reason, last.text)
+        return _Line(tuple(t for s in sentences[:-1] for t in (*s.tokens, {"type": "text", "raw": " "})), line.line)
+
+    def _definition(
+        self, term: Sequence[Token], body: Sequence[Token], line: int, extra: str, path: tuple[str, ...], pattern: str
+    ) -> Fact:
+        """A definition fact; a long definition keeps its first sentences and moves the rest to extra."""
+        back, overflow = _trim(body, line)
+        return Fact(
+            kind="definition",
+            front=inline_html(_strip_colon(_unbold(term))).strip(),
+            back=back,
+            extra=overflow + extra,
+            headings=path,
+            source=self.source,
+            line=line,
+            subject=inline_text(term).strip(" :"),
+            pattern=pattern,
+        )
+
+    def _whole_bold(self, line: _Line, extra: str, path: tuple[str, ...], listed: bool = False) -> bool:
+        """A line in bold: a definition when it reads like one, else a key point."""
+        plain = line.text
+        parts = _WHOLE_BOLD_SPLIT.split(plain, maxsplit=1)
+        if len(parts) == 2 and _is_term(parts[0].strip()) and parts[1].strip():
+            term, body = _ARTICLE.sub("", parts[0].strip()), parts[1].strip()
+            self.add(self.fact("definition", _escape(term), _escape(body), extra, path, line.line, term, "whole-bold-split"))
+            return True
+        if listed:
+            return False
+        self.statement(_Line(_unbold(line.tokens), line.line), extra)
+        return True
+
+    def flush_statements(self) -> None:
+        """The key points of a section become one list card (front: the section title); more than 7
+        points or 600 characters become one cloze note with a deletion per point instead."""
+        statements, self.statements = self.statements, []
+        self.last_statement = False
+        if not statements:
+            return
+        # The parent heading tells apart sections of the same name (two "Monitoring" sections).
+        topic = self.headings[-1] if len(self.headings) > 1 else ""
+        if len(self.headings) > 2:
+            topic = f"{self.headings[-2]} › {topic}"
+        label = f"{topic}: key points" if topic else "Key points"
+        points = [(*_trim(s.line.tokens, s.line.line), s.detail) for s in statements]
+        subject = " | ".join(s.line.text for s in statements)
+        line = statements[0].line.line
+        details = [(back, overflow + detail) for back, overflow, detail in points if overflow or detail]
+        extra = "<ul>" + "".join(f"<li>{b}{d}</li>" for b, d in details) + "</ul>" if details else ""
+        back = "<ul>" + "".join(f"<li>{b}</li>" for b, _, _ in points) + "</ul>"
+        if len(points) <= MAX_LIST_ITEMS and _visible_len(back) <= MAX_ANSWER_CHARS:
+            self.facts.append(self.fact("statement", _escape(label), back, extra, self.headings, line, subject, "key-points"))
+            return
+        body = "".join(f"<li>{cloze_open(n)}{b}{CLOZE_CLOSE}</li>" for n, (b, _, _) in enumerate(points, start=1))
+        front = f"{_escape(label)}:<ul>{body}</ul>"
+        self.facts.append(self.fact("cloze", front, "", extra, self.headings, line, subject, "long-key-points"))
+
+    # -- enumerations ---------------------------------------------------------------------------
+
+    def enumeration(self, lead: _Line, items: Sequence[Token], headings: tuple[str, ...]) -> None:
+        """A lead-in and its items: a list card (or a cloze per item when long), and the items' own cards."""
+        lead_tokens = _strip_colon(_unbold(_strip_note_prefix(lead).tokens))
+        lead_text = inline_text(lead_tokens).strip()
+        heads = [self.head(item) for item in items]
+        definitions = [self.split(head.tokens) for head in heads]
+        all_terms = all(d is not None for d in definitions)
+        # The back lists each item's term (when all are definitions) or its first sentence; the rest
+        # of an item (more sentences, sub-items, code) goes to the extra field.
+        labels: list[str] = []
+        details: list[str] = []
+        for item, head, d in zip(items, heads, definitions):
+            nested = "".join(blocks_html([c]) for c in item["children"][1:] if c["type"] != "blank_line")
+            if all_terms and d is not None:
+                labels.append(inline_html(_strip_colon(_unbold(d[0]))))
+                details.append(nested)
+                continue
+            sentences = list(_sentences(head.tokens, head.line)) if head.tokens else []
+            labels.append(inline_html(sentences[0].tokens) if sentences else "")
+            rest = " ".join(inline_html(sentence.tokens) for sentence in sentences[1:])
+            details.append((f" {rest}" if rest else "") + nested)
+        front = inline_html(lead_tokens).strip()
+        back = "<ul>" + "".join(f"<li>{label}</li>" for label in labels) + "</ul>"
+        extra_items = [(label, detail) for label, detail in zip(labels, details) if detail]
+        extra = "".join(f"<li>{label}{detail}</li>" for label, detail in extra_items)
+        extra = f"<ul>{extra}</ul>" if extra else ""
+        if len(items) <= MAX_LIST_ITEMS and _visible_len(back) <= MAX_ANSWER_CHARS:
+            self.add(Fact("list", front, back, extra, headings, self.source, lead.line, lead_text, "enumeration"))
+        elif not all_terms:
+            body = "".join(
+                f"<li>{cloze_open(n)}{inline_html(d[0]) if d else label}{CLOZE_CLOSE}"
+                + (f": {inline_html(d[1])}" if d else "")
+                + "</li>"
+                for n, (label, d) in enumerate(zip(labels, definitions), start=1)
+            )
+            self.add(self.fact("cloze", f"{front}:<ul>{body}</ul>", "", extra, headings, lead.line, lead_text, "long-enumeration"))
+        child_path = (*headings, lead_text) if lead_text else headings
+        for item, head, definition in zip(items, heads, definitions):
+            if definition is not None or _has_key_term(head.tokens):
+                self.item(item, child_path, in_enumeration=True)
+            else:
+                for sub in _sub_items(item):
+                    self.item(sub, (*child_path, head.text.rstrip(" :")), in_enumeration=True)
+
+    def heading_enumeration(self, block: Block) -> None:
+        """A section that is one list of 2 to 7 definitions: a list card of their terms, asked by the heading."""
+        items = block.token["children"]
+        if not 3 <= len(items) <= MAX_LIST_ITEMS or len(self.headings) < 3:
+            return
+        terms: list[str] = []
+        for item in items:
+            head = self.head(item)
+            definition = self.split(head.tokens)
+            if definition is None or len(inline_text(definition[0]).split()) > 4:
+                return
+            terms.append(inline_html(_strip_colon(_unbold(definition[0]))))
+        if len(set(terms)) < len(terms):
+            return
+        back = "<ul>" + "".join(f"<li>{t}</li>" for t in terms) + "</ul>"
+        topic = self.headings[-1]
+        self.add(self.fact("list", _escape(topic), back, "", self.headings[:-1], block.line, topic, "heading-enumeration"))
+
+    def item(self, item: Token, headings: tuple[str, ...], in_enumeration: bool = False) -> None:
+        """One list item: a fact from its head, its sub-list as detail or enumeration."""
+        head, lazy_note = _split_lazy_note(self.head(item))
+        children = item.get("children", ())
+        nested = [c for c in children[1:] if c["type"] == "list"]
+        others = [c for c in children[1:] if c["type"] not in ("list", "blank_line")]
+        sub_items = [i for lst in nested for i in lst["children"]]
+        if not head.tokens:
+            for sub in sub_items:
+                self.item(sub, headings, in_enumeration)
+            return
+        definition = self.split(head.tokens)
+        if in_enumeration and not (definition or _has_key_term(head.tokens)):
+            # Already shown on its enumeration's card: only its own key sub-items make more cards.
+            for sub in sub_items:
+                self.item(sub, (*headings, head.text.rstrip(" :")), in_enumeration=True)
+            return
+        if sub_items and _introduces(head, definition, sub_items):
+            sentences = list(_sentences(head.tokens, head.line))
+            for sentence in sentences[:-1]:  # `X does Y. It has:` - only the last sentence leads in
+                self.line_fact(sentence, headings=headings, listed=in_enumeration)
+            self.enumeration(sentences[-1] if sentences else head, sub_items, headings)
+            self._attach_blocks(others, item.get("line", 0))
+        else:
+            extra = blocks_html(nested) if nested else ""
+            made = self.line_fact(head, extra, headings, listed=in_enumeration)
+            self._attach_blocks(others, item.get("line", 0))
+            # Sub-items with a key term of their own also make facts, under the parent's term.
+            parent = inline_text(_strip_colon(_unbold(definition[0]))).strip() if definition else ""
+            sub_path = (*headings, parent) if parent and made else headings
+            # They are on the parent's card (extra) only when the parent made one.
+            for sub in sub_items:
+                self._key_sub_item(sub, sub_path, listed=made)
+        if lazy_note is not None:
+            self.line_fact(lazy_note, headings=headings)
+
+    def _key_sub_item(self, item: Token, headings: tuple[str, ...], listed: bool) -> None:
+        """A sub-item under a fact makes a card of its own only if it has a key term (at any depth)."""
+        head = self.head(item)
+        if head.tokens and (_has_key_term(head.tokens) or self.split(head.tokens)):
+            self.item(item, headings, in_enumeration=listed)
+            return
+        for sub in _sub_items(item):
+            self._key_sub_item(sub, headings, listed)
+
+    def _attach_blocks(self, blocks: Sequence[Token], line: int) -> None:
+        """Blocks inside a list item after its first paragraph: code and quotes attach, paragraphs are prose."""
+        for block in blocks:
+            if block["type"] in ("block_code", "block_quote", "table"):
+                self.attach(blocks_html([block]), line, "code" if block["type"] == "block_code" else block["type"])
+            elif block["type"] in ("paragraph", "block_text"):
+                for sentence in _lines(block["children"], line):
+                    self.line_fact(sentence, prose=True)
+
+
+def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
+    """Definitions of the same term in one section become one card listing every definition."""
+    groups: dict[tuple[tuple[str, ...], str], list[int]] = {}
+    for index, fact in enumerate(facts):
+        if fact.kind == "definition":
+            groups.setdefault((fact.headings, fact.front.casefold()), []).append(index)
+    merged: list[Fact | None] = list(facts)
+    for indexes in groups.values():
+        if len(indexes) < 2:
+            continue
+        parts = list({facts[i].back.casefold(): facts[i] for i in reversed(indexes)}.values())[::-1]
+        back = parts[0].back if len(parts) == 1 else "<ul>" + "".join(f"<li>{p.back}</li>" for p in parts) + "</ul>"
+        extra = "".join(dict.fromkeys(facts[i].extra for i in indexes))
+        merged[indexes[0]] = replace(facts[indexes[0]], back=back, extra=extra)
+        for i in indexes[1:]:
+            merged[i] = None
+    return [f for f in merged if f is not None]
+
+
+def _author_cloze(line: _Line, extra: str, path: tuple[str, ...], source: str) -> Fact | None:
+    """Keep an author's `{{cN::text::hint}}` deletions; `::` and `}}` in code spans stay literal."""
+    out: list[str] = []
+    state = "text"  # text | deletion | hint
+    found = False
+    for token in line.tokens:
+        if token["type"] != "text":
+            out.append(inline_html([token]))
+            continue
+        raw = token["raw"]
+        position = 0
+        pieces: list[str] = []
+        while position < len(raw):
+            if state == "text":
+                match = _AUTHOR_OPEN.search(raw, position)
+                if match is None:
+                    pieces.append(_escape(raw[position:]))
+                    break
+                pieces.append(_escape(raw[position : match.start()]) + cloze_open(int(match.group(1))))
+                position, state, found = match.end(), "deletion", True
+                continue
+            close = raw.find("}}", position)
+            hint = raw.find("::", position) if state == "deletion" else -1
+            if hint >= 0 and (close < 0 or hint < close):
+                pieces.append(_escape(raw[position:hint]) + CLOZE_HINT)
+                position, state = hint + 2, "hint"
+            elif close >= 0:
+                pieces.append(_escape(raw[position:close]) + CLOZE_CLOSE)
+                position, state = close + 2, "text"
+            else:
+                pieces.append(_escape(raw[position:]))
+                break
+        out.append("".join(pieces))
+    if not found or state != "text":
+        return None
+    return Fact("cloze", "".join(out), "", extra, path, source, line.line, line.text, "author-cloze")
 
 
 # Block handlers: (builder, block, following block) -> how many following blocks were consumed ----
 
 
 def _handle_paragraph(builder: _Builder, block: Block, following: Block | None) -> int:
-    lines = list(_lines(block.token["children"], block.line))
+    """A paragraph: a bold sub-heading, a lead-in to the next list, Q/A pairs or sentences."""
+    children = repair_bold(block.token["children"])
+    # A short line in bold opening a paragraph (or alone) is a sub-heading for what follows.
+    first_break = next((i for i, t in enumerate(children) if t["type"] in ("softbreak", "linebreak")), len(children))
+    pseudo = _pseudo_heading(children[:first_break])
+    if pseudo is not None and (first_break < len(children) or following is not None):
+        ends_colon = inline_text(children[:first_break]).rstrip().endswith(":")
+        if first_break == len(children) and ends_colon and following is not None and following.type == "list":
+            builder.enumeration(_Line(children, block.line), following.token["children"], builder.headings)
+            return 1
+        builder.sub_heading(pseudo)
+        children = children[first_break + 1 :]
+        if not children:
+            return 0
+        line = block.line + 1
+    else:
+        line = block.line
+    lines = list(_lines(children, line))
     if not lines:
         return 0
     # A paragraph ending with ':' right before a list introduces it.
     if following is not None and following.type == "list" and lines[-1].text.endswith(":"):
-        for line in lines[:-1]:
-            builder.line_fact(line, prose=True)
-        builder.enumeration(lines[-1], following.token["children"], lines[-1].line, builder.headings)
+        _qa_or_lines(builder, lines[:-1])
+        builder.enumeration(lines[-1], following.token["children"], builder.headings)
         return 1
     _qa_or_lines(builder, lines)
     return 0
 
 
 def _qa_or_lines(builder: _Builder, lines: Sequence[_Line], prose: bool = True) -> None:
+    """`Q:`/`A:` pairs become qa cards; other lines follow the line rules."""
     index = 0
     while index < len(lines):
         line = lines[index]
         nxt = lines[index + 1] if index + 1 < len(lines) else None
         if _QUESTION.match(line.text) and nxt is not None and _ANSWER.match(nxt.text):
             question = _QUESTION.sub("", inline_html(line.tokens), count=1)
-            answer = _ANSWER.sub("", inline_html(nxt.tokens), count=1)
+            answer, overflow = _trim(nxt.tokens, nxt.line)
+            answer = _ANSWER.sub("", answer, count=1)
             subject = _QUESTION.sub("", line.text, count=1)
-            builder.add(Fact("qa", question, answer, "", builder.headings, builder.source, line.line, subject), (*line.tokens, *nxt.tokens))
-            for strong in _all_strong((*line.tokens, *nxt.tokens)):
-                builder.bold_seen.add(id(strong))
+            builder.add(Fact("qa", question, answer, overflow, builder.headings, builder.source, line.line, subject, "qa"))
             index += 2
             continue
         builder.line_fact(line, prose=prose)
@@ -682,8 +1170,9 @@ def _qa_or_lines(builder: _Builder, lines: Sequence[_Line], prose: bool = True) 
 
 
 def _handle_list(builder: _Builder, block: Block, following: Block | None) -> int:
+    """A list: `Q:`/`A:` item pairs, else each item."""
     items = block.token["children"]
-    heads = [_item_head(item) for item in items]
+    heads = [builder.head(item) for item in items]
     index = 0
     while index < len(items):
         head = heads[index]
@@ -698,61 +1187,59 @@ def _handle_list(builder: _Builder, block: Block, following: Block | None) -> in
 
 
 def _handle_table(builder: _Builder, block: Block, following: Block | None) -> int:
+    """A table: one card per row, keyed by its first cell, labelled by the headers."""
     head = next((s for s in block.token["children"] if s["type"] == "table_head"), None)
     body = next((s for s in block.token["children"] if s["type"] == "table_body"), None)
     if head is None or body is None:
         return 0
     headers = [inline_text(cell["children"]).strip() for cell in head["children"]]
     for row_number, row in enumerate(body["children"]):
-        cells = row["children"]
+        cells = [repair_bold(cell["children"]) for cell in row["children"]]
         if not cells:
             continue
-        key_tokens = cells[0]["children"]
+        key_tokens = cells[0]
         key = inline_text(key_tokens).strip()
         line = block.line + 2 + row_number
-        for strong in _all_strong([c for cell in cells for c in cell["children"]]):
-            builder.bold_seen.add(id(strong))
         values = [(headers[i] if i < len(headers) else "", cell) for i, cell in enumerate(cells[1:], start=1)]
-        values = [(label, cell) for label, cell in values if inline_text(cell["children"]).strip()]
+        values = [(label, cell) for label, cell in values if inline_text(cell).strip()]
         if not key or not values:
             builder.skip(line, "table-row-without-values", key)
             continue
-        if len(values) == 1 and len(headers) == 2:
-            back = inline_html(values[0][1]["children"])
+        if len(values) == 1:
+            back = inline_html(values[0][1])
         else:
-            back = "<dl>" + "".join(
-                f"<dt>{_escape(label)}</dt><dd>{inline_html(cell['children'])}</dd>" for label, cell in values
-            ) + "</dl>"
+            back = "".join(f"<dt>{_escape(label)}</dt><dd>{inline_html(cell)}</dd>" for label, cell in values)
+            back = f"<dl>{back}</dl>"
         label = headers[0] if headers and headers[0] else ""
         front = f"{_escape(label)}: {inline_html(_unbold(key_tokens))}" if label else inline_html(_unbold(key_tokens))
-        columns = " / ".join(h for h in headers[1:] if h)
-        if columns and len(values) > 1:
-            front += f" <span class=\"ask\">({_escape(columns)})</span>"
-        elif len(values) == 1 and values[0][0]:
-            front += f" <span class=\"ask\">({_escape(values[0][0])})</span>"
-        builder.add(
-            Fact("row", front, back, "", builder.headings, builder.source, line, f"{label}: {key}"),
-            [c for cell in cells for c in cell["children"]],
-        )
+        columns = " / ".join(h for h, _ in values if h)
+        if columns:
+            front += f' <span class="ask">({_escape(columns)})</span>'
+        builder.add(Fact("row", front, back, "", builder.headings, builder.source, line, f"{label}: {key}", "table-row"))
     return 0
 
 
 def _handle_code(builder: _Builder, block: Block, following: Block | None) -> int:
+    """A code block: on the back of the fact it belongs to."""
     builder.attach(blocks_html([block.token]), block.line, "code")
     return 0
 
 
 def _handle_quote(builder: _Builder, block: Block, following: Block | None) -> int:
+    """A block quote: its blocks, as if they were not quoted."""
     children = [c for c in block.token.get("children", ()) if c["type"] != "blank_line"]
-    consumed_following = 0
-    for index, child in enumerate(children):
+    index = 0
+    while index < len(children):
+        child = children[index]
         nested = Block(child["type"], child, child.get("line", block.line))
         nxt = children[index + 1] if index + 1 < len(children) else None
-        BLOCK_HANDLERS.get(child["type"], _skip_block)(builder, nested, Block(nxt["type"], nxt, block.line) if nxt else None)
-    return consumed_following
+        following_block = Block(nxt["type"], nxt, block.line) if nxt else None
+        index += 1 + BLOCK_HANDLERS.get(child["type"], _skip_block)(builder, nested, following_block)
+    return 0
 
 
 def _handle_html(builder: _Builder, block: Block, following: Block | None) -> int:
+    """Raw HTML: an image attaches to a fact, anything else is skipped."""
     raw = str(block.token.get("raw", ""))
     if "<img" in raw.lower():
         builder.attach(raw, block.line, "image")
@@ -762,6 +1249,7 @@ def _handle_html(builder: _Builder, block: Block, following: Block | None) -> in
 
 
 def _skip_block(builder: _Builder, block: Block, following: Block | None) -> int:
+    """A block that makes no card (thematic break, unknown)."""
     return 0
 
 

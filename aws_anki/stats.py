@@ -11,6 +11,7 @@ notes counts as covered only when its words appear in the fields of some note fr
 """
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ MAX_ANSWER_CHARS = 600
 DEFECT_KINDS = ("big_deletion", "long_answer", "no_context", "duplicate_front")
 _CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::([^{}]*?))?\}\}", re.S)
 _SPACES = re.compile(r"\s+")
+_TAGS_AND_CLOZE = re.compile(r"<[^>]*>|\{\{c\d+::|\}\}")
+# Words a split or trimmed card may drop (`X is Y` becomes front X, back Y).
+_GLUE_WORDS = frozenset("a an the is are was were be and or of to in on for it its this that es son el la los las".split())
 # A definition body is matched on its first words only (the rest may be wrapped or trimmed).
 _BODY_WORDS = 6
 
@@ -131,14 +135,15 @@ def note_defects(note: CardNote) -> list[Defect]:
 
 
 def _duplicates(notes: Sequence[CardNote]) -> list[Defect]:
-    seen: set[tuple[str, str, str]] = set()
+    seen: dict[tuple[str, str, str], str] = {}
     found: list[Defect] = []
     for note in notes:
         text = visible_text(note.fields[0]) if note.note_type == "basic" else _SPACES.sub(" ", note.fields[0]).strip()
         key = (note.note_type, normalise(note.context), text.casefold())
         if key in seen:
-            found.append(Defect("duplicate_front", note.source, _excerpt(note.fields[0])))
-        seen.add(key)
+            found.append(Defect("duplicate_front", note.source, f"{_excerpt(note.fields[0])} (as at {seen[key]})"))
+        else:
+            seen[key] = note.source
     return found
 
 
@@ -146,33 +151,64 @@ def _coverage(
     notes: Sequence[CardNote], extractions: Sequence[Extraction]
 ) -> tuple[tuple[int, int], tuple[int, int], list[str]]:
     """Honest coverage: a key text counts only if its words are found in a note from its file."""
-    by_file: dict[str, list[str]] = defaultdict(list)
+    indexes: dict[str, _WordIndex] = defaultdict(_WordIndex)
     for note in notes:
-        text = normalise(" ".join(visible_text(f) for f in note.fields))
+        words = normalise(html.unescape(_TAGS_AND_CLOZE.sub(" ", " ".join(note.fields)))).split()
         for source in (note.source, *note.merged_sources):
-            by_file[source.rsplit(":", 1)[0]].append(text)
+            indexes[source.rsplit(":", 1)[0]].add(words)
     bold_total = bold_hits = definition_total = definition_hits = 0
     uncovered: list[str] = []
     for extraction in extractions:
-        haystack = f" {' | '.join(by_file.get(extraction.source, ()))} "
-
-        def found(text: str) -> bool:
-            words = normalise(text)
-            return not words or f" {words} " in haystack
-
+        index = indexes[extraction.source]
         for line, text in extraction.bold_texts:
             bold_total += 1
-            if found(text):
+            if index.covers(normalise(text).split()):
                 bold_hits += 1
             else:
                 uncovered.append(f"{extraction.source}:{line} bold: {text[:80]}")
         for line, term, body in extraction.definition_texts:
             definition_total += 1
-            if found(term) and found(" ".join(normalise(body).split()[:_BODY_WORDS])):
+            if index.covers(normalise(term).split()) and index.covers(normalise(body).split()[:_BODY_WORDS]):
                 definition_hits += 1
             else:
                 uncovered.append(f"{extraction.source}:{line} definition: {term[:40]}: {body[:60]}")
     return (bold_total, bold_hits), (definition_total, definition_hits), uncovered
+
+
+class _WordIndex:
+    """Where each word occurs in the notes of one file, to find a run of words quickly."""
+
+    def __init__(self) -> None:
+        self.notes: list[list[str]] = []
+        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+
+    def add(self, words: list[str]) -> None:
+        """Index the words of one note."""
+        number = len(self.notes)
+        self.notes.append(words)
+        for position, word in enumerate(words):
+            self.postings[word].append((number, position))
+
+    def covers(self, words: list[str]) -> bool:
+        """Whether some note holds these words in this order, or every longer word of them
+        (a split `X is Y` drops the verb; a trimmed answer moves words to Extra)."""
+        if not words:
+            return True
+        if all(word in self.postings for word in words):
+            rarest = min(range(len(words)), key=lambda i: len(self.postings[words[i]]))
+            for number, position in self.postings[words[rarest]]:
+                start = position - rarest
+                if start >= 0 and self.notes[number][start : start + len(words)] == words:
+                    return True
+        content = [w for w in words if w not in _GLUE_WORDS] or words
+        if any(word not in self.postings for word in content):
+            return False
+        common = {n for n, _ in self.postings[content[0]]}
+        for word in content[1:]:
+            common &= {n for n, _ in self.postings[word]}
+            if not common:
+                return False
+        return bool(common)
 
 
 def _excerpt(field_html: str) -> str:
