@@ -7,15 +7,33 @@
 """
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .build import BuildReport, BuildResult, WriteResult, build_deck
 from .errors import AwsAnkiError, BuildWarning
-from .notes import CardNote
 
-try:
-    __version__ = version("aws-anki")
-except PackageNotFoundError:  # running from a checkout that is not installed
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from .build import BuildReport, BuildResult, WriteResult, build_deck
+    from .notes import CardNote
+
+# Imported on first use, so `import aws_anki` (and `aws-anki --help`) does not load the pipeline.
+_LAZY = {"BuildReport": "build", "BuildResult": "build", "WriteResult": "build", "build_deck": "build", "CardNote": "notes"}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version  # ~25 ms: only when asked
+
+        try:
+            value = version("aws-anki")
+        except PackageNotFoundError:  # running from a checkout that is not installed
+            value = "0.0.0"
+    elif name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = ["AwsAnkiError", "BuildReport", "BuildResult", "BuildWarning", "CardNote", "WriteResult", "build_deck", "__version__"]

@@ -4,17 +4,19 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
-from .extract import Extraction, extract_facts
-from .media import MediaCollector
+from .cache import ExtractionCache
+from .extract import Extraction
+from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .models import basic_type, cloze_type
 from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, NoteOptions, build_notes, html_to_plain, normalise
 from .package import write_package
-from .parse import parse_document
+from .parallel import extract_all
+from .parse import text_warnings
 from .read import SourceFile, read_sources
 from .state import Changes, load_state, plan_build, save_state, state_path
 from .stats import Quality, quality
@@ -43,6 +45,8 @@ class BuildReport:
     warnings: tuple[BuildWarning, ...]
     seconds: Mapping[str, float] = field(default_factory=dict)
     quality: Quality | None = None  # defects, facts per pattern, what no note covers
+    files_cached: int = 0  # files whose facts came from the cache (not parsed again)
+    workers: int = 0  # worker processes that parsed files (0: this process alone)
 
     def as_dict(self) -> dict[str, object]:
         """The report as plain data (for `--json`)."""
@@ -65,6 +69,8 @@ class BuildReport:
             },
             "warnings": [str(w) for w in self.warnings],
             "seconds": dict(self.seconds),
+            "files_cached": self.files_cached,
+            "workers": self.workers,
             "quality": self.quality.as_dict() if self.quality else None,
         }
 
@@ -125,8 +131,22 @@ def build_deck(
     file_tags: bool = True,
     secondary_tags: bool = False,
     tag_prefix: str = "AWS",
+    jobs: int | None = None,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    attachments: str | Path | Sequence[str | Path] | None = None,
 ) -> BuildResult:
-    """Build notes from Markdown files or folders (the bundled notes when `paths` is None)."""
+    """Build notes from Markdown files or folders (the bundled notes when `paths` is None).
+
+    Files are parsed in `jobs` worker processes (None: one per CPU) when there are enough of them,
+    and each file's facts are cached by its content in `cache_dir` (default: `AWS_ANKI_CACHE_DIR`,
+    else the user cache folder; see `aws_anki.cache`) unless `use_cache` is False. `progress`, if
+    given, is called as `progress(stage, done, total)` while files are parsed. `attachments` names
+    the folder(s) images are looked up in after the note's folder and the notes root: relative to
+    the notes root (`"attachments"`), to the note (`"./assets"`) or absolute (searched before the
+    defaults: attachments, assets, images, img, _resources).
+    """
     if paths is None:
         paths = [bundled_notes()]
     elif isinstance(paths, (str, Path)):
@@ -145,14 +165,27 @@ def build_deck(
     if not read.files and not read.warnings:
         raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
     read_done = clock()
-    extractions = tuple(extract_facts(parse_document(source)) for source in read.files)
+    cache = ExtractionCache(cache_dir) if use_cache else None
+    on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
+    extractions, parsed = extract_all(read.files, jobs=jobs, cache=cache, progress=on_progress)
     extract_done = clock()
-    media = MediaCollector({s.rel_path: (s.path, _root_of(s)) for s in read.files})
+    folders = [attachments] if isinstance(attachments, (str, Path)) else list(attachments or ())
+    media = MediaCollector({s.rel_path: (s.path, _root_of(s)) for s in read.files}, (*folders, *DEFAULT_ATTACHMENT_FOLDERS))
     made = build_notes(extractions, options=options, media=media)
     notes_done = clock()
-    warnings = (*read.warnings, *made.warnings, *media.warnings)
-    report = _report(read.files, extractions, made.notes, made.unresolved, warnings)
-    seconds = {"read": read_done - started, "parse+extract": extract_done - read_done, "notes": notes_done - extract_done}
+    shape = [w for source in read.files for w in text_warnings(source)]
+    warnings = (*read.warnings, *shape, *made.warnings, *media.warnings)
+    report = replace(
+        _report(read.files, extractions, made.notes, made.unresolved, warnings),
+        files_cached=parsed.cached,
+        workers=parsed.workers,
+    )
+    seconds = {
+        "read": read_done - started,
+        "parse+extract": extract_done - read_done,
+        "notes": notes_done - extract_done,
+        "report": clock() - notes_done,
+    }
     return BuildResult(
         notes=made.notes,
         report=_with_seconds(report, seconds),

@@ -63,7 +63,9 @@ def write_package(
                 # Fields are sanitised HTML already; genanki's own tag check would only add noise.
                 warnings.simplefilter("ignore")
                 genanki.Package(list(decks.values())).write_to_db(cursor, created, itertools.count(created * 1000))
-            cursor.executemany("UPDATE notes SET mod = ? WHERE guid = ?", [(note_mods.get(n.guid, created), n.guid) for n in notes])
+            # By row id: `notes.guid` has no index, and an UPDATE by guid per note is quadratic.
+            rows = cursor.execute("SELECT id, guid FROM notes").fetchall()
+            cursor.executemany("UPDATE notes SET mod = ? WHERE id = ?", [(note_mods.get(guid, created), nid) for nid, guid in rows])
             _set_model_mods(cursor, model_mods, created)
             connection.commit()
         finally:

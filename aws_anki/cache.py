@@ -1,0 +1,254 @@
+"""Per-file cache of parse+extract results, so a rebuild parses only the files that changed.
+
+An entry holds one file's `Extraction`, found by the file's notes-relative path and content hash
+(`SourceFile.content_hash`, SHA-256 of its bytes), and is valid only for the aws_anki code that
+wrote it: every entry records a fingerprint of the package's source and data files and of the
+libraries whose output ends up in facts (mistune, nh3, Pygments). An entry is never trusted:
+
+- a missing, unreadable, truncated or corrupt entry (its checksum does not match), one written by
+  other code (different fingerprint) or for another file is a miss; the file is parsed again and
+  the entry rewritten;
+- writes are atomic (a temporary file in the same folder, then `os.replace`), so a crash or a
+  concurrent build leaves either the old entry or the new one, never half of one.
+
+Entries are JSON, not pickle: loading JSON runs no code, so a cache folder someone else can write to
+can at worst give wrong cards for a file, never run code. Values JSON lacks (tuples, the dates and
+sets YAML front matter gives, read-only mappings) are written as tagged objects and restored as
+the same types; an extraction holding anything else is simply not cached.
+
+Where: `AWS_ANKI_CACHE_DIR` if set, else the user cache folder (`platformdirs`, e.g.
+`~/.cache/aws-anki` on Linux); `build_deck(cache_dir=...)` and `aws-anki build --cache-dir` override
+both, `use_cache=False` / `--no-cache` turn it off.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+from dataclasses import fields
+from functools import cache
+import importlib.util
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable
+
+from .extract import Extraction, Fact, Skip
+from .read import SourceFile
+
+__all__ = ["CACHE_DIR_ENV", "ExtractionCache", "code_fingerprint", "default_cache_dir"]
+
+CACHE_DIR_ENV = "AWS_ANKI_CACHE_DIR"
+FORMAT = 1
+_ENTRY_FOLDER = f"extract-v{FORMAT}"
+# Libraries whose behaviour shapes an Extraction (tokens, sanitised and highlighted HTML).
+_LIBRARIES = ("mistune", "nh3", "pygments", "yaml", "ftfy")
+_PACKAGE = Path(__file__).resolve().parent
+_DATACLASSES: dict[str, type] = {"X": Extraction, "F": Fact, "S": Skip}
+_TAG_OF = {cls: tag for tag, cls in _DATACLASSES.items()}
+# `from .module import ...` or `from . import module, other` (lazy imports inside functions too).
+_RELATIVE_IMPORT = re.compile(r"^[ \t]*from \.(?:(\w+)(?:\.\w+)*[ \t]+import|[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+))", re.M)
+
+
+class _Unencodable(Exception):
+    """A value the cache format cannot hold exactly."""
+
+
+def default_cache_dir() -> Path:
+    """`AWS_ANKI_CACHE_DIR`, else the user cache folder of aws-anki."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_cache_dir  # lazy: only builds that cache need it
+
+    return Path(user_cache_dir("aws-anki", appauthor=False))
+
+
+@cache
+def code_fingerprint() -> str:
+    """A hash of everything that decides what parse+extract make of a file: the modules of this
+    package that the read, parse and extract stages import (found by following their `from .x
+    import` lines, lazy ones included), the package's data files, and the installed libraries
+    (size and modification time of each one's `__init__`: an upgrade rewrites it; this costs far
+    less than importing `importlib.metadata` or the libraries themselves)."""
+    digest = hashlib.sha256(f"format {FORMAT} python {sys.version_info[:2]}\n".encode())
+    for library in _LIBRARIES:
+        try:
+            spec = importlib.util.find_spec(library)
+            origin = spec.origin if spec is not None else None
+            info = os.stat(origin) if origin else None
+        except (ImportError, ValueError, OSError):
+            info = None
+        stamp = f"{origin} {info.st_size} {info.st_mtime_ns}" if info else "-"
+        digest.update(f"{library} {stamp}\n".encode())
+    data = sorted(p for p in (_PACKAGE / "data").rglob("*") if p.is_file())
+    for path in [*(_PACKAGE / f"{name}.py" for name in _stage_modules()), *data]:
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
+    return digest.hexdigest()
+
+
+def _stage_modules() -> list[str]:
+    """The package modules that `read`, `parse`, `extract` and this module import, transitively."""
+    seen: set[str] = set()
+    todo = ["read", "parse", "extract", "cache"]
+    while todo:
+        name = todo.pop()
+        path = _PACKAGE / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        for match in _RELATIVE_IMPORT.finditer(path.read_text(encoding="utf-8")):
+            if match.group(1):
+                todo.append(match.group(1))
+            else:
+                todo.extend(n.strip().split(" as ")[0] for n in match.group(2).strip("()").split(","))
+    return sorted(seen)
+
+
+class ExtractionCache:
+    """The entries in one cache folder, for one code fingerprint."""
+
+    def __init__(self, directory: str | Path | None = None, *, fingerprint: str | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self.fingerprint = fingerprint or code_fingerprint()
+        self.hits = 0
+        self.misses = 0
+
+    def path_for(self, source: SourceFile) -> Path:
+        """Where the entry of `source` lives (one file per path and content)."""
+        key = hashlib.sha256(f"{source.rel_path}\0{source.content_hash}".encode("utf-8", "surrogatepass")).hexdigest()
+        return self.directory / _ENTRY_FOLDER / key[:2] / f"{key}.json"
+
+    def get(self, source: SourceFile) -> Extraction | None:
+        """The cached extraction of `source`, or None when there is no valid entry."""
+        found = self._load(source) if source.content_hash else None
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def _load(self, source: SourceFile) -> Extraction | None:
+        try:
+            raw = self.path_for(source).read_bytes()
+        except OSError:
+            return None
+        header_end = raw.find(b"\n")
+        if header_end < 0:
+            return None
+        try:
+            header = json.loads(raw[:header_end])
+            body = raw[header_end + 1 :]
+            if not (
+                isinstance(header, dict)
+                and header.get("format") == FORMAT
+                and header.get("fingerprint") == self.fingerprint
+                and header.get("path") == source.rel_path
+                and header.get("content_hash") == source.content_hash
+                and header.get("sha256") == hashlib.sha256(body).hexdigest()
+            ):
+                return None
+            extraction = json.loads(body, object_hook=_decode_object)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+            return None
+        if not isinstance(extraction, Extraction) or extraction.source != source.rel_path:
+            return None
+        return extraction
+
+    def put(self, source: SourceFile, extraction: Extraction) -> bool:
+        """Store the extraction of `source` atomically; False when it cannot be cached (never raises)."""
+        if not source.content_hash:
+            return False
+        try:
+            body = json.dumps(_encode(extraction), separators=(",", ":"), allow_nan=True).encode("ascii")
+        except (_Unencodable, ValueError, RecursionError):
+            return False
+        header = {
+            "format": FORMAT,
+            "fingerprint": self.fingerprint,
+            "path": source.rel_path,
+            "content_hash": source.content_hash,
+            "sha256": hashlib.sha256(body).hexdigest(),
+        }
+        target = self.path_for(source)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, staged = tempfile.mkstemp(prefix=".entry-", suffix=".part", dir=target.parent)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + body)
+                os.replace(staged, target)
+            except BaseException:
+                Path(staged).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return False  # a read-only or full disk makes a slower build, not a failed one
+        return True
+
+
+# Encoding: JSON arrays are lists; every JSON object is a one-key tag, so metadata keys never clash.
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    kind = type(value)
+    tag = _TAG_OF.get(kind)
+    if tag is not None:
+        return {tag: [_encode(getattr(value, f.name)) for f in fields(value)]}
+    if kind is tuple:
+        return {"t": [_encode(v) for v in value]}
+    if kind is list:
+        return [_encode(v) for v in value]
+    if kind is dict or kind is MappingProxyType:
+        return {"d" if kind is dict else "m": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if kind is dt.datetime:
+        return {"dt": value.isoformat()}
+    if kind is dt.date:
+        return {"date": value.isoformat()}
+    if kind is set or kind is frozenset:
+        return {"set" if kind is set else "fset": [_encode(v) for v in value]}
+    if kind is bytes:
+        return {"b": base64.b64encode(value).decode("ascii")}
+    raise _Unencodable(kind.__name__)
+
+
+def _dataclass(cls: type) -> Callable[[Any], Any]:
+    count = len(fields(cls))
+
+    def build(values: Any) -> Any:
+        if not isinstance(values, list) or len(values) != count:
+            raise ValueError(f"{cls.__name__} entry of the wrong shape")
+        return cls(*values)
+
+    return build
+
+
+def _key(value: Any) -> Any:
+    hash(value)  # a key that cannot be hashed is a corrupt entry (TypeError)
+    return value
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    **{tag: _dataclass(cls) for tag, cls in _DATACLASSES.items()},
+    "t": tuple,
+    "d": lambda pairs: {_key(k): v for k, v in pairs},
+    "m": lambda pairs: MappingProxyType({_key(k): v for k, v in pairs}),
+    "dt": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "set": lambda items: {_key(v) for v in items},
+    "fset": lambda items: frozenset(_key(v) for v in items),
+    "b": lambda text: base64.b64decode(text, validate=True),
+}
+
+
+def _decode_object(obj: dict[str, Any]) -> Any:
+    if len(obj) != 1:
+        raise ValueError("not a cache entry")
+    ((tag, value),) = obj.items()
+    return _DECODERS[tag](value)
