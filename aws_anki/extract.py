@@ -1153,6 +1153,8 @@ def _handle_paragraph(builder: _Builder, block: Block, following: Block | None) 
 
 def _qa_or_lines(builder: _Builder, lines: Sequence[_Line], prose: bool = True) -> None:
     """`Q:`/`A:` pairs become qa cards; other lines follow the line rules."""
+    # Sentence splitting may cut a `Q:` or `A:` line in pieces: glue back those of the same source line.
+    lines = _join_source_lines(lines)
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -1167,6 +1169,23 @@ def _qa_or_lines(builder: _Builder, lines: Sequence[_Line], prose: bool = True) 
             continue
         builder.line_fact(line, prose=prose)
         index += 1
+
+
+def _join_source_lines(lines: Sequence[_Line]) -> list[_Line]:
+    """Rejoin the sentences of a `Q:`/`A:` source line (other lines stay split into sentences)."""
+    out: list[_Line] = []
+    for line in lines:
+        previous = out[-1] if out else None
+        if (
+            previous is not None
+            and previous.line == line.line
+            and (_QUESTION.match(previous.text) or _ANSWER.match(previous.text))
+            and not (_QUESTION.match(line.text) or _ANSWER.match(line.text))
+        ):
+            out[-1] = _Line((*previous.tokens, {"type": "text", "raw": " "}, *line.tokens), previous.line)
+            continue
+        out.append(line)
+    return out
 
 
 def _handle_list(builder: _Builder, block: Block, following: Block | None) -> int:

@@ -185,11 +185,13 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
     """`Service › section › subsection` for a fact, so its card is answerable on its own."""
     if not services or index is None:
         return CONTEXT_SEPARATOR.join(headings)
-    names = {n.casefold() for s in services for n in (s.name, s.tag, s.key, *s.aliases)}
     named = headings[index]
     rest = list(headings[index + 1 :])
     lead = " & ".join(s.name for s in services)
-    if _strip(named) not in {_strip(n) for n in names} and index > 0:
+    # The service's own heading adds nothing ("AWS Lambda", "Lambda"); a feature heading that
+    # merely contains the name ("S3 Object Lambda", "EC2 - Placement Groups") stays.
+    own_words = {"aws", "amazon", *(w for s in services for w in normalise(f"{s.name} {s.tag} {s.key}").split())}
+    if index > 0 and not set(normalise(named).split()) <= own_words:
         rest.insert(0, named)
     return CONTEXT_SEPARATOR.join([lead, *rest])
 

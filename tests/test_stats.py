@@ -119,4 +119,4 @@ def test_inspect_stats_prints_defects_and_patterns() -> None:
     assert "Facts per pattern:" in result.output and "table-row" in result.output
     data = json.loads(CliRunner().invoke(cli, ["inspect", str(FIXTURES), "--stats", "--json"]).output)
     assert data["quality"]["defects"] == {kind: 0 for kind in DEFECT_KINDS}
-    assert data["quality"]["facts_by_pattern"]["qa"] == 2
+    assert data["quality"]["facts_by_pattern"]["qa"] == 4  # author_markers.md and qa_sentences.md
