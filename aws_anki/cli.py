@@ -8,7 +8,6 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from . import __version__
 from .build import BuildReport, BuildResult, build_deck
 from .errors import AwsAnkiError, BuildWarning
 from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, html_to_plain
@@ -26,24 +25,24 @@ def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-file-tags", is_flag=True, help="Do not tag notes with their source file."),
         click.option("--mention-tags", is_flag=True, help="Also tag services mentioned in a fact's text (mentions::X)."),
         click.option("--tag-prefix", default="AWS", show_default=True, help="Root of the hierarchical tags (PREFIX::Category::Service)."),
+        click.option("--attachments", multiple=True, type=click.Path(file_okay=False),
+                     help="Folder of pasted images: relative to the notes root, ./DIR per note, or absolute. Repeatable."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
 
 
-def _run_build(paths: Sequence[Path], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-               tag_prefix: str, **more: Any) -> BuildResult:
+def _run_build(paths: Sequence[Path], *, no_file_tags: bool, mention_tags: bool, attachments: Sequence[str] = (),
+               **options: Any) -> BuildResult:
+    """Run `build_deck` with the shared options; library errors become click errors."""
     try:
         return build_deck(
             list(paths) or None,
-            deck_name=deck_name,
-            deck_by=deck_by,
-            reverse=reverse,
             file_tags=not no_file_tags,
             secondary_tags=mention_tags,
-            tag_prefix=tag_prefix,
-            **more,
+            attachments=list(attachments) or None,  # strings: Path("./x") would lose the "./"
+            **options,
         )
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
@@ -56,8 +55,17 @@ def _echo_warnings(warnings: Sequence[BuildWarning], limit: int = 20) -> None:
         click.echo(f"warning: ... and {len(warnings) - limit} more (see --json)", err=True)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from . import __version__  # lazy: looking up the installed version costs ~25 ms at start-up
+
+        click.echo(f"aws-anki, version {__version__}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="aws-anki")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def cli() -> None:
     """Turn Markdown study notes about AWS into an Anki deck.
 
@@ -79,9 +87,8 @@ def cli() -> None:
               help="Where parsed notes are cached [default: $AWS_ANKI_CACHE_DIR, else the user cache folder].")
 @click.option("--no-cache", is_flag=True, help="Parse every file again; do not read or write the cache.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: one per CPU).")
-def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-          tag_prefix: str, output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool,
-          preview_path: Path | None, cache_dir: Path | None, no_cache: bool, jobs: int) -> None:
+def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool,
+          preview_path: Path | None, cache_dir: Path | None, no_cache: bool, jobs: int, **build_options: Any) -> None:
     """Build an Anki deck (.apkg) from Markdown notes (default: the bundled AWS notes).
 
     Rebuilding into the same OUTPUT keeps every note's identity, so re-importing into Anki updates
@@ -91,8 +98,8 @@ def build(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, n
     """
     progress = _Progress(enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
-        result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix,
-                            jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
+        result = _run_build(paths, jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress,
+                            **build_options)
         progress.stage("Writing the deck")
         written = result.write(output, use_state=not no_state)
     except AwsAnkiError as error:
@@ -184,13 +191,12 @@ def _print_summary(report: BuildReport, path: Path, size: int) -> None:
 @_build_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per note (JSON lines).")
 @click.option("--stats", is_flag=True, help="Counts per kind and service, coverage and skipped lines instead of notes.")
-def inspect(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-            tag_prefix: str, as_json: bool, stats: bool) -> None:
+def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, **build_options: Any) -> None:
     """Show the notes a build would make, without writing a deck.
 
     Example: aws-anki inspect notes/lambda.md --json | head
     """
-    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix)
+    result = _run_build(paths, **build_options)
     if stats:
         data = result.report.as_dict()
         if as_json:
@@ -361,8 +367,7 @@ def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: st
 @_build_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("preview.html"),
               show_default=True, help="Where to write the preview page.")
-def preview(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
-            tag_prefix: str, output: Path) -> None:
+def preview(paths: tuple[Path, ...], output: Path, **build_options: Any) -> None:
     """Write one self-contained HTML page showing every card, front and back, as Anki will.
 
     Filter by service or kind, search, flip cards, switch night mode; nothing is imported.
@@ -371,7 +376,7 @@ def preview(paths: tuple[Path, ...], deck_name: str, deck_by: str, reverse: str,
     """
     from .preview import write_preview
 
-    result = _run_build(paths, deck_name, deck_by, reverse, no_file_tags, mention_tags, tag_prefix)
+    result = _run_build(paths, **build_options)
     _echo_warnings(result.report.warnings)
     path = write_preview(result, output)
     click.echo(f"Wrote {path}: {result.report.cards} cards from {result.report.notes} notes. Open it in a browser.")

@@ -64,6 +64,7 @@ MAX_DELETION_SHARE = 0.6
 MAX_SENTENCE_DELETION_WORDS = 4
 MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible words in its sentence
 MAX_DELETION_WORDS = 9
+MAX_DELETIONS_PER_NOTE = 20
 MAX_PLAIN_POINT_WORDS = 25
 MAX_ITEM_WORDS = 15  # sub-items this short (on average) are an enumeration's items
 MAX_TERM_CHARS = 70
@@ -495,6 +496,7 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
         groups[-1].append(index)
         previous = index
     numbers: dict[int, int] = {}
+    number_count = 0
     for group in groups:
         size = sum(offsets[i][1] - offsets[i][0] for i in group)
         if size > MAX_DELETION_SHARE * visible:
@@ -508,9 +510,11 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
             sentence = next((b for b in sentences if b[0] <= start < b[1]), (0, len(plain)))
             if len(plain[sentence[0] : sentence[1]].split()) - words < MIN_SENTENCE_CUE_WORDS:
                 continue
-        number = len(set(numbers.values())) + 1
+        if number_count == MAX_DELETIONS_PER_NOTE:
+            break  # a line with dozens of bold spans is a wall of emphasis, not dozens of facts
+        number_count += 1
         for i in group:
-            numbers[id(tokens[i])] = number
+            numbers[id(tokens[i])] = number_count
     return numbers
 
 

@@ -77,6 +77,12 @@ def write_package(
             for index, (_, source) in enumerate(names):
                 # Images are already compressed; storing them saves time and nothing else.
                 archive.write(source, str(index), compress_type=zipfile.ZIP_STORED)
+        # mkstemp makes the file private (0600); a deck is an ordinary file, so honour the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staged, 0o666 & ~umask)
+        with open(staged, "rb") as handle:
+            os.fsync(handle.fileno())  # the data is on disk before the rename makes it the deck
         os.replace(staged, path)
     except OSError as error:
         raise PackageError(f"{path}: could not write the deck: {error.strerror or error}") from error

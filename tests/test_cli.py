@@ -89,3 +89,14 @@ def test_preview_command_and_build_preview(vault: Path, tmp_path: Path) -> None:
     other = tmp_path / "q.html"
     result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(tmp_path / "d.apkg"), "--preview", str(other), "-q"])
     assert result.exit_code == 0 and other.is_file()
+
+
+def test_attachments_folder_option(vault: Path, tmp_path: Path) -> None:
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    (pictures / "arch.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>')
+    (vault / "compute" / "batch.md").write_text("# AWS Batch\n\n- **Job queue**: holds submitted jobs\n\n![[arch.svg]]\n")
+    without = CliRunner().invoke(cli, ["inspect", str(vault / "compute" / "batch.md"), "--json"])
+    assert "missing-image" in without.output  # outside the notes root: not found by default
+    with_folder = CliRunner().invoke(cli, ["inspect", str(vault / "compute" / "batch.md"), "--json", "--attachments", str(pictures)])
+    assert with_folder.exit_code == 0 and '<img src=\\"arch-' in with_folder.output

@@ -139,3 +139,15 @@ def _timed(path: Path, clock: Any) -> float:
     started = clock()
     extract(path)
     return float(clock() - started)
+
+
+def test_a_wall_of_bold_makes_at_most_twenty_deletions() -> None:
+    from aws_anki.extract import MAX_DELETIONS_PER_NOTE
+
+    from aws_anki.parse import parse_document
+    from aws_anki.read import SourceFile
+
+    line = " ".join(f"word{i} **term{i}** rest" for i in range(60))
+    source = SourceFile(path=Path("wall.md"), rel_path="wall.md", text=f"# Amazon S3\n\n- {line}\n")
+    (fact,) = extract_facts(parse_document(source)).facts
+    assert fact.front.count("\ue000") == MAX_DELETIONS_PER_NOTE == 20
