@@ -190,10 +190,24 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
     lead = " & ".join(s.name for s in services)
     # The service's own heading adds nothing ("AWS Lambda", "Lambda"); a feature heading that
     # merely contains the name ("S3 Object Lambda", "EC2 - Placement Groups") stays.
-    own_words = {"aws", "amazon", *(w for s in services for w in normalise(f"{s.name} {s.tag} {s.key}").split())}
-    if index > 0 and not set(normalise(named).split()) <= own_words:
+    own_words = {"aws", "amazon", *(w for s in services for w in _spelling_words(s))}
+    if index > 0 and not set(normalise(re.sub(r"\([^)]*\)", " ", named)).split()) <= own_words:
         rest.insert(0, named)
     return CONTEXT_SEPARATOR.join([lead, *rest])
+
+
+def _spelling_words(service: Service) -> set[str]:
+    """Words that only spell the service: its name, tag, key, and long forms ("Key Management
+    Service"). Aliases that contain the short name ("S3 Object Lambda") name features instead."""
+    short = set(normalise(f"{service.tag} {service.key}").split())
+    words = set(normalise(f"{service.name} {service.tag} {service.key}").split())
+    aliases = [normalise(alias) for alias in service.aliases]
+    features = [alias for alias in aliases if set(alias.split()) & short]
+    for alias in aliases:
+        # "Object Lambda" is the feature "S3 Object Lambda" without its service name.
+        if alias not in features and not any(alias in feature for feature in features):
+            words |= set(alias.split())
+    return words
 
 
 def note_tags(services: Sequence[Service], extraction: Extraction, options: NoteOptions) -> tuple[str, ...]:

@@ -125,3 +125,22 @@ def test_real_notes_resolution_share(real_notes: Path) -> None:
     print(f"notes with a resolved service: {share:.1%} of {len(notes)}")
     # Sections such as 'Solution Architecture' or conference talk lists name no service at all.
     assert share >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("headings", "context"),
+    [
+        (("kms", "AWS Key Management Service (KMS)", "Key types"), "AWS KMS › Key types"),
+        (("notes", "AWS Stuff", "EC2 (Elastic Compute Cloud)", "Metadata"), "Amazon EC2 › Metadata"),
+        (("notes", "Amazon S3", "S3 Object Lambda"), "Amazon S3 › S3 Object Lambda"),
+        (("notes", "EC2 - Placement Groups"), "Amazon EC2 › EC2 - Placement Groups"),
+        (("notes", "Simple Storage Service", "Billing"), "Amazon S3 › Billing"),
+        (("notes", "Throughput vs IOPS"), "notes › Throughput vs IOPS"),
+    ],
+)
+def test_context_line_drops_only_headings_that_just_spell_the_service(headings: tuple[str, ...], context: str) -> None:
+    from aws_anki.notes import context_line
+    from aws_anki.services import resolve_path
+
+    services, index = resolve_path(headings)
+    assert context_line(headings, services, index) == context
