@@ -25,6 +25,11 @@ REVERSE_MODES = ("none", "short", "all")
 CONTEXT_SEPARATOR = " › "
 UNRESOLVED_TAG = "Unresolved"
 FILE_TAG_PREFIX = "file::"
+LABEL_TERMS = frozenset({
+    "use case", "use cases", "example", "examples", "pros", "cons", "note", "notes", "tip", "tips",
+    "pricing", "price", "cost", "limits", "limit", "benefits", "features", "caso de uso", "casos de uso",
+    "ejemplo", "ventajas", "desventajas", "precio",
+})
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
 _GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
@@ -290,9 +295,10 @@ def _wants_reverse(fact: Fact, options: NoteOptions) -> bool:
         return False
     if options.reverse == "all":
         return True
-    # A reverse card helps when the definition is short and distinctive enough to name the term from.
+    # A reverse card helps when the definition is short and distinctive enough to name the term
+    # from, and the term is a name rather than a label ("Use cases", "Pros", "Pricing").
     words = len(html_to_plain(fact.back).split())
-    return 3 <= words <= 15 and len(fact.subject) >= 3
+    return 3 <= words <= 15 and len(fact.subject) >= 3 and normalise(fact.subject) not in LABEL_TERMS
 
 
 def _resolve_images(field_html: str, fact: Fact, media: MediaResolver, used: list[str]) -> str:

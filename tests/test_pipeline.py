@@ -87,3 +87,15 @@ def test_write_is_atomic_and_reports_changes(vault: Path, tmp_path: Path) -> Non
     assert (len(second.changes.added), len(second.changes.updated)) == (0, 0)
     assert len(second.changes.unchanged) == result.report.notes
     assert not list(tmp_path.glob(".aws-anki-*"))  # no temp files left behind
+
+
+def test_reverse_cards_for_short_name_definitions_only(tmp_path: Path) -> None:
+    (tmp_path / "sqs.md").write_text(
+        "# Amazon SQS\n\n- **Visibility timeout**: hides a received message from other consumers\n"
+        "- **Use cases**: decoupling producers from consumers\n- **Retention**: 4 days\n"
+    )
+    short = {n.fields[0]: n for n in aws_anki.build_deck([tmp_path], reverse="short").notes}
+    assert short["Visibility timeout"].field("Reverse") == "1" and short["Visibility timeout"].cards == 2
+    assert short["Use cases"].field("Reverse") == ""  # a label, not a name
+    assert short["Retention"].field("Reverse") == ""  # "4 days" names nothing
+    assert all(n.field("Reverse") == "" for n in aws_anki.build_deck([tmp_path]).notes)  # off by default
