@@ -48,6 +48,16 @@ def _run_build(paths: Sequence[Path], *, no_file_tags: bool, mention_tags: bool,
         raise click.ClickException(str(error)) from error
 
 
+def _echo_delivery(report: Any, as_json: bool) -> bool:
+    """Print a push/sync report as JSON (True: nothing more to print), else just its warnings."""
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return True
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return False
+
+
 def _echo_warnings(warnings: Sequence[BuildWarning], limit: int = 20) -> None:
     for warning in warnings[:limit]:
         click.echo(f"warning: {warning}", err=True)
@@ -297,11 +307,8 @@ def push(paths: tuple[Path, ...], url: str, key: str | None, delete: bool, dry_r
         report = push_to_anki(result, url=url, key=key, delete=delete, dry_run=dry_run, state=state)
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    if _echo_delivery(report, as_json):
         return
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
     verb = "Would push" if dry_run else "Pushed"
     click.echo(f"{verb} to {url}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                f"{report.deleted} deleted, {report.media} media files")
@@ -345,11 +352,8 @@ def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: st
                                  progress=None if as_json else (lambda message: click.echo(f"... {message}", err=True)))
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    if _echo_delivery(report, as_json):
         return
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
     click.echo(f"Imported into {report.collection}: {report.added} added, {report.updated} updated, "
                f"{report.unchanged} unchanged")
     for step in report.steps:

@@ -20,21 +20,7 @@ from aws_anki.models import basic_type, cloze_type
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-LAMBDA = """\
-# AWS Lambda
-
-## Limits
-
-- **Maximum timeout**: 15 minutes
-- **Memory**: from 128 MB up to 10,240 MB
-- Duration is billed in **1 ms increments**, and the free tier includes **one million requests**.
-
-## Invocation
-
-- **Asynchronous invocation**: Lambda queues the event and retries twice
-
-  ![flow](flow.svg)
-"""
+LAMBDA = (FIXTURES / "deliver" / "lambda.md").read_text(encoding="utf-8")
 
 
 def _server(tmp_path: Path, **kwargs: Any) -> Iterator[AnkiConnectServer]:
