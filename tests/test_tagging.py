@@ -123,8 +123,8 @@ def test_real_notes_resolution_share(real_notes: Path) -> None:
     notes = aws_anki.build_deck([real_notes]).notes
     share = sum(1 for n in notes if n.service) / len(notes)
     print(f"notes with a resolved service: {share:.1%} of {len(notes)}")
-    # Sections such as 'Solution Architecture' or conference talk lists name no service at all.
-    assert share >= 0.95
+    # The rest (conference talk lists, 'Solution Architecture', whitepapers) names no service or topic.
+    assert share >= 0.98
 
 
 @pytest.mark.parametrize(
