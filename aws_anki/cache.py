@@ -1,9 +1,11 @@
 """Per-file cache of parse+extract results, so a rebuild parses only the files that changed.
 
-An entry holds one file's `Extraction`, found by the file's notes-relative path and content hash
-(`SourceFile.content_hash`, SHA-256 of its bytes), and is valid only for the aws_anki code that
-wrote it: every entry records a fingerprint of the package's source and data files and of the
-libraries whose output ends up in facts (mistune, nh3, Pygments). An entry is never trusted:
+An entry holds one file's `Extraction`. There is one slot per note file (its path), so editing a
+file replaces its entry instead of adding one and the cache does not grow with edits. An entry is
+valid only for the content it was made from (`SourceFile.content_hash`, SHA-256 of the file's
+bytes, and its notes-relative path) and for the aws_anki code that wrote it: every entry records a
+fingerprint of the modules the read, parse and extract stages use, the package data, and the
+libraries whose output ends up in facts (mistune, nh3, Pygments...). An entry is never trusted:
 
 - a missing, unreadable, truncated or corrupt entry (its checksum does not match), one written by
   other code (different fingerprint) or for another file is a miss; the file is parsed again and
@@ -120,8 +122,8 @@ class ExtractionCache:
         self.misses = 0
 
     def path_for(self, source: SourceFile) -> Path:
-        """Where the entry of `source` lives (one file per path and content)."""
-        key = hashlib.sha256(f"{source.rel_path}\0{source.content_hash}".encode("utf-8", "surrogatepass")).hexdigest()
+        """Where the entry of `source` lives (one slot per file; the header says for which content)."""
+        key = hashlib.sha256(f"{source.path}\0{source.rel_path}".encode("utf-8", "surrogatepass")).hexdigest()
         return self.directory / _ENTRY_FOLDER / key[:2] / f"{key}.json"
 
     def get(self, source: SourceFile) -> Extraction | None:

@@ -45,12 +45,25 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def corpus_units(real_notes: Path | None) -> list[str]:
-    """Pieces of notes to copy: each bundled note, and the real notes cut at their headings."""
-    units = [_strip_front_matter(p.read_text(encoding="utf-8")) for p in sorted(BUNDLED.rglob("*.md"))]
+    """Pieces of notes to copy: each bundled note, and the real notes cut at their headings,
+    interleaved by size so that any prefix (the 1x vault) has the same mix as the whole."""
+    bundled = [_strip_front_matter(p.read_text(encoding="utf-8")) for p in sorted(BUNDLED.rglob("*.md"))]
+    real: list[str] = []
     if real_notes is not None and real_notes.is_dir():
         for path in sorted(real_notes.rglob("*.md")):
-            units.extend(_split_at_headings(_strip_front_matter(path.read_text(encoding="utf-8", errors="replace"))))
-    return [u for u in units if u.strip()]
+            real.extend(_split_at_headings(_strip_front_matter(path.read_text(encoding="utf-8", errors="replace"))))
+    groups = [[u for u in group if u.strip()] for group in (bundled, real)]
+    totals = [sum(map(len, group)) or 1 for group in groups]
+    taken = [0, 0]
+    used = [0, 0]
+    units: list[str] = []
+    while any(taken[g] < len(groups[g]) for g in (0, 1)):
+        # Take next from the group that is furthest behind its share of the bytes.
+        g = min((g for g in (0, 1) if taken[g] < len(groups[g])), key=lambda g: used[g] / totals[g])
+        units.append(groups[g][taken[g]])
+        used[g] += len(groups[g][taken[g]])
+        taken[g] += 1
+    return units
 
 
 def _strip_front_matter(text: str) -> str:

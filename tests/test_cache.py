@@ -128,6 +128,11 @@ def test_entry_is_for_one_path_and_content(vault: Path, tmp_path: Path) -> None:
     moved = SourceFile(source.path, "elsewhere/" + source.rel_path, source.text, source.metadata, source.content_hash)
     edited = SourceFile(source.path, source.rel_path, source.text + "\n- new\n", source.metadata, "0" * 64)
     assert cache.get(moved) is None and cache.get(edited) is None
+    # An edit replaces the file's entry: the cache does not grow with edits.
+    cache.put(edited, extract_one(edited))
+    assert cache.get(edited) is not None and cache.get(source) is None
+    assert len(list(tmp_path.rglob("*.json"))) == 1
+    cache.put(source, extract_one(source))
     # An entry copied into another file's slot is refused too (its header names the other file).
     cache.path_for(moved).parent.mkdir(parents=True, exist_ok=True)
     cache.path_for(moved).write_bytes(cache.path_for(source).read_bytes())
