@@ -24,3 +24,13 @@ def real_notes() -> Path:
     if not REAL_NOTES.is_dir():
         pytest.skip("../shared/real_notes is not present")
     return REAL_NOTES
+
+
+@pytest.fixture
+def delivery_vault(tmp_path: Path) -> Path:
+    """A one-file vault (with an image) for the push and sync tests."""
+    folder = tmp_path / "vault" / "compute"
+    folder.mkdir(parents=True)
+    (folder / "lambda.md").write_text((FIXTURES / "deliver" / "lambda.md").read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copyfile(FIXTURES / "vault" / "attachments" / "lambda-flow.svg", folder / "flow.svg")
+    return folder.parent

@@ -5,7 +5,6 @@ AnkiConnect's own `answerCards` (Anki's scheduler), so "scheduling kept" is chec
 from __future__ import annotations
 
 import http.server
-import shutil
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,12 +36,8 @@ def server(tmp_path: Path) -> Iterator[AnkiConnectServer]:
 
 
 @pytest.fixture
-def vault(tmp_path: Path) -> Path:
-    folder = tmp_path / "vault" / "compute"
-    folder.mkdir(parents=True)
-    (folder / "lambda.md").write_text(LAMBDA, encoding="utf-8")
-    shutil.copyfile(FIXTURES / "vault" / "attachments" / "lambda-flow.svg", folder / "flow.svg")
-    return folder.parent
+def vault(delivery_vault: Path) -> Path:
+    return delivery_vault
 
 
 def edit(vault: Path, old: str, new: str) -> None:

@@ -3,7 +3,6 @@ server (`python -m anki.syncserver`, on loopback); a second collection standing 
 syncs it down, studies, and receives an edited fact with its reviews kept."""
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Iterator
@@ -43,12 +42,8 @@ def server(tmp_path: Path) -> Iterator[SyncServer]:
 
 
 @pytest.fixture
-def vault(tmp_path: Path) -> Path:
-    folder = tmp_path / "vault" / "compute"
-    folder.mkdir(parents=True)
-    (folder / "lambda.md").write_text(LAMBDA, encoding="utf-8")
-    shutil.copyfile(FIXTURES / "vault" / "attachments" / "lambda-flow.svg", folder / "flow.svg")
-    return folder.parent
+def vault(delivery_vault: Path) -> Path:
+    return delivery_vault
 
 
 def phone_sync(path: Path, server: SyncServer) -> str:
