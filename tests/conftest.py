@@ -1,6 +1,7 @@
 """Shared fixtures: the fixture vault, the real notes (when ../shared exists), a built deck."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,12 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_NOTES = Path(__file__).resolve().parents[2] / "shared" / "real_notes"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep test builds out of the user's own cache folder (~/.cache/aws-anki)."""
+    os.environ["AWS_ANKI_CACHE_DIR"] = str(tmp_path_factory.mktemp("aws-anki-cache"))
 
 
 @pytest.fixture
