@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 from .errors import BuildWarning
 from .models import NoteType
-from .notes import CardNote, guid_for
+from .notes import CardNote
 
 STATE_VERSION = 1
 SAME_SECTION_SIMILARITY = 0.6
@@ -144,7 +144,7 @@ def plan_build(
     notes = [_known_guid(n, guid_by_identity) for n in notes]
     present = {n.guid for n in notes}
     vanished = {g: r for g, r in previous_notes.items() if g not in present}
-    notes, carried = _carry_over(notes, vanished)
+    notes, carried = _carry_over(notes, vanished, previous_notes)
 
     note_mods: dict[str, int] = {}
     added: list[str] = []
@@ -184,15 +184,17 @@ def _known_guid(note: CardNote, guid_by_identity: Mapping[str, str]) -> CardNote
     return replace(note, guid=guid) if guid and guid != note.guid else note
 
 
-def _carry_over(notes: list[CardNote], vanished: Mapping[str, NoteRecord]) -> tuple[list[CardNote], list[tuple[str, str]]]:
-    """Give facts that look like edits of vanished facts the GUID of the vanished one."""
+def _carry_over(
+    notes: list[CardNote], vanished: Mapping[str, NoteRecord], previous: Mapping[str, NoteRecord]
+) -> tuple[list[CardNote], list[tuple[str, str]]]:
+    """Give new facts that look like edits of vanished facts the GUID of the vanished one."""
     if not vanished:
         return notes, []
-    known = {guid_for(r.identity) for r in vanished.values()} | set(vanished)
     candidates: list[tuple[float, int, str]] = []
     for index, note in enumerate(notes):
-        if note.guid in known or note.guid in vanished:
-            continue
+        if note.guid in previous:
+            continue  # already the same note as in the previous build: never moves to another
+
         service, section, note_type, subject = _split_identity(note.identity)
         for guid, record in vanished.items():
             old_service, old_section, old_type, old_subject = _split_identity(record.identity)

@@ -251,3 +251,20 @@ def test_corrupt_state_is_ignored_with_a_warning(tmp_path: Path) -> None:
     written = aws_anki.build_deck([vault]).write(out)
     assert written.warnings and written.warnings[0].code == "state"
     assert len(written.changes.added) == 2  # nothing trusted from the corrupt file
+
+
+def test_deleting_a_fact_never_moves_its_twin(tmp_path: Path) -> None:
+    """An unchanged fact keeps its own note even when a very similar fact beside it is deleted."""
+    vault = tmp_path / "v"
+    vault.mkdir()
+    text = "# Amazon SQS\n\n- Standard queues deliver **at least once**.\n- FIFO queues deliver **exactly once**.\n"
+    (vault / "sqs.md").write_text(text)
+    out = tmp_path / "deck.apkg"
+    first = aws_anki.build_deck([vault])
+    first.write(out)
+    guid = {n.fields[0].split(" ")[0]: n.guid for n in first.notes}
+    (vault / "sqs.md").write_text(text.replace("- Standard queues deliver **at least once**.\n", ""))
+    written = aws_anki.build_deck([vault]).write(out)
+    assert written.changes.unchanged == (guid["FIFO"],)
+    assert [g for g, _ in written.changes.removed] == [guid["Standard"]]
+    assert written.changes.added == () and written.changes.updated == ()
