@@ -13,7 +13,7 @@ from .cache import ExtractionCache
 from .extract import Extraction
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .models import basic_type, cloze_type
-from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, NoteOptions, build_notes, html_to_plain, normalise
+from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, NoteOptions, build_notes
 from .package import write_package
 from .parallel import extract_all
 from .parse import text_warnings
@@ -175,11 +175,7 @@ def build_deck(
     notes_done = clock()
     shape = [w for source in read.files for w in text_warnings(source)]
     warnings = (*read.warnings, *shape, *made.warnings, *media.warnings)
-    report = replace(
-        _report(read.files, extractions, made.notes, made.unresolved, warnings),
-        files_cached=parsed.cached,
-        workers=parsed.workers,
-    )
+    report = _report(read.files, extractions, made.notes, made.unresolved, warnings)
     seconds = {
         "read": read_done - started,
         "parse+extract": extract_done - read_done,
@@ -188,7 +184,12 @@ def build_deck(
     }
     return BuildResult(
         notes=made.notes,
-        report=_with_seconds(report, seconds),
+        report=replace(
+            report,
+            files_cached=parsed.cached,
+            workers=parsed.workers,
+            seconds={stage: round(value, 4) for stage, value in seconds.items()},
+        ),
         extractions=extractions,
         sources=read.files,
         media_files=dict(media.files),
@@ -242,11 +243,6 @@ def _report(
         quality=measured,
     )
 
-
-def _with_seconds(report: BuildReport, seconds: Mapping[str, float]) -> BuildReport:
-    from dataclasses import replace
-
-    return replace(report, seconds={k: round(v, 4) for k, v in seconds.items()})
 
 
 def _now() -> int:

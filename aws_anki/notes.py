@@ -278,10 +278,6 @@ def _content_tags(tags: Sequence[str]) -> list[str]:
     return [t for t in tags if not t.startswith(FILE_TAG_PREFIX)]
 
 
-def _strip(text: str) -> str:
-    return normalise(text)
-
-
 def _tag_safe(text: str) -> str:
     return _TAG_UNSAFE.sub("_", text.strip()).strip("_")
 
