@@ -363,16 +363,24 @@ def _formatter() -> Any:
     return HtmlFormatter(noclasses=True, style="monokai", nowrap=False, cssclass="code", prestyles=f"color:{CODE_FOREGROUND}")
 
 
-def code_html(code: str, language: str) -> str:
-    """Highlight a code block with inline styles (no stylesheet needed); plain <pre> if unknown."""
-    from pygments import highlight
+@cache
+def _lexer(language: str) -> Any:
+    """The Pygments lexer for a language name, or None. Looking one up scans Pygments' whole lexer
+    table (a third of the time of a build with much code), so each name is looked up once."""
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
     try:
-        lexer = get_lexer_by_name(language.lower(), stripnl=False) if language else None
+        return get_lexer_by_name(language, stripnl=False)
     except ClassNotFound:
-        lexer = None
+        return None
+
+
+def code_html(code: str, language: str) -> str:
+    """Highlight a code block with inline styles (no stylesheet needed); plain <pre> if unknown."""
+    from pygments import highlight
+
+    lexer = _lexer(language.lower()) if language else None
     if lexer is None:
         style = f"background:{CODE_BACKGROUND};color:{CODE_FOREGROUND}"
         return f'<pre class="code" style="{style}"><code>{html.escape(code, quote=False)}</code></pre>'
