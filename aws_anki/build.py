@@ -19,7 +19,7 @@ from .parallel import extract_all
 from .parse import text_warnings
 from .read import SourceFile, read_sources
 from .state import Changes, load_state, plan_build, save_state, state_path
-from .stats import Quality, quality
+from .stats import Quality, quality as measure_quality
 
 BUNDLED_NOTES = Path(__file__).resolve().parent / "source_notes"
 
@@ -38,15 +38,32 @@ class BuildReport:
     unresolved: tuple[str, ...]
     skipped: Mapping[str, int]
     merged: int
-    bold_spans: int
-    bold_covered: int
-    definition_lines: int
-    definition_covered: int
     warnings: tuple[BuildWarning, ...]
     seconds: Mapping[str, float] = field(default_factory=dict)
-    quality: Quality | None = None  # defects, facts per pattern, what no note covers
+    # Defects, facts per pattern, coverage: measured only when asked (`build_deck(quality=True)`).
+    quality: Quality | None = None
     files_cached: int = 0  # files whose facts came from the cache (not parsed again)
     workers: int = 0  # worker processes that parsed files (0: this process alone)
+
+    @property
+    def bold_spans(self) -> int | None:
+        """Bold spans in the notes (None unless quality was measured)."""
+        return self.quality.bold_spans if self.quality else None
+
+    @property
+    def bold_covered(self) -> int | None:
+        """Bold spans some note shows (None unless quality was measured)."""
+        return self.quality.bold_covered if self.quality else None
+
+    @property
+    def definition_lines(self) -> int | None:
+        """`Term: definition` lines in the notes (None unless quality was measured)."""
+        return self.quality.definition_lines if self.quality else None
+
+    @property
+    def definition_covered(self) -> int | None:
+        """Definition lines some note covers (None unless quality was measured)."""
+        return self.quality.definition_covered if self.quality else None
 
     def as_dict(self) -> dict[str, object]:
         """The report as plain data (for `--json`)."""
@@ -66,7 +83,7 @@ class BuildReport:
                 "bold_covered": self.bold_covered,
                 "definition_lines": self.definition_lines,
                 "definition_covered": self.definition_covered,
-            },
+            } if self.quality else None,
             "warnings": [str(w) for w in self.warnings],
             "seconds": dict(self.seconds),
             "files_cached": self.files_cached,
@@ -136,6 +153,7 @@ def build_deck(
     cache_dir: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     attachments: str | Path | Sequence[str | Path] | None = None,
+    quality: bool = False,
 ) -> BuildResult:
     """Build notes from Markdown files or folders (the bundled notes when `paths` is None).
 
@@ -145,7 +163,8 @@ def build_deck(
     given, is called as `progress(stage, done, total)` while files are parsed. `attachments` names
     the folder(s) images are looked up in after the note's folder and the notes root: relative to
     the notes root (`"attachments"`), to the note (`"./assets"`) or absolute (searched before the
-    defaults: attachments, assets, images, img, _resources).
+    defaults: attachments, assets, images, img, _resources). `quality=True` also measures defects
+    and coverage into `report.quality` (what `aws-anki inspect --stats` shows).
     """
     if paths is None:
         paths = [bundled_notes()]
@@ -175,7 +194,7 @@ def build_deck(
     notes_done = clock()
     shape = [w for source in read.files for w in text_warnings(source)]
     warnings = (*read.warnings, *shape, *made.warnings, *media.warnings)
-    report = _report(read.files, extractions, made.notes, made.unresolved, warnings)
+    report = _report(read.files, extractions, made.notes, made.unresolved, warnings, quality)
     seconds = {
         "read": read_done - started,
         "parse+extract": extract_done - read_done,
@@ -217,13 +236,13 @@ def _report(
     notes: Sequence[CardNote],
     unresolved: Sequence[str],
     warnings: Sequence[BuildWarning],
+    with_quality: bool,
 ) -> BuildReport:
     facts = sum(len(e.facts) for e in extractions)
     skipped: Counter[str] = Counter(s.reason for e in extractions for s in e.skipped)
     cards_by_type: Counter[str] = Counter()
     for note in notes:
         cards_by_type[note.note_type] += note.cards
-    measured = quality(notes, extractions)
     return BuildReport(
         files=len(sources),
         notes=len(notes),
@@ -235,12 +254,8 @@ def _report(
         unresolved=tuple(unresolved),
         skipped=dict(skipped.most_common()),
         merged=facts - len(notes),
-        bold_spans=measured.bold_spans,
-        bold_covered=measured.bold_covered,
-        definition_lines=measured.definition_lines,
-        definition_covered=measured.definition_covered,
         warnings=tuple(warnings),
-        quality=measured,
+        quality=measure_quality(notes, extractions) if with_quality else None,
     )
 
 

@@ -206,7 +206,7 @@ def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, **build_options
 
     Example: aws-anki inspect notes/lambda.md --json | head
     """
-    result = _run_build(paths, **build_options)
+    result = _run_build(paths, quality=stats, **build_options)
     if stats:
         data = result.report.as_dict()
         if as_json:

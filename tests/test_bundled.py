@@ -12,7 +12,7 @@ from aws_anki.build import bundled_notes
 
 @pytest.fixture(scope="module")
 def bundled() -> aws_anki.BuildResult:
-    return aws_anki.build_deck()
+    return aws_anki.build_deck(quality=True)
 
 
 def test_bundled_deck_builds_cleanly_and_is_large(bundled: aws_anki.BuildResult) -> None:

@@ -91,11 +91,11 @@ def _assert_good(result: aws_anki.BuildResult) -> None:
 
 
 def test_fixtures_have_no_defects_and_are_covered() -> None:
-    _assert_good(aws_anki.build_deck([FIXTURES], use_cache=False, jobs=1))
+    _assert_good(aws_anki.build_deck([FIXTURES], use_cache=False, jobs=1, quality=True))
 
 
 def test_real_notes_have_no_defects_and_are_covered(real_notes: Path) -> None:
-    result = aws_anki.build_deck([real_notes], use_cache=False, jobs=1)
+    result = aws_anki.build_deck([real_notes], use_cache=False, jobs=1, quality=True)
     _assert_good(result)
     found = result.report.quality
     assert found is not None
@@ -105,11 +105,18 @@ def test_real_notes_have_no_defects_and_are_covered(real_notes: Path) -> None:
 
 
 def test_report_coverage_is_the_quality_coverage(vault: Path) -> None:
-    report = aws_anki.build_deck([vault], use_cache=False, jobs=1).report
+    report = aws_anki.build_deck([vault], use_cache=False, jobs=1, quality=True).report
     assert report.quality is not None
     assert (report.bold_spans, report.bold_covered) == (report.quality.bold_spans, report.quality.bold_covered)
     data = report.as_dict()["quality"]
     assert isinstance(data, dict) and set(data["defects"]) == set(DEFECT_KINDS)
+
+
+def test_quality_is_measured_only_when_asked(vault: Path) -> None:
+    # A plain build (what `aws-anki build` runs) skips the quality pass; it reports None, not zeros.
+    report = aws_anki.build_deck([vault], use_cache=False, jobs=1).report
+    assert report.quality is None and report.bold_spans is None
+    assert report.as_dict()["coverage"] is None and report.notes > 0
 
 
 def test_inspect_stats_prints_defects_and_patterns() -> None:
