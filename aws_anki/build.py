@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
-from .cache import ExtractionCache
+from .cache import NotesCache
 from .extract import Extraction
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .models import basic_type, cloze_type
-from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, NoteOptions, build_notes
+from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, FileNotes, NoteOptions, merge_notes
 from .package import write_package
-from .parallel import extract_all
+from .parallel import notes_all, notes_root
 from .parse import text_warnings
 from .read import SourceFile, read_sources
 from .state import Changes, load_state, plan_build, save_state, state_path
@@ -109,7 +109,7 @@ class BuildResult:
 
     notes: tuple[CardNote, ...]
     report: BuildReport
-    extractions: tuple[Extraction, ...]
+    extractions: tuple[Extraction, ...]  # the facts per file, only when built with quality=True
     sources: tuple[SourceFile, ...]
     media_files: Mapping[str, Path]
 
@@ -184,21 +184,25 @@ def build_deck(
     if not read.files and not read.warnings:
         raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
     read_done = clock()
-    cache = ExtractionCache(cache_dir) if use_cache else None
+    cache = NotesCache(cache_dir) if use_cache else None
     on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
-    extractions, parsed = extract_all(read.files, jobs=jobs, cache=cache, progress=on_progress)
-    extract_done = clock()
-    folders = [attachments] if isinstance(attachments, (str, Path)) else list(attachments or ())
-    media = MediaCollector({s.rel_path: (s.path, _root_of(s)) for s in read.files}, (*folders, *DEFAULT_ATTACHMENT_FOLDERS))
-    made = build_notes(extractions, options=options, media=media)
+    given = [attachments] if isinstance(attachments, (str, Path)) else list(attachments or ())
+    folders = tuple(str(f) for f in (*given, *DEFAULT_ATTACHMENT_FOLDERS))
+    media = MediaCollector({s.rel_path: (s.path, notes_root(s)) for s in read.files}, folders)
+    per_file, extractions, parsed = notes_all(
+        read.files, options=options, media=media, attachment_folders=folders, jobs=jobs, cache=cache,
+        keep_extractions=quality, progress=on_progress,
+    )
+    files_done = clock()
+    made = merge_notes(per_file)
     notes_done = clock()
     shape = [w for source in read.files for w in text_warnings(source)]
     warnings = (*read.warnings, *shape, *made.warnings, *media.warnings)
-    report = _report(read.files, extractions, made.notes, made.unresolved, warnings, quality)
+    report = _report(read.files, per_file, extractions, made.notes, made.unresolved, warnings, quality)
     seconds = {
         "read": read_done - started,
-        "parse+extract": extract_done - read_done,
-        "notes": notes_done - extract_done,
+        "parse+extract+notes": files_done - read_done,
+        "merge": notes_done - files_done,
         "report": clock() - notes_done,
     }
     return BuildResult(
@@ -225,21 +229,19 @@ def bundled_notes() -> Path:
     raise InputError("the bundled source_notes/ folder is missing from this installation; pass PATHS explicitly")
 
 
-def _root_of(source: SourceFile) -> Path:
-    parts = len(Path(source.rel_path).parts)
-    return source.path.parents[parts - 1]
-
-
 def _report(
     sources: Sequence[SourceFile],
+    per_file: Sequence[FileNotes],
     extractions: Sequence[Extraction],
     notes: Sequence[CardNote],
     unresolved: Sequence[str],
     warnings: Sequence[BuildWarning],
     with_quality: bool,
 ) -> BuildReport:
-    facts = sum(len(e.facts) for e in extractions)
-    skipped: Counter[str] = Counter(s.reason for e in extractions for s in e.skipped)
+    facts = sum(f.facts for f in per_file)
+    skipped: Counter[str] = Counter()
+    for f in per_file:
+        skipped.update(dict(f.skipped))
     cards_by_type: Counter[str] = Counter()
     for note in notes:
         cards_by_type[note.note_type] += note.cards

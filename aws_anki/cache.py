@@ -1,11 +1,15 @@
-"""Per-file cache of parse+extract results, so a rebuild parses only the files that changed.
+"""Per-file cache of parse, extract and notes results, so a rebuild only works on the files that changed.
 
-An entry holds one file's `Extraction`. There is one slot per note file (its path), so editing a
-file replaces its entry instead of adding one and the cache does not grow with edits. An entry is
-valid only for the content it was made from (`SourceFile.content_hash`, SHA-256 of the file's
-bytes, and its notes-relative path) and for the aws_anki code that wrote it: every entry records a
-fingerprint of the modules the read, parse and extract stages use, the package data, and the
-libraries whose output ends up in facts (mistune, nh3, Pygments...). An entry is never trusted:
+An entry holds one file's `FileNotes` (its notes before merging across files, and what the report
+needs of its facts). There is one slot per note file (its path), so editing a file replaces its
+entry instead of adding one and the cache does not grow with edits. An entry is valid only for the
+content it was made from (`SourceFile.content_hash`, SHA-256 of the file's bytes, and its
+notes-relative path), for the note options it was made with (deck, tags, reverse cards), and for
+the aws_anki code that wrote it: every entry records a fingerprint of the modules the read, parse,
+extract and notes stages use, the package data, and the libraries whose output ends up in notes
+(mistune, nh3, Pygments...). The images a file's notes use are looked up again on every build
+(`FileNotes.media`), so an image changed on disk is never served from the cache. An entry is never
+trusted:
 
 - a missing, unreadable, truncated or corrupt entry (its checksum does not match), one written by
   other code (different fingerprint) or for another file is a miss; the file is parsed again and
@@ -16,7 +20,7 @@ libraries whose output ends up in facts (mistune, nh3, Pygments...). An entry is
 Entries are JSON, not pickle: loading JSON runs no code, so a cache folder someone else can write to
 can at worst give wrong cards for a file, never run code. Values JSON lacks (tuples, the dates and
 sets YAML front matter gives, read-only mappings) are written as tagged objects and restored as
-the same types; an extraction holding anything else is simply not cached.
+the same types; an entry holding anything else is simply not cached.
 
 Where: `AWS_ANKI_CACHE_DIR` if set, else the user cache folder (`platformdirs`, e.g.
 `~/.cache/aws-anki` on Linux); `build_deck(cache_dir=...)` and `aws-anki build --cache-dir` override
@@ -39,18 +43,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable
 
+from .errors import BuildWarning
 from .extract import Extraction, Fact, Skip
+from .notes import CardNote, FileNotes
 from .read import SourceFile
 
-__all__ = ["CACHE_DIR_ENV", "ExtractionCache", "code_fingerprint", "default_cache_dir"]
+__all__ = ["CACHE_DIR_ENV", "NotesCache", "code_fingerprint", "default_cache_dir"]
 
 CACHE_DIR_ENV = "AWS_ANKI_CACHE_DIR"
-FORMAT = 1
-_ENTRY_FOLDER = f"extract-v{FORMAT}"
+FORMAT = 2
+_ENTRY_FOLDER = f"notes-v{FORMAT}"
 # Libraries whose behaviour shapes an Extraction (tokens, sanitised and highlighted HTML).
 _LIBRARIES = ("mistune", "nh3", "pygments", "yaml", "ftfy")
 _PACKAGE = Path(__file__).resolve().parent
-_DATACLASSES: dict[str, type] = {"X": Extraction, "F": Fact, "S": Skip}
+_DATACLASSES: dict[str, type] = {
+    "X": Extraction, "F": Fact, "S": Skip, "N": CardNote, "FN": FileNotes, "W": BuildWarning,
+}
 _TAG_OF = {cls: tag for tag, cls in _DATACLASSES.items()}
 # `from .module import ...` or `from . import module, other` (lazy imports inside functions too).
 _RELATIVE_IMPORT = re.compile(r"^[ \t]*from \.(?:(\w+)(?:\.\w+)*[ \t]+import|[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+))", re.M)
@@ -72,8 +80,8 @@ def default_cache_dir() -> Path:
 
 @cache
 def code_fingerprint() -> str:
-    """A hash of everything that decides what parse+extract make of a file: the modules of this
-    package that the read, parse and extract stages import (found by following their `from .x
+    """A hash of everything that decides what the stages up to notes make of a file: the modules of
+    this package that the read, parse, extract and notes stages import (found by following their `from .x
     import` lines, lazy ones included), the package's data files, and the installed libraries
     (size and modification time of each one's `__init__`: an upgrade rewrites it; this costs far
     less than importing `importlib.metadata` or the libraries themselves)."""
@@ -95,9 +103,9 @@ def code_fingerprint() -> str:
 
 
 def _stage_modules() -> list[str]:
-    """The package modules that `read`, `parse`, `extract` and this module import, transitively."""
+    """The package modules that `read`, `parse`, `extract`, `notes` and this module import, transitively."""
     seen: set[str] = set()
-    todo = ["read", "parse", "extract", "cache"]
+    todo = ["read", "parse", "extract", "notes", "cache"]
     while todo:
         name = todo.pop()
         path = _PACKAGE / f"{name}.py"
@@ -112,7 +120,7 @@ def _stage_modules() -> list[str]:
     return sorted(seen)
 
 
-class ExtractionCache:
+class NotesCache:
     """The entries in one cache folder, for one code fingerprint."""
 
     def __init__(self, directory: str | Path | None = None, *, fingerprint: str | None = None) -> None:
@@ -126,16 +134,16 @@ class ExtractionCache:
         key = hashlib.sha256(f"{source.path}\0{source.rel_path}".encode("utf-8", "surrogatepass")).hexdigest()
         return self.directory / _ENTRY_FOLDER / key[:2] / f"{key}.json"
 
-    def get(self, source: SourceFile) -> Extraction | None:
-        """The cached extraction of `source`, or None when there is no valid entry."""
-        found = self._load(source) if source.content_hash else None
+    def get(self, source: SourceFile, variant: str = "") -> FileNotes | None:
+        """The cached notes of `source` made with `variant` (the note options), or None."""
+        found = self._load(source, variant) if source.content_hash else None
         if found is None:
             self.misses += 1
         else:
             self.hits += 1
         return found
 
-    def _load(self, source: SourceFile) -> Extraction | None:
+    def _load(self, source: SourceFile, variant: str) -> FileNotes | None:
         try:
             raw = self.path_for(source).read_bytes()
         except OSError:
@@ -152,22 +160,23 @@ class ExtractionCache:
                 and header.get("fingerprint") == self.fingerprint
                 and header.get("path") == source.rel_path
                 and header.get("content_hash") == source.content_hash
+                and header.get("variant") == variant
                 and header.get("sha256") == hashlib.sha256(body).hexdigest()
             ):
                 return None
-            extraction = json.loads(body, object_hook=_decode_object)
+            found = json.loads(body, object_hook=_decode_object)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
             return None
-        if not isinstance(extraction, Extraction) or extraction.source != source.rel_path:
+        if not isinstance(found, FileNotes) or found.source != source.rel_path:
             return None
-        return extraction
+        return found
 
-    def put(self, source: SourceFile, extraction: Extraction) -> bool:
-        """Store the extraction of `source` atomically; False when it cannot be cached (never raises)."""
+    def put(self, source: SourceFile, notes: FileNotes, variant: str = "") -> bool:
+        """Store the notes of `source` atomically; False when they cannot be cached (never raises)."""
         if not source.content_hash:
             return False
         try:
-            body = json.dumps(_encode(extraction), separators=(",", ":"), allow_nan=True).encode("ascii")
+            body = json.dumps(_encode(notes), separators=(",", ":"), allow_nan=True).encode("ascii")
         except (_Unencodable, ValueError, RecursionError):
             return False
         header = {
@@ -175,6 +184,7 @@ class ExtractionCache:
             "fingerprint": self.fingerprint,
             "path": source.rel_path,
             "content_hash": source.content_hash,
+            "variant": variant,
             "sha256": hashlib.sha256(body).hexdigest(),
         }
         target = self.path_for(source)

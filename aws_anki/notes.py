@@ -11,6 +11,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -89,6 +90,24 @@ class NotesResult:
     unresolved: tuple[str, ...]  # "file:line" of facts whose service could not be resolved
 
 
+@dataclass(frozen=True)
+class FileNotes:
+    """One file's notes before duplicates across files merge, and what the report needs of its facts.
+
+    It is what a worker process sends back and what the cache keeps per file; `media` lists every
+    image lookup the notes made, (reference, line, package name or None), so that the building
+    process can replay them: that collects the image files and warnings, and tells a cached entry
+    whose images changed on disk from a current one."""
+
+    source: str
+    notes: tuple[CardNote, ...]
+    warnings: tuple[BuildWarning, ...]
+    unresolved: tuple[str, ...]
+    facts: int
+    skipped: tuple[tuple[str, int], ...]  # (reason, lines) for lines that made no card
+    media: tuple[tuple[str, int, str | None], ...]
+
+
 def build_notes(
     extractions: Sequence[Extraction],
     *,
@@ -97,18 +116,49 @@ def build_notes(
     catalog: Catalog | None = None,
 ) -> NotesResult:
     """Turn every file's facts into notes: resolve services, render fields, tag, deduplicate."""
+    return merge_notes([file_notes(e, options=options, media=media, catalog=catalog) for e in extractions])
+
+
+def file_notes(
+    extraction: Extraction,
+    *,
+    options: NoteOptions = NoteOptions(),
+    media: MediaResolver | None = None,
+    catalog: Catalog | None = None,
+) -> FileNotes:
+    """One file's facts as notes (no merging across files: see `merge_notes`)."""
     catalog = catalog or load_catalog()
     warnings: list[BuildWarning] = []
-    drafts: list[CardNote] = []
-    unresolved: list[str] = []
-    for extraction in extractions:
-        file_service = _file_service(extraction, catalog, warnings)
-        for fact in extraction.facts:
-            note = _note(fact, extraction, file_service, options, media, catalog)
-            if not note.service:
-                unresolved.append(note.source)
-            drafts.append(note)
-    return NotesResult(tuple(_merge_duplicates(drafts)), tuple(warnings), tuple(unresolved))
+    lookups: list[tuple[str, int, str | None]] = []
+
+    def recorded(target: str, source: str, line: int) -> str | None:
+        name = media(target, source, line) if media is not None else None
+        lookups.append((target, line, name))
+        return name
+
+    file_service = _file_service(extraction, catalog, warnings)
+    notes = tuple(
+        _note(fact, extraction, file_service, options, recorded if media is not None else None, catalog)
+        for fact in extraction.facts
+    )
+    return FileNotes(
+        source=extraction.source,
+        notes=notes,
+        warnings=tuple(warnings),
+        unresolved=tuple(n.source for n in notes if not n.service),
+        facts=len(extraction.facts),
+        skipped=tuple(Counter(s.reason for s in extraction.skipped).items()),
+        media=tuple(lookups),
+    )
+
+
+def merge_notes(files: Sequence[FileNotes]) -> NotesResult:
+    """All files' notes as one deck: duplicates merged, colliding GUIDs made distinct."""
+    return NotesResult(
+        tuple(_merge_duplicates([note for f in files for note in f.notes])),
+        tuple(w for f in files for w in f.warnings),
+        tuple(u for f in files for u in f.unresolved),
+    )
 
 
 def _file_service(extraction: Extraction, catalog: Catalog, warnings: list[BuildWarning]) -> Service | None:

@@ -1,27 +1,36 @@
-"""Parse and extract many files at once: cached results first, then worker processes for the rest.
+"""Make every file's notes at once: cached results first, then worker processes for the rest.
 
-mistune is pure Python and holds the GIL, so the way past one core is processes. A worker gets a
-batch of `SourceFile`s, returns their `Extraction`s and writes their cache entries itself (so
-encoding is parallel too). Results come back in the order of the input, whatever order the
-workers finish in, so a parallel build makes exactly the notes, in exactly the order, that a
-serial one does.
+A file's way to notes (parse, extract, render the notes' fields) only needs that file, so it is
+done per file, in worker processes when there is enough text: mistune is pure Python and holds the
+GIL, so the way past one core is processes. A worker gets a batch of `SourceFile`s, returns their
+`FileNotes` and writes their cache entries itself (so encoding is parallel too). Results come back
+in the order of the input, whatever order the workers finish in, so a parallel build makes exactly
+the notes, in exactly the order, that a serial one does. What needs every file (merging duplicate
+facts, distinct GUIDs) happens afterwards, in `notes.merge_notes`.
+
+Images are looked up where the notes are made, with a collector of the worker's own; the build
+then replays those lookups (`FileNotes.media`) in its own collector, in file order, which gathers
+the files to package and the warnings, and shows whether a cached entry's images changed on disk.
 
 Small inputs stay in this process: starting workers and shipping files to them costs more than it
-saves below about `PARALLEL_MIN_BYTES` of text to parse (measured with `benchmarks/run.py`).
+saves below about `PARALLEL_MIN_BYTES` of text (measured with `benchmarks/run.py --switch`).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Sequence
 
-from .cache import ExtractionCache
+from .cache import NotesCache
 from .extract import Extraction, extract_facts
+from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
+from .notes import FileNotes, NoteOptions, file_notes
 from .parse import parse_document
 from .read import SourceFile
 
-__all__ = ["PARALLEL_MIN_BYTES", "ExtractStats", "extract_all", "extract_one", "worker_count"]
+__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "notes_root", "worker_count"]
 
 # Below this much text (not counting cache hits) a build does not start worker processes.
 PARALLEL_MIN_BYTES = 256 * 1024
@@ -35,17 +44,34 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class ExtractStats:
-    """How the extractions of a build were obtained."""
+class FileStats:
+    """How the per-file results of a build were obtained."""
 
-    cached: int  # files whose extraction came from the cache
-    parsed: int  # files parsed and extracted in this build
+    cached: int  # files whose notes came from the cache
+    parsed: int  # files parsed, extracted and made into notes in this build
     workers: int  # worker processes used (0: all in this process)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs besides the files: how to make notes and where images are."""
+
+    options: NoteOptions
+    folders: tuple[str, ...]
+    variant: str
+    cache_dir: str | None
+    fingerprint: str | None
+    keep_extractions: bool
+
+
 def extract_one(source: SourceFile) -> Extraction:
-    """Parse and extract one file (what the serial build does per file)."""
+    """Parse and extract one file."""
     return extract_facts(parse_document(source))
+
+
+def notes_root(source: SourceFile) -> Path:
+    """The notes folder a file was found under (what its `rel_path` is relative to)."""
+    return source.path.parents[len(Path(source.rel_path).parts) - 1]
 
 
 def worker_count(jobs: int | None = None) -> int:
@@ -58,30 +84,55 @@ def worker_count(jobs: int | None = None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def extract_all(
+def notes_all(
     sources: Sequence[SourceFile],
     *,
+    options: NoteOptions = NoteOptions(),
+    media: MediaCollector | None = None,
+    attachment_folders: Sequence[str] = DEFAULT_ATTACHMENT_FOLDERS,
     jobs: int | None = None,
-    cache: ExtractionCache | None = None,
+    cache: NotesCache | None = None,
+    keep_extractions: bool = False,
     progress: Progress | None = None,
     min_parallel_bytes: int | None = None,
-) -> tuple[tuple[Extraction, ...], ExtractStats]:
-    """The extraction of every source, in order: from `cache` when valid, else parsed (in parallel
-    when `jobs` allows more than one worker and there is at least `min_parallel_bytes`, default
-    `PARALLEL_MIN_BYTES`, of text to parse)."""
+) -> tuple[tuple[FileNotes, ...], tuple[Extraction, ...], FileStats]:
+    """Every source's notes, in order, and (with `keep_extractions`) their extractions.
+
+    Notes come from `cache` when valid (never when extractions are wanted: the cache holds notes
+    only), else are made, in parallel when `jobs` allows more than one worker and there is at least
+    `min_parallel_bytes` (default `PARALLEL_MIN_BYTES`) of text. Image lookups are replayed in
+    `media`, in file order; a cached entry whose images no longer resolve the same is made again.
+    """
     if min_parallel_bytes is None:
         min_parallel_bytes = PARALLEL_MIN_BYTES
-    results: list[Extraction | None] = [None] * len(sources)
+    job = _Job(
+        options=options,
+        folders=tuple(attachment_folders),
+        variant=repr(options),
+        cache_dir=str(cache.directory) if cache is not None else None,
+        fingerprint=cache.fingerprint if cache is not None else None,
+        keep_extractions=keep_extractions,
+    )
+    results: list[FileNotes | None] = [None] * len(sources)
+    extractions: list[Extraction | None] = [None] * len(sources)
     todo: list[int] = []
     for index, source in enumerate(sources):
-        found = cache.get(source) if cache is not None else None
+        found = cache.get(source, job.variant) if cache is not None and not keep_extractions else None
         if found is None:
             todo.append(index)
         else:
             results[index] = found
-    done = len(sources) - len(todo)
+    cached = len(sources) - len(todo)
+    done = cached
     if progress is not None:
         progress(done, len(sources))
+
+    def finished(index: int, made: tuple[FileNotes, Extraction | None]) -> None:
+        nonlocal done
+        results[index], extractions[index] = made
+        done += 1
+        if progress is not None:
+            progress(done, len(sources))
 
     workers = min(worker_count(jobs), len(todo))
     pending_bytes = sum(len(sources[i].text) for i in todo)
@@ -89,31 +140,60 @@ def extract_all(
     if pool is not None:
         from concurrent.futures import as_completed
 
-        batches = _batches(todo, sources, workers)
-        cache_dir = str(cache.directory) if cache is not None else None
-        fingerprint = cache.fingerprint if cache is not None else None
         with pool:
-            futures = {pool.submit(_extract_batch, [sources[i] for i in batch], cache_dir, fingerprint): batch for batch in batches}
+            futures = {pool.submit(_notes_batch, [sources[i] for i in batch], job): batch
+                       for batch in _batches(todo, sources, workers)}
             for future in as_completed(futures):
-                batch = futures[future]
-                for index, extraction in zip(batch, future.result()):
-                    results[index] = extraction
-                done += len(batch)
-                if progress is not None:
-                    progress(done, len(sources))
+                for index, made in zip(futures[future], future.result()):
+                    finished(index, made)
     else:
         workers = 0
-        for index in todo:
-            extraction = extract_one(sources[index])
+        for index, made in zip(todo, _notes_batch([sources[i] for i in todo], job)):
+            finished(index, made)
+
+    out: list[FileNotes] = []
+    refreshed = 0
+    for index, (source, result) in enumerate(zip(sources, results)):
+        assert result is not None
+        if media is not None and not _replay(result, media):
+            # The entry's images changed on disk since it was cached: make this file's notes again.
+            result, extractions[index] = _notes_of(source, job, _collector([source], job))
+            refreshed += 1
+            _replay(result, media)
             if cache is not None:
-                cache.put(sources[index], extraction)
-            results[index] = extraction
-            done += 1
-            if progress is not None:
-                progress(done, len(sources))
-    extractions = tuple(r for r in results if r is not None)
-    assert len(extractions) == len(sources)
-    return extractions, ExtractStats(cached=len(sources) - len(todo), parsed=len(todo), workers=workers)
+                cache.put(source, result, job.variant)
+        out.append(result)
+    kept = tuple(e for e in extractions if e is not None) if keep_extractions else ()
+    return tuple(out), kept, FileStats(cached=cached - refreshed, parsed=len(todo) + refreshed, workers=workers)
+
+
+def _replay(result: FileNotes, media: MediaCollector) -> bool:
+    """Look up a file's images again in `media`; False if one resolves differently now."""
+    return all(media(target, result.source, line) == name for target, line, name in result.media)
+
+
+def _collector(batch: Sequence[SourceFile], job: _Job) -> MediaCollector:
+    return MediaCollector({s.rel_path: (s.path, notes_root(s)) for s in batch}, job.folders)
+
+
+def _notes_of(source: SourceFile, job: _Job, media: MediaCollector) -> tuple[FileNotes, Extraction | None]:
+    extraction = extract_one(source)
+    made = file_notes(extraction, options=job.options, media=media)
+    return made, extraction if job.keep_extractions else None
+
+
+def _notes_batch(batch: Sequence[SourceFile], job: _Job) -> list[tuple[FileNotes, Extraction | None]]:
+    """Worker (or this process): make a batch of files' notes and cache each result."""
+    _register_pickling()  # a spawned (not forked) worker has not run _pool
+    cache = NotesCache(job.cache_dir, fingerprint=job.fingerprint) if job.cache_dir is not None else None
+    media = _collector(batch, job)  # its files and warnings are dropped: the build replays the lookups
+    out = []
+    for source in batch:
+        made = _notes_of(source, job, media)
+        if cache is not None:
+            cache.put(source, made[0], job.variant)
+        out.append(made)
+    return out
 
 
 def _pool(workers: int) -> Any:
@@ -160,16 +240,3 @@ def _batches(todo: Sequence[int], sources: Sequence[SourceFile], workers: int) -
     if current:
         batches.append(current)
     return batches
-
-
-def _extract_batch(batch: Sequence[SourceFile], cache_dir: str | None, fingerprint: str | None) -> list[Extraction]:
-    """Worker: extract a batch of files and cache each result."""
-    _register_pickling()  # a spawned (not forked) worker has not run _pool
-    cache = ExtractionCache(cache_dir, fingerprint=fingerprint) if cache_dir is not None else None
-    out = []
-    for source in batch:
-        extraction = extract_one(source)
-        if cache is not None:
-            cache.put(source, extraction)
-        out.append(extraction)
-    return out

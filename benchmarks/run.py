@@ -334,16 +334,16 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"{r['scale']:>5g}x {r['files']:>6} {r['bytes'] / 1e6:6.2f} | " + " | ".join(cells))
 
     print("\nCold build, median seconds per stage (workers used):")
-    stages = ("import_", "read", "parse+extract", "notes", "report", "write")
-    print(f"{'scale':>6} " + " ".join(f"{s.rstrip('_'):>13}" for s in stages) + f" {'notes':>8} {'workers':>8}")
+    stages = ("import_", "read", "parse+extract+notes", "merge", "report", "write")
+    print(f"{'scale':>6} " + " ".join(f"{s.rstrip('_'):>19}" for s in stages) + f" {'notes':>8} {'workers':>8}")
     for r in results:
         cold = r["runs"]["cold"]
-        print(f"{r['scale']:>5g}x " + " ".join(f"{_stage(cold, s):13.3f}" for s in stages)
+        print(f"{r['scale']:>5g}x " + " ".join(f"{_stage(cold, s):19.3f}" for s in stages)
               + f" {cold[0]['notes']:>8} {cold[0]['workers']:>8}")
     print("Rebuild after editing one file, median seconds per stage:")
     for r in results:
         one = r["runs"]["onefile"]
-        print(f"{r['scale']:>5g}x " + " ".join(f"{_stage(one, s):13.3f}" for s in stages))
+        print(f"{r['scale']:>5g}x " + " ".join(f"{_stage(one, s):19.3f}" for s in stages))
 
     base = results[0]
     base_per_mb = _median(base["runs"]["cold"], "wall") / (base["bytes"] / 1e6)
@@ -364,8 +364,8 @@ def report(results: list[dict[str, Any]]) -> None:
 
 
 def switch_point(work: Path, real_notes: Path | None, repeat: int) -> None:
-    """Parse+extract time in one process vs in workers, for growing inputs (no cache)."""
-    from aws_anki.parallel import extract_all, worker_count
+    """Per-file time (parse, extract, notes) in one process vs in workers, for growing inputs (no cache)."""
+    from aws_anki.parallel import notes_all, worker_count
     from aws_anki.read import read_sources
 
     print(f"\nWhere parallel parsing pays ({worker_count()} CPUs; medians of {max(repeat, 5)}; seconds):")
@@ -379,7 +379,7 @@ def switch_point(work: Path, real_notes: Path | None, repeat: int) -> None:
             samples = []
             for _ in range(max(repeat, 5)):
                 started = time.perf_counter()
-                extract_all(sources, jobs=jobs, min_parallel_bytes=threshold)
+                notes_all(sources, jobs=jobs, min_parallel_bytes=threshold)
                 samples.append(time.perf_counter() - started)
             times[label] = statistics.median(samples)
         print(f"{kb:>6} {len(sources):>6} {times['serial']:8.3f} {times['parallel']:9.3f} {times['parallel'] / times['serial']:6.2f}")

@@ -1,18 +1,18 @@
-"""The parse+extract cache: exact round trips, and entries that are corrupt, truncated or stale are
+"""The per-file notes cache: exact round trips, and entries that are corrupt, truncated or stale are
 ignored and rewritten, never trusted. Correctness only: no timings here (see benchmarks/run.py)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 from click.testing import CliRunner
 
 import aws_anki
-from aws_anki.cache import CACHE_DIR_ENV, ExtractionCache, _stage_modules, code_fingerprint, default_cache_dir
+from aws_anki.cache import CACHE_DIR_ENV, NotesCache, _stage_modules, code_fingerprint, default_cache_dir
 from aws_anki.cli import cli
-from aws_anki.extract import Extraction
+from aws_anki.notes import FileNotes, NoteOptions, file_notes
 from aws_anki.parallel import extract_one
 from aws_anki.read import SourceFile, read_sources
 
@@ -34,6 +34,11 @@ def _sources(folder: Path) -> tuple[SourceFile, ...]:
     return read_sources([folder]).files
 
 
+def _made(source: SourceFile, options: NoteOptions = NoteOptions()) -> FileNotes:
+    """What a build caches for a file: its notes, before merging across files."""
+    return file_notes(extract_one(source), options=options)
+
+
 @pytest.fixture
 def dated(tmp_path: Path) -> SourceFile:
     """A note whose front matter YAML gives dates, a datetime, int keys and nested lists."""
@@ -46,38 +51,58 @@ def dated(tmp_path: Path) -> SourceFile:
 
 
 def test_round_trip_is_exact(vault: Path, tmp_path: Path) -> None:
-    cache = ExtractionCache(tmp_path / "cache")
+    cache = NotesCache(tmp_path / "cache")
     for source in _sources(vault):
-        extraction = extract_one(source)
+        extraction = _made(source)
         assert cache.get(source) is None
         assert cache.put(source, extraction)
         assert cache.get(source) == extraction
     assert (cache.hits, cache.misses) == (2, 2)
 
 
-def test_front_matter_types_survive(dated: SourceFile, tmp_path: Path) -> None:
-    cache = ExtractionCache(tmp_path / "cache")
-    extraction = extract_one(dated)
-    assert cache.put(dated, extraction)
+def test_notes_from_front_matter_survive(dated: SourceFile, tmp_path: Path) -> None:
+    cache = NotesCache(tmp_path / "cache")
+    made = _made(dated)
+    assert cache.put(dated, made)
     again = cache.get(dated)
-    assert again == extraction
-    assert again is not None
-    metadata = again.metadata
-    assert isinstance(metadata, MappingProxyType)
-    assert type(metadata["created"]) is dt.date and metadata["created"] == dt.date(2024, 5, 1)
-    assert type(metadata["reviewed"]) is dt.datetime and metadata["reviewed"] == dt.datetime(2024, 5, 2, 10, 20, 30)
-    assert metadata["tags"] == ("serverless", "compute") and isinstance(metadata["tags"], tuple)
-    assert metadata["extra"] == {1: "one", "nested": [1, 2.5, True, None], "when": dt.date(2023, 1, 2)}
-    assert all(type(f.headings) is tuple for f in again.facts)
+    assert again == made and again is not None
+    assert all(type(n.tags) is tuple and type(n.fields) is tuple for n in again.notes)
+    assert {"serverless", "compute"} <= set(again.notes[0].tags)  # front-matter tags
+    assert again.skipped == made.skipped and again.facts == len(again.notes) == 2
 
 
-def test_unencodable_metadata_is_not_cached(dated: SourceFile, tmp_path: Path) -> None:
-    cache = ExtractionCache(tmp_path / "cache")
-    extraction = extract_one(dated)
-    odd = Extraction(extraction.source, MappingProxyType({"x": object()}), extraction.facts, extraction.skipped)
-    assert not cache.put(dated, odd)
+def test_unencodable_entry_is_not_cached(dated: SourceFile, tmp_path: Path) -> None:
+    cache = NotesCache(tmp_path / "cache")
+    odd = replace(_made(dated), skipped=(("reason", object()),))
+    assert not cache.put(dated, odd)  # type: ignore[arg-type]
     assert cache.get(dated) is None
     assert not cache.path_for(dated).exists()
+
+
+def test_entry_is_for_one_set_of_note_options(dated: SourceFile, tmp_path: Path) -> None:
+    cache = NotesCache(tmp_path / "cache")
+    plain, reverse = NoteOptions(), NoteOptions(reverse="all")
+    assert cache.put(dated, _made(dated, plain), repr(plain))
+    assert cache.get(dated, repr(reverse)) is None
+    assert cache.get(dated, repr(plain)) == _made(dated, plain)
+
+
+def test_changed_image_is_never_served_from_the_cache(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    (notes / "attachments").mkdir(parents=True)
+    (notes / "attachments" / "vpc.png").write_bytes(b"\x89PNG first")
+    (notes / "vpc.md").write_text("# Amazon VPC\n\n- **Subnet**: a range of IP addresses ![[vpc.png]]\n")
+    cache_dir = tmp_path / "cache"
+    first = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
+    (notes / "attachments" / "vpc.png").write_bytes(b"\x89PNG second, other bytes")
+    second = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
+    assert second.report.files_cached == 0  # the entry was read, but not trusted
+    assert second.notes == aws_anki.build_deck([notes], use_cache=False, jobs=1).notes
+    assert first.notes[0].media != second.notes[0].media
+    assert set(second.media_files) == set(second.notes[0].media)
+    third = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
+    assert third.report.files_cached == 1  # the refreshed entry is good again
+    assert third.notes == second.notes and third.media_files == second.media_files
 
 
 @pytest.mark.parametrize(
@@ -93,26 +118,27 @@ def test_unencodable_metadata_is_not_cached(dated: SourceFile, tmp_path: Path) -
 )
 def test_damaged_entry_is_ignored_and_rewritten(vault: Path, tmp_path: Path, damage: object) -> None:
     sources = _sources(vault)
-    cache = ExtractionCache(tmp_path / "cache")
-    for each in sources:
-        cache.put(each, extract_one(each))
+    cache = NotesCache(tmp_path / "cache")
+    aws_anki.build_deck([vault], cache_dir=tmp_path / "cache", jobs=1)  # fills the cache
+    variant = repr(NoteOptions())
     source = next(s for s in sources if s.rel_path.endswith("lambda.md"))
-    extraction = extract_one(source)
+    extraction = cache.get(source, variant)
+    assert extraction is not None
     entry = cache.path_for(source)
     entry.write_bytes(damage(entry.read_bytes()))  # type: ignore[operator]
-    assert cache.get(source) is None
+    assert cache.get(source, variant) is None
     # A build over the damaged cache makes the same notes and repairs the entry.
     result = aws_anki.build_deck([vault], cache_dir=tmp_path / "cache", jobs=1)
     assert result.report.files_cached == 1  # ec2.md came from the cache, lambda.md did not
     assert result.notes == aws_anki.build_deck([vault], use_cache=False, jobs=1).notes
-    assert cache.get(source) == extraction
+    assert cache.get(source, variant) == extraction
 
 
 def test_stale_fingerprint_is_ignored_and_rewritten(vault: Path, tmp_path: Path) -> None:
     source = _sources(vault)[0]
-    extraction = extract_one(source)
-    old = ExtractionCache(tmp_path, fingerprint="old code")
-    new = ExtractionCache(tmp_path, fingerprint="new code")
+    extraction = _made(source)
+    old = NotesCache(tmp_path, fingerprint="old code")
+    new = NotesCache(tmp_path, fingerprint="new code")
     assert old.put(source, extraction)
     assert old.path_for(source) == new.path_for(source)  # same slot: a stale entry is replaced, not kept
     assert new.get(source) is None
@@ -123,16 +149,16 @@ def test_stale_fingerprint_is_ignored_and_rewritten(vault: Path, tmp_path: Path)
 
 def test_entry_is_for_one_path_and_content(vault: Path, tmp_path: Path) -> None:
     source = _sources(vault)[0]
-    cache = ExtractionCache(tmp_path)
-    cache.put(source, extract_one(source))
+    cache = NotesCache(tmp_path)
+    cache.put(source, _made(source))
     moved = SourceFile(source.path, "elsewhere/" + source.rel_path, source.text, source.metadata, source.content_hash)
     edited = SourceFile(source.path, source.rel_path, source.text + "\n- new\n", source.metadata, "0" * 64)
     assert cache.get(moved) is None and cache.get(edited) is None
     # An edit replaces the file's entry: the cache does not grow with edits.
-    cache.put(edited, extract_one(edited))
+    cache.put(edited, _made(edited))
     assert cache.get(edited) is not None and cache.get(source) is None
     assert len(list(tmp_path.rglob("*.json"))) == 1
-    cache.put(source, extract_one(source))
+    cache.put(source, _made(source))
     # An entry copied into another file's slot is refused too (its header names the other file).
     cache.path_for(moved).parent.mkdir(parents=True, exist_ok=True)
     cache.path_for(moved).write_bytes(cache.path_for(source).read_bytes())
@@ -141,13 +167,13 @@ def test_entry_is_for_one_path_and_content(vault: Path, tmp_path: Path) -> None:
 
 def test_writes_are_atomic_and_never_fail_a_build(vault: Path, tmp_path: Path) -> None:
     source = _sources(vault)[0]
-    cache = ExtractionCache(tmp_path / "cache")
-    assert cache.put(source, extract_one(source))
+    cache = NotesCache(tmp_path / "cache")
+    assert cache.put(source, _made(source))
     leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.suffix != ".json"]
     assert leftovers == []
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")
-    assert not ExtractionCache(blocked).put(source, extract_one(source))
+    assert not NotesCache(blocked).put(source, _made(source))
     result = aws_anki.build_deck([vault], cache_dir=blocked)
     assert result.report.notes > 0 and result.report.files_cached == 0
 
@@ -158,7 +184,6 @@ def test_build_uses_cache_and_makes_the_same_notes(vault: Path, tmp_path: Path) 
     second = aws_anki.build_deck([vault], cache_dir=cache_dir)
     assert (first.report.files_cached, second.report.files_cached) == (0, 2)
     assert second.notes == first.notes
-    assert second.extractions == first.extractions
     assert second.report.as_dict() | {"seconds": {}, "files_cached": 0} == first.report.as_dict() | {"seconds": {}}
     # An edited file is parsed again; the other one still comes from the cache.
     lambda_md = vault / "compute" / "lambda.md"
@@ -198,5 +223,5 @@ def test_cli_cache_options(vault: Path, tmp_path: Path) -> None:
 
 
 def test_fingerprint_covers_the_stages() -> None:
-    assert {"read", "parse", "extract", "render"} <= set(_stage_modules())
+    assert {"read", "parse", "extract", "render", "notes", "services", "models"} <= set(_stage_modules())
     assert len(code_fingerprint()) == 64

@@ -1,5 +1,5 @@
-"""Parsing in worker processes gives exactly what parsing in one process gives: the same
-extractions and notes, in the same order, with the same GUIDs. Correctness only: no timings here."""
+"""Making notes in worker processes gives exactly what one process gives: the same extractions
+and notes, in the same order, with the same GUIDs. Correctness only: no timings here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,15 +9,17 @@ import pytest
 
 import aws_anki
 from aws_anki import parallel
-from aws_anki.cache import ExtractionCache
-from aws_anki.parallel import _batches, extract_all, worker_count
+from aws_anki.build import bundled_notes
+from aws_anki.cache import NotesCache
+from aws_anki.notes import NoteOptions
+from aws_anki.parallel import _batches, notes_all, worker_count
 from aws_anki.read import read_sources
 
 
 @pytest.fixture
 def many(vault: Path) -> Path:
     """The fixture vault plus the bundled notes: enough files for several batches per worker."""
-    bundled = aws_anki.build.bundled_notes()
+    bundled = bundled_notes()
     for path in bundled.rglob("*"):
         target = vault / "bundled" / path.relative_to(bundled)
         if path.is_dir():
@@ -30,25 +32,28 @@ def many(vault: Path) -> Path:
 
 def test_parallel_extractions_equal_serial(many: Path) -> None:
     sources = read_sources([many]).files
-    serial, serial_stats = extract_all(sources, jobs=1)
-    parallel_result, parallel_stats = extract_all(sources, jobs=2, min_parallel_bytes=0)
+    serial_notes, serial, serial_stats = notes_all(sources, jobs=1, keep_extractions=True)
+    parallel_notes, parallel_result, parallel_stats = notes_all(sources, jobs=2, min_parallel_bytes=0, keep_extractions=True)
     assert serial_stats.workers == 0 and parallel_stats.workers == 2
-    assert parallel_result == serial
+    assert parallel_result == serial and parallel_notes == serial_notes
     assert [e.source for e in parallel_result] == [s.rel_path for s in sources]
+    assert [f.source for f in parallel_notes] == [s.rel_path for s in sources]
     with_front_matter = next(e for e in parallel_result if e.source == "compute/lambda.md")
     assert isinstance(with_front_matter.metadata, MappingProxyType)  # read-only, as in one process
     assert with_front_matter.metadata["tags"] == ("serverless",)
 
 
 def test_parallel_build_makes_the_same_notes(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    serial = aws_anki.build_deck([many], jobs=1, use_cache=False)
+    serial = aws_anki.build_deck([many], jobs=1, use_cache=False, quality=True)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    in_workers = aws_anki.build_deck([many], jobs=2, use_cache=False)
+    in_workers = aws_anki.build_deck([many], jobs=2, use_cache=False, quality=True)
     assert in_workers.report.workers == 2 and serial.report.workers == 0
     assert [n.guid for n in in_workers.notes] == [n.guid for n in serial.notes]
     assert in_workers.notes == serial.notes
     assert in_workers.extractions == serial.extractions
     assert in_workers.report.warnings == serial.report.warnings
+    assert in_workers.media_files == serial.media_files and serial.media_files
+    assert in_workers.report.quality == serial.report.quality
 
 
 def test_workers_fill_the_cache(many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,11 +68,11 @@ def test_workers_fill_the_cache(many: Path, tmp_path: Path, monkeypatch: pytest.
 
 def test_partly_cached_input_keeps_its_order(many: Path, tmp_path: Path) -> None:
     sources = read_sources([many]).files
-    cache = ExtractionCache(tmp_path / "cache")
-    serial, _ = extract_all(sources, jobs=1)
-    for source, extraction in list(zip(sources, serial))[::3]:  # every third file cached
-        cache.put(source, extraction)
-    mixed, stats = extract_all(sources, jobs=2, cache=cache, min_parallel_bytes=0)
+    cache = NotesCache(tmp_path / "cache")
+    serial, _, _ = notes_all(sources, jobs=1)
+    for source, made in list(zip(sources, serial))[::3]:  # every third file cached
+        cache.put(source, made, repr(NoteOptions()))
+    mixed, _, stats = notes_all(sources, jobs=2, cache=cache, min_parallel_bytes=0)
     assert mixed == serial
     assert stats.cached == len(sources[::3]) and stats.parsed == len(sources) - stats.cached
 
@@ -80,7 +85,7 @@ def test_small_input_stays_in_this_process(vault: Path) -> None:
 def test_progress_counts_every_file(many: Path) -> None:
     sources = read_sources([many]).files
     seen: list[tuple[int, int]] = []
-    extract_all(sources, jobs=2, min_parallel_bytes=0, progress=lambda done, total: seen.append((done, total)))
+    notes_all(sources, jobs=2, min_parallel_bytes=0, progress=lambda done, total: seen.append((done, total)))
     assert seen[0] == (0, len(sources)) and seen[-1] == (len(sources), len(sources))
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
