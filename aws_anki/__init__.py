@@ -4,6 +4,7 @@
     >>> result = aws_anki.build_deck(["notes/"], deck_name="AWS")
     >>> result.report.notes, result.notes[0].guid
     >>> result.write("aws.apkg")
+    >>> aws_anki.build_into("aws.apkg", ["notes/"])  # the same, and a no-op when nothing changed
 """
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 from .errors import AwsAnkiError, BuildWarning
 
 if TYPE_CHECKING:
-    from .build import BuildReport, BuildResult, WriteResult, build_deck
+    from .build import BuildReport, BuildResult, DeckBuild, WriteResult, build_deck, build_into
     from .notes import CardNote
 
 # Imported on first use, so `import aws_anki` (and `aws-anki --help`) does not load the pipeline.
-_LAZY = {"BuildReport": "build", "BuildResult": "build", "WriteResult": "build", "build_deck": "build", "CardNote": "notes"}
+_LAZY = {
+    "BuildReport": "build", "BuildResult": "build", "DeckBuild": "build", "WriteResult": "build",
+    "build_deck": "build", "build_into": "build", "CardNote": "notes",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -36,4 +40,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["AwsAnkiError", "BuildReport", "BuildResult", "BuildWarning", "CardNote", "WriteResult", "build_deck", "__version__"]
+__all__ = [
+    "AwsAnkiError", "BuildReport", "BuildResult", "BuildWarning", "CardNote", "DeckBuild", "WriteResult",
+    "build_deck", "build_into", "__version__",
+]

@@ -1,4 +1,9 @@
-"""The whole pipeline as one call: `build_deck(paths)` reads, parses, extracts and makes notes."""
+"""The whole pipeline as one call: `build_deck(paths)` reads, parses, extracts and makes notes;
+`build_into(output, paths)` also writes the deck, and does nothing when it is already up to date.
+
+The stages are imported where they are used: an up-to-date rebuild only reads and hashes the
+files, and should not pay for importing mistune, nh3 or Pygments.
+"""
 from __future__ import annotations
 
 import os
@@ -6,20 +11,18 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
-from .cache import NotesCache
-from .extract import Extraction
-from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
-from .models import basic_type, cloze_type
-from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, FileNotes, NoteOptions, merge_notes
-from .package import write_package
-from .parallel import notes_all, notes_root
-from .parse import text_warnings
-from .read import SourceFile, read_sources
-from .state import Changes, load_state, plan_build, save_state, state_path
-from .stats import Quality, quality as measure_quality
+from .read import ReadResult, SourceFile, notes_root, read_sources
+
+if TYPE_CHECKING:
+    from .extract import Extraction
+    from .media import MediaCollector
+    from .notes import CardNote, FileNotes
+    from .state import Changes
+    from .stats import Quality
+    from .uptodate import Lookup
 
 BUNDLED_NOTES = Path(__file__).resolve().parent / "source_notes"
 
@@ -101,6 +104,17 @@ class WriteResult:
     changes: Changes
     media: int
     warnings: tuple[BuildWarning, ...] = ()
+    up_to_date: bool = False  # nothing changed since the last build: the deck was left as it was
+
+
+@dataclass(frozen=True)
+class DeckBuild:
+    """What `build_into` did: the report, the deck written (or found up to date), and the notes if
+    they were made (None when the deck was up to date)."""
+
+    report: BuildReport
+    written: WriteResult
+    result: BuildResult | None
 
 
 @dataclass(frozen=True)
@@ -112,9 +126,14 @@ class BuildResult:
     extractions: tuple[Extraction, ...]  # the facts per file, only when built with quality=True
     sources: tuple[SourceFile, ...]
     media_files: Mapping[str, Path]
+    lookups: tuple[Lookup, ...] = ()  # every image lookup: (file, reference, line, package name or None)
 
     def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
         """Write the `.apkg` (atomically) and its build state next to it."""
+        from .models import basic_type, cloze_type
+        from .package import write_package
+        from .state import load_state, plan_build, save_state, state_path
+
         path = Path(path)
         lock = state_path(path)
         previous, state_warnings = load_state(lock) if use_state else (None, ())
@@ -166,10 +185,150 @@ def build_deck(
     defaults: attachments, assets, images, img, _resources). `quality=True` also measures defects
     and coverage into `report.quality` (what `aws-anki inspect --stats` shows).
     """
+    started = time.perf_counter()
+    return _build(
+        _read(paths), started, deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags,
+        secondary_tags=secondary_tags, tag_prefix=tag_prefix, jobs=jobs, use_cache=use_cache, cache_dir=cache_dir,
+        progress=progress, attachments=attachments, quality=quality,
+    )
+
+
+def build_into(
+    output: str | Path,
+    paths: Sequence[str | Path] | str | Path | None = None,
+    *,
+    use_state: bool = True,
+    now: int | None = None,
+    **options: Any,
+) -> DeckBuild:
+    """Build the deck at `output` from `paths` (what `aws-anki build` does), unless it is up to date.
+
+    `options` are those of `build_deck`. With the cache and the build state on (the default), a
+    build whose note files, images, options and aws_anki code are those of the deck at `output`
+    (and its state file, both untouched since) leaves them alone and reports what the last build
+    made, with `written.up_to_date` True and `result` None (see `aws_anki.uptodate`).
+    """
+    from .state import state_path
+    from .uptodate import Record, file_stamp, forget, inputs_digest, load_record, save_record
+
+    started = time.perf_counter()
+    output = Path(output)
+    read = _read(paths)
+    checked = use_state and options.get("use_cache", True) and not options.get("quality")
+    if checked:
+        from .cache import default_cache_dir
+
+        cache_dir = Path(options.get("cache_dir") or default_cache_dir())
+        digest = inputs_digest(read, _options_key(options))
+        record = load_record(cache_dir, output)
+        if record is not None and record.current(digest, output, state_path(output), _collector(read, options.get("attachments"))):
+            return _up_to_date(record, output, read, started)
+        try:
+            forget(cache_dir, output)  # a build that fails half-way must not leave a record that matches
+        except OSError:
+            pass
+    result = _build(read, started, **options)
+    written = result.write(output, use_state=use_state, now=now)
+    if checked:
+        changes = written.changes
+        save_record(cache_dir, output, Record(
+            digest=digest,
+            lookups=result.lookups,
+            deck=file_stamp(output),
+            state=file_stamp(state_path(output)),
+            report=_report_record(result.report),
+            guids=(*changes.added, *changes.updated, *changes.unchanged),
+            media=written.media,
+        ))
+    return DeckBuild(result.report, written, result)
+
+
+def _read(paths: Sequence[str | Path] | str | Path | None) -> ReadResult:
     if paths is None:
         paths = [bundled_notes()]
     elif isinstance(paths, (str, Path)):
         paths = [paths]
+    read = read_sources(paths)
+    if not read.files and not read.warnings:
+        raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
+    return read
+
+
+def _options_key(options: Mapping[str, Any]) -> str:
+    """The options that decide a deck's content, defaults filled in (not jobs, cache or progress)."""
+    settings = {**(build_deck.__kwdefaults__ or {}), **options}
+    ignored = {"jobs", "use_cache", "cache_dir", "progress", "quality"}
+    attachments = settings.get("attachments")
+    settings["attachments"] = [str(attachments)] if isinstance(attachments, (str, Path)) else [str(a) for a in attachments or ()]
+    return repr(sorted((k, v) for k, v in settings.items() if k not in ignored))
+
+
+def _folders(attachments: str | Path | Sequence[str | Path] | None) -> tuple[str, ...]:
+    from .media import DEFAULT_ATTACHMENT_FOLDERS
+
+    given = [attachments] if isinstance(attachments, (str, Path)) else list(attachments or ())
+    return tuple(str(f) for f in (*given, *DEFAULT_ATTACHMENT_FOLDERS))
+
+
+def _collector(read: ReadResult, attachments: str | Path | Sequence[str | Path] | None) -> MediaCollector:
+    from .media import MediaCollector
+
+    return MediaCollector({s.rel_path: (s.path, notes_root(s)) for s in read.files}, _folders(attachments))
+
+
+def _report_record(report: BuildReport) -> dict[str, Any]:
+    data = report.as_dict()
+    data["warnings"] = [[w.path, w.line, w.code, w.message] for w in report.warnings]
+    return data
+
+
+def _up_to_date(record: Any, output: Path, read: ReadResult, started: float) -> DeckBuild:
+    """The result of a build that found the deck up to date: the last build's report, nothing written."""
+    from .state import Changes
+
+    data = record.report
+    report = BuildReport(
+        files=int(data["files"]),
+        notes=int(data["notes"]),
+        cards=int(data["cards"]),
+        notes_by_kind=dict(data["notes_by_kind"]),
+        notes_by_type=dict(data["notes_by_type"]),
+        cards_by_type=dict(data["cards_by_type"]),
+        notes_by_service=dict(data["notes_by_service"]),
+        unresolved=tuple(data["unresolved"]),
+        skipped=dict(data["skipped"]),
+        merged=int(data["merged"]),
+        warnings=tuple(BuildWarning(str(p), line, str(c), str(m)) for p, line, c, m in data["warnings"]),
+        seconds={"up-to-date check": round(time.perf_counter() - started, 4)},
+        files_cached=len(read.files),
+    )
+    changes = Changes(added=(), updated=(), unchanged=record.guids, removed=(), carried_over=())
+    return DeckBuild(report, WriteResult(output, record.deck[0], changes, record.media, (), up_to_date=True), None)
+
+
+def _build(
+    read: ReadResult,
+    started: float,
+    *,
+    deck_name: str = "AWS",
+    deck_by: str = "none",
+    reverse: str = "none",
+    file_tags: bool = True,
+    secondary_tags: bool = False,
+    tag_prefix: str = "AWS",
+    jobs: int | None = None,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    attachments: str | Path | Sequence[str | Path] | None = None,
+    quality: bool = False,
+) -> BuildResult:
+    from .cache import NotesCache
+    from .notes import DECK_LAYOUTS, REVERSE_MODES, NoteOptions, merge_notes
+    from .parallel import notes_all
+    from .parse import text_warnings
+    from .uptodate import lookups_of
+
     if deck_by not in DECK_LAYOUTS:
         raise InputError(f"deck_by must be one of {', '.join(DECK_LAYOUTS)}, not {deck_by!r}")
     if reverse not in REVERSE_MODES:
@@ -179,18 +338,12 @@ def build_deck(
         secondary_tags=secondary_tags, tag_prefix=tag_prefix,
     )
     clock = time.perf_counter
-    started = clock()
-    read = read_sources(paths)
-    if not read.files and not read.warnings:
-        raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
     read_done = clock()
     cache = NotesCache(cache_dir) if use_cache else None
     on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
-    given = [attachments] if isinstance(attachments, (str, Path)) else list(attachments or ())
-    folders = tuple(str(f) for f in (*given, *DEFAULT_ATTACHMENT_FOLDERS))
-    media = MediaCollector({s.rel_path: (s.path, notes_root(s)) for s in read.files}, folders)
+    media = _collector(read, attachments)
     per_file, extractions, parsed = notes_all(
-        read.files, options=options, media=media, attachment_folders=folders, jobs=jobs, cache=cache,
+        read.files, options=options, media=media, attachment_folders=_folders(attachments), jobs=jobs, cache=cache,
         keep_extractions=quality, progress=on_progress,
     )
     files_done = clock()
@@ -216,6 +369,7 @@ def build_deck(
         extractions=extractions,
         sources=read.files,
         media_files=dict(media.files),
+        lookups=lookups_of(per_file),
     )
 
 
@@ -238,6 +392,8 @@ def _report(
     warnings: Sequence[BuildWarning],
     with_quality: bool,
 ) -> BuildReport:
+    from .stats import quality as measure_quality
+
     facts = sum(f.facts for f in per_file)
     skipped: Counter[str] = Counter()
     for f in per_file:

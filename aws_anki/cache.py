@@ -41,12 +41,11 @@ from functools import cache
 import importlib.util
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import BuildWarning
-from .extract import Extraction, Fact, Skip
-from .notes import CardNote, FileNotes
-from .read import SourceFile
+if TYPE_CHECKING:  # the stages are imported when an entry is read or written: see _codec
+    from .notes import FileNotes
+    from .read import SourceFile
 
 __all__ = ["CACHE_DIR_ENV", "NotesCache", "code_fingerprint", "default_cache_dir"]
 
@@ -56,10 +55,6 @@ _ENTRY_FOLDER = f"notes-v{FORMAT}"
 # Libraries whose behaviour shapes an Extraction (tokens, sanitised and highlighted HTML).
 _LIBRARIES = ("mistune", "nh3", "pygments", "yaml", "ftfy")
 _PACKAGE = Path(__file__).resolve().parent
-_DATACLASSES: dict[str, type] = {
-    "X": Extraction, "F": Fact, "S": Skip, "N": CardNote, "FN": FileNotes, "W": BuildWarning,
-}
-_TAG_OF = {cls: tag for tag, cls in _DATACLASSES.items()}
 # `from .module import ...` or `from . import module, other` (lazy imports inside functions too).
 _RELATIVE_IMPORT = re.compile(r"^[ \t]*from \.(?:(\w+)(?:\.\w+)*[ \t]+import|[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+))", re.M)
 
@@ -99,6 +94,19 @@ def code_fingerprint() -> str:
     for path in [*(_PACKAGE / f"{name}.py" for name in _stage_modules()), *data]:
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
+    return digest.hexdigest()
+
+
+@cache
+def package_fingerprint() -> str:
+    """`code_fingerprint` widened to every module of the package and the note types' templates:
+    what decides a whole deck, not only one file's notes (see `aws_anki.uptodate`)."""
+    from .models import basic_type, cloze_type
+
+    digest = hashlib.sha256(code_fingerprint().encode())
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    digest.update(f"{basic_type().fingerprint} {cloze_type().fingerprint}".encode())
     return digest.hexdigest()
 
 
@@ -167,6 +175,8 @@ class NotesCache:
             found = json.loads(body, object_hook=_decode_object)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
             return None
+        from .notes import FileNotes  # loaded by the decoding above already
+
         if not isinstance(found, FileNotes) or found.source != source.rel_path:
             return None
         return found
@@ -206,11 +216,23 @@ class NotesCache:
 # Encoding: JSON arrays are lists; every JSON object is a one-key tag, so metadata keys never clash.
 
 
+@cache
+def _codec() -> tuple[dict[type, str], dict[str, Callable[[Any], Any]]]:
+    """The dataclasses an entry may hold, by tag, both ways (imported here, not at start-up: a build
+    that is up to date never reads an entry, and should not pay for importing the stages)."""
+    from .errors import BuildWarning
+    from .extract import Extraction, Fact, Skip
+    from .notes import CardNote, FileNotes
+
+    classes: dict[str, type] = {"X": Extraction, "F": Fact, "S": Skip, "N": CardNote, "FN": FileNotes, "W": BuildWarning}
+    return {cls: tag for tag, cls in classes.items()}, {**{tag: _dataclass(cls) for tag, cls in classes.items()}, **_DECODERS}
+
+
 def _encode(value: Any) -> Any:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     kind = type(value)
-    tag = _TAG_OF.get(kind)
+    tag = _codec()[0].get(kind)
     if tag is not None:
         return {tag: [_encode(getattr(value, f.name)) for f in fields(value)]}
     if kind is tuple:
@@ -247,7 +269,6 @@ def _key(value: Any) -> Any:
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
-    **{tag: _dataclass(cls) for tag, cls in _DATACLASSES.items()},
     "t": tuple,
     "d": lambda pairs: {_key(k): v for k, v in pairs},
     "m": lambda pairs: MappingProxyType({_key(k): v for k, v in pairs}),
@@ -263,4 +284,4 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     if len(obj) != 1:
         raise ValueError("not a cache entry")
     ((tag, value),) = obj.items()
-    return _DECODERS[tag](value)
+    return _codec()[1][tag](value)

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from .build import BuildReport, BuildResult, build_deck
+from .build import BuildReport, BuildResult, build_deck, build_into
 from .errors import AwsAnkiError, BuildWarning
 from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, html_to_plain
 
@@ -33,17 +33,20 @@ def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _run_build(paths: Sequence[Path], *, no_file_tags: bool, mention_tags: bool, attachments: Sequence[str] = (),
-               **options: Any) -> BuildResult:
+def _build_settings(*, no_file_tags: bool, mention_tags: bool, attachments: Sequence[str] = (), **options: Any) -> dict[str, Any]:
+    """The shared command-line options as `build_deck` keyword arguments."""
+    return {
+        "file_tags": not no_file_tags,
+        "secondary_tags": mention_tags,
+        "attachments": list(attachments) or None,  # strings: Path("./x") would lose the "./"
+        **options,
+    }
+
+
+def _run_build(paths: Sequence[Path], **options: Any) -> BuildResult:
     """Run `build_deck` with the shared options; library errors become click errors."""
     try:
-        return build_deck(
-            list(paths) or None,
-            file_tags=not no_file_tags,
-            secondary_tags=mention_tags,
-            attachments=list(attachments) or None,  # strings: Path("./x") would lose the "./"
-            **options,
-        )
+        return build_deck(list(paths) or None, **_build_settings(**options))
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
 
@@ -107,30 +110,35 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
     Example: aws-anki build ~/vault/AWS -o aws.apkg --deck-name "AWS SAA"
     """
     progress = _Progress(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    options = _build_settings(jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress,
+                              **build_options)
     try:
-        result = _run_build(paths, jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress,
-                            **build_options)
-        progress.stage("Writing the deck")
-        written = result.write(output, use_state=not no_state)
+        if preview_path is None:
+            built = build_into(output, list(paths) or None, use_state=not no_state, **options)
+            report, written = built.report, built.written
+        else:  # the preview needs the notes, so this build always makes them
+            result = build_deck(list(paths) or None, **options)
+            progress.stage("Writing the deck")
+            report, written = result.report, result.write(output, use_state=not no_state)
+            from .preview import write_preview
+
+            write_preview(result, preview_path)
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
     finally:
         progress.close()
-    warnings = (*result.report.warnings, *written.warnings)
-    if preview_path is not None:
-        from .preview import write_preview
-
-        write_preview(result, preview_path)
+    warnings = (*report.warnings, *written.warnings)
     if as_json:
-        data = result.report.as_dict()
+        data = report.as_dict()
         data["output"] = str(written.path)
         data["size"] = written.size
+        data["up_to_date"] = written.up_to_date
         data["changes"] = written.changes.as_dict()
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         _echo_warnings(warnings)
         if not quiet:
-            _print_summary(result.report, written.path, written.size)
+            _print_summary(report, written.path, written.size, written.up_to_date)
             changes = written.changes
             click.echo(
                 f"Changes since last build: {len(changes.added)} added, {len(changes.updated)} updated, "
@@ -185,10 +193,11 @@ class _Progress:
             bar.__exit__(None, None, None)
 
 
-def _print_summary(report: BuildReport, path: Path, size: int) -> None:
+def _print_summary(report: BuildReport, path: Path, size: int, up_to_date: bool = False) -> None:
     kinds = ", ".join(f"{count} {kind}" for kind, count in report.notes_by_kind.items())
     by_type = ", ".join(f"{report.notes_by_type.get(t, 0)} {t} notes ({report.cards_by_type.get(t, 0)} cards)" for t in ("basic", "cloze"))
-    click.echo(f"Wrote {path} ({size / 1024:.0f} KiB): {report.notes} notes, {report.cards} cards from {report.files} files.")
+    done = "Up to date (nothing changed since the last build):" if up_to_date else "Wrote"
+    click.echo(f"{done} {path} ({size / 1024:.0f} KiB): {report.notes} notes, {report.cards} cards from {report.files} files.")
     click.echo(f"  {by_type}")
     if kinds:
         click.echo(f"  by kind: {kinds}")

@@ -13,13 +13,15 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import BuildWarning
-from .extract import Extraction, Fact
 from .models import BASIC_FIELDS, CLOZE_FIELDS
 from .render import finish_cloze, rewrite_images, sanitize
 from .services import Catalog, Service, load_catalog, resolve_path
+
+if TYPE_CHECKING:
+    from .extract import Extraction, Fact
 
 DECK_LAYOUTS = ("none", "category", "service", "file")
 REVERSE_MODES = ("none", "short", "all")

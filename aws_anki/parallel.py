@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Sequence
 
@@ -28,9 +27,9 @@ from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .notes import FileNotes, NoteOptions, file_notes
 from .parse import parse_document
-from .read import SourceFile
+from .read import SourceFile, notes_root
 
-__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "notes_root", "worker_count"]
+__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "worker_count"]
 
 # Below this much text (not counting cache hits) a build does not start worker processes.
 PARALLEL_MIN_BYTES = 256 * 1024
@@ -67,11 +66,6 @@ class _Job:
 def extract_one(source: SourceFile) -> Extraction:
     """Parse and extract one file."""
     return extract_facts(parse_document(source))
-
-
-def notes_root(source: SourceFile) -> Path:
-    """The notes folder a file was found under (what its `rel_path` is relative to)."""
-    return source.path.parents[len(Path(source.rel_path).parts) - 1]
 
 
 def worker_count(jobs: int | None = None) -> int:

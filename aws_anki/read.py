@@ -95,6 +95,11 @@ class SourceFile:
     mtime: float = 0.0
 
 
+def notes_root(source: SourceFile) -> Path:
+    """The notes folder a file was found under (what its `rel_path` is relative to)."""
+    return source.path.parents[len(Path(source.rel_path).parts) - 1]
+
+
 @dataclass(frozen=True)
 class ReadResult:
     """The files read, sorted by ``rel_path``, and what went wrong on the way."""

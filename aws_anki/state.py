@@ -26,11 +26,13 @@ import os
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .errors import BuildWarning
-from .models import NoteType
-from .notes import CardNote
+
+if TYPE_CHECKING:
+    from .models import NoteType
+    from .notes import CardNote
 
 STATE_VERSION = 1
 SAME_SECTION_SIMILARITY = 0.6

@@ -215,7 +215,8 @@ def test_cli_cache_options(vault: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["build", str(vault), "-o", str(out), "--cache-dir", str(cache_dir), "-q"])
     assert result.exit_code == 0, result.output
-    assert len(list(cache_dir.rglob("*.json"))) == 2
+    assert len(list(cache_dir.glob("notes-v*/*/*.json"))) == 2  # one entry per note file
+    assert len(list(cache_dir.glob("builds-v*/*.json"))) == 1  # and the deck's up-to-date record
     result = runner.invoke(cli, ["build", str(vault), "-o", str(out), "--no-cache", "--cache-dir", str(tmp_path / "unused"), "-q"])
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "unused").exists()

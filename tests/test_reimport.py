@@ -201,7 +201,7 @@ def test_new_fact_is_added(scenario: Scenario) -> None:
 def test_template_change_updates_note_type_in_place(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
     notetypes = len(scenario.col.models.all_names_and_ids())
     changed = dataclasses.replace(models.basic_type(), css=models.basic_type().css + "\n.card { letter-spacing: 0.01em; }\n")
-    monkeypatch.setattr("aws_anki.build.basic_type", lambda: changed)
+    monkeypatch.setattr("aws_anki.models.basic_type", lambda: changed)
     monkeypatch.setattr("aws_anki.package.basic_type", lambda: changed)
     _check(scenario, lambda s: None, updated=0)
     assert len(scenario.col.models.all_names_and_ids()) == notetypes
