@@ -1,8 +1,13 @@
 """Package stage: write notes and media to an `.apkg` that Anki imports (atomically, compressed).
 
-genanki builds the collection database; two things are then set that genanki cannot express:
-each note's own modification time (Anki updates a note on import only when the package's note is
-strictly newer) and each note type's modification time (moves only when templates or CSS change).
+genanki writes the collection schema and the `col` row: the note types (with the `req` list it
+computes by rendering the templates) and the decks. The notes and cards we insert ourselves, with
+one `executemany` each: genanki makes an object per note and inserts row by row, which was most of
+the time of writing a deck. The rows are the ones genanki would write (same IDs from the same
+counter in the same order, same cards: see `_card_ords`), except that each note carries its own
+modification time (Anki updates a note on import only when the package's note is strictly newer).
+Each note type's modification time (it moves only when templates or CSS change) is then set in
+the `col` row. tests/test_package_writer.py checks the collection against genanki's, row by row.
 """
 from __future__ import annotations
 
@@ -10,16 +15,31 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import sqlite3
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import PackageError
 from .models import NoteType, basic_type, cloze_type
 from .notes import CardNote
+
+# Measured on 48,000 notes (a 28 MB collection): level 1 deflates in 0.18 s, level 6 in 0.5 s, for
+# a package 10% larger (21% of the size of genanki's uncompressed default, against 19%).
+COMPRESS_LEVEL = 1
+
+# genanki's own patterns: the fields a cloze template deletes from, and a deletion `{{cN::...}}`.
+_CLOZE_FIELD = re.compile(r"{{[^}]*?cloze:(?:[^}]?:)*(.+?)}}")
+_CLOZE_FIELD_OLD = re.compile(r"<%cloze:(.+?)%>")
+_CLOZE_NUMBER = re.compile(r"{{c(\d+)::.+?}}", re.DOTALL)
+
+NoteRow = tuple[int, str, int, int, int, str, str, str, int, int, str]
+CardRow = tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, str]
+CardOrds = Callable[[Sequence[str]], Iterator[int]]
 
 
 def deck_id(name: str) -> int:
@@ -39,16 +59,21 @@ def write_package(
     """Write the `.apkg` at `path` (temp file, then rename); returns its size in bytes."""
     import genanki  # costs ~150 ms to import; only a build that writes needs it
 
-    models = {note_type.model_id: _genanki_model(genanki, note_type) for note_type in (basic_type(), cloze_type())}
-    decks: dict[str, Any] = {}
+    by_type = {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
+    # genanki writes deck by deck, each deck's notes in order: the IDs below follow the same order.
+    by_deck: dict[str, list[CardNote]] = {}
     for note in notes:
-        deck = decks.get(note.deck)
-        if deck is None:
-            deck = decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
-        model = models[basic_type().model_id if note.note_type == "basic" else cloze_type().model_id]
-        deck.add_note(genanki.Note(model=model, fields=list(note.fields), tags=list(note.tags), guid=note.guid))
-    if not decks:
+        by_deck.setdefault(note.deck, []).append(note)
+    if not by_deck:
         raise PackageError("no notes to write: the notes gave no facts (run `aws-anki inspect --stats` to see why)")
+    decks = []
+    for name, members in by_deck.items():
+        deck = genanki.Deck(deck_id(name), name)
+        # A note type's `did` is the last deck that uses it, as when genanki adds the notes itself.
+        for note_type in dict.fromkeys(note.note_type for note in members):
+            deck.add_model(by_type[note_type])
+        decks.append(deck)
+    note_rows, card_rows = _note_and_card_rows(by_deck, by_type, note_mods=note_mods, created=created)
 
     path = Path(path)
     directory = path.resolve().parent
@@ -58,19 +83,30 @@ def write_package(
     try:
         connection = sqlite3.connect(database)
         try:
+            # A temp file that becomes part of the deck only after success: no journal, no syncs.
+            connection.execute("PRAGMA journal_mode = OFF")
+            connection.execute("PRAGMA synchronous = OFF")
             cursor = connection.cursor()
             with warnings.catch_warnings():
-                # Fields are sanitised HTML already; genanki's own tag check would only add noise.
                 warnings.simplefilter("ignore")
-                genanki.Package(list(decks.values())).write_to_db(cursor, created, itertools.count(created * 1000))
-            # By row id: `notes.guid` has no index, and an UPDATE by guid per note is quadratic.
-            rows = cursor.execute("SELECT id, guid FROM notes").fetchall()
-            cursor.executemany("UPDATE notes SET mod = ? WHERE id = ?", [(note_mods.get(guid, created), nid) for nid, guid in rows])
+                # The decks hold no notes, so genanki writes only the schema and the `col` row.
+                genanki.Package(decks).write_to_db(cursor, created, itertools.count(created * 1000))
+            # Filling the tables first and indexing them after is a quarter faster than keeping the
+            # indexes up to date row by row; the indexes end up the same.
+            indexes = cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('notes', 'cards')"
+            ).fetchall()
+            for name, _ in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
+            cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", card_rows)
+            for _, sql in indexes:
+                cursor.execute(sql)
             _set_model_mods(cursor, model_mods, created)
             connection.commit()
         finally:
             connection.close()
-        with zipfile.ZipFile(staged, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        with zipfile.ZipFile(staged, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as archive:
             archive.write(database, "collection.anki2")
             names = sorted((media_files or {}).items())
             archive.writestr("media", json.dumps({str(i): name for i, (name, _) in enumerate(names)}))
@@ -90,6 +126,69 @@ def write_package(
         for leftover in (database, staged):
             leftover.unlink(missing_ok=True)
     return path.stat().st_size
+
+
+def _note_and_card_rows(
+    by_deck: Mapping[str, Sequence[CardNote]],
+    models: Mapping[str, Any],
+    *,
+    note_mods: Mapping[str, int],
+    created: int,
+) -> tuple[list[NoteRow], list[CardRow]]:
+    """The `notes` and `cards` rows genanki would insert (deck by deck), but with each note's own `mod`."""
+    ids = itertools.count(created * 1000)  # genanki's counter: a note's ID, then its cards' IDs
+    # Per note type: model ID, field count, sort field, card ords.
+    types = {
+        note_type: (model.model_id, len(model.fields), model.sort_field_index, _card_ords(model))
+        for note_type, model in models.items()
+    }
+    note_rows: list[NoteRow] = []
+    card_rows: list[CardRow] = []
+    for name, members in by_deck.items():
+        did = deck_id(name)
+        for note in members:
+            model_id, field_count, sort_field, card_ords = types[note.note_type]
+            fields, tags = note.fields, note.tags
+            if len(fields) != field_count:
+                raise ValueError(f"note {note.guid} has {len(fields)} fields, its note type {field_count}")
+            if " " in "".join(tags):
+                raise ValueError(f"note {note.guid} has a tag with a space: {tags!r}")
+            nid = next(ids)
+            note_rows.append((
+                nid, note.guid, model_id, note_mods.get(note.guid, created), -1,
+                f" {' '.join(tags)} ", "\x1f".join(fields), fields[sort_field], 0, 0, "",
+            ))  # fmt: skip
+            for ord_ in card_ords(fields):
+                card_rows.append((next(ids), nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""))
+    return note_rows, card_rows
+
+
+def _card_ords(model: Any) -> CardOrds:
+    """Which cards a note of `model` has, decided as genanki decides it."""
+    if model.model_type == model.CLOZE:
+        # One card per deletion number in the fields the first template deletes from. With none,
+        # genanki writes no card (its fallback compares a set with `{}`, which is never equal).
+        question = model.templates[0]["qfmt"]
+        names = set(_CLOZE_FIELD.findall(question) + _CLOZE_FIELD_OLD.findall(question))
+        positions = {f["name"]: i for i, f in enumerate(model.fields)}
+        sources = [positions.get(name, -1) for name in names]
+
+        def cloze_ords(fields: Sequence[str]) -> Iterator[int]:
+            ords: set[int] = set()
+            for index in sources:
+                value = fields[index] if index >= 0 else ""
+                ords.update(int(n) - 1 for n in _CLOZE_NUMBER.findall(value) if int(n) > 0)
+            return iter(ords)  # a set, iterated as genanki iterates it: card IDs follow this order
+
+        return cloze_ords
+    # Front/back: genanki's `req` (computed once per model by rendering the templates) says which
+    # fields must be non-empty, all or any of them, for each template's card to exist.
+    rules = [(ord_, all if mode == "all" else any, tuple(indexes)) for ord_, mode, indexes in model._req]
+
+    def front_back_ords(fields: Sequence[str]) -> Iterator[int]:
+        return (ord_ for ord_, test, indexes in rules if test([fields[i] for i in indexes]))
+
+    return front_back_ords
 
 
 def _temp_path(directory: Path, suffix: str) -> Path:

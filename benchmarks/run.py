@@ -188,24 +188,27 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
     import aws_anki.build  # the package imports its pipeline lazily: time the import here
 
     imported = time.perf_counter()
-    result = aws_anki.build_deck([vault], jobs=jobs, cache_dir=cache_dir)
-    built = time.perf_counter()
-    written = result.write(out)
+    # What `aws-anki build` runs: build, write, and nothing at all when the deck is up to date.
+    built = aws_anki.build.build_into(out, [vault], jobs=jobs, cache_dir=cache_dir)
     done = time.perf_counter()
-    seconds = dict(result.report.seconds)
-    seconds.update(import_=imported - started, write=done - built)
+    report, written = built.report, built.written
+    seconds = dict(report.seconds)
+    seconds.update(import_=imported - started, build=done - imported)
+    if built.result is not None:
+        seconds["write"] = (done - imported) - sum(report.seconds.values())
     info: dict[str, Any] = {
         "seconds": seconds,
-        "notes": result.report.notes,
-        "files": result.report.files,
-        "cached": result.report.files_cached,
-        "workers": result.report.workers,
+        "notes": report.notes,
+        "files": report.files,
+        "cached": report.files_cached,
+        "workers": report.workers,
         "size": written.size,
+        "up_to_date": written.up_to_date,
         "changes": {k: v if isinstance(v, int) else len(v) for k, v in written.changes.as_dict().items()},  # type: ignore[arg-type]
         "code": aws_anki.build.__file__,
     }
-    if kind == "genanki":
-        info["genanki_size"] = _genanki_default_size(result, Path(out).with_suffix(".genanki.apkg"))
+    if kind == "genanki" and built.result is not None:
+        info["genanki_size"] = _genanki_default_size(built.result, Path(out).with_suffix(".genanki.apkg"))
     return info
 
 
