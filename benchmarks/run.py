@@ -8,7 +8,7 @@ copied into the repository), varying the text of every copy so that facts stay d
 measures, each run in a fresh process (wall time, CPU time of the process and its workers, peak RSS):
 
 - floor:   read the same files and parse them with mistune, in one process (the single-core floor);
-- cold:    `build_deck` + `write` with an empty cache and no previous build;
+- cold:    `build_into` (what `aws-anki build` runs) with an empty cache and no previous build;
 - nochange: the same build again (cache and build state kept);
 - onefile: the same after editing one file;
 
