@@ -21,6 +21,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def write_package(
         for note_type in dict.fromkeys(note.note_type for note in members):
             deck.add_model(by_type[note_type])
         decks.append(deck)
-    note_rows, card_rows = _note_and_card_rows(by_deck, by_type, note_mods=note_mods, created=created)
+    _check_notes(notes, by_type)
 
     path = Path(path)
     directory = path.resolve().parent
@@ -98,8 +99,10 @@ def write_package(
             ).fetchall()
             for name, _ in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
-            cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
-            cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", card_rows)
+            # Rows are made as SQLite takes them: a list of them would hold a second copy of the deck.
+            rows = _note_and_card_rows(by_deck, by_type, note_mods=note_mods, created=created)
+            cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.notes())
+            cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cards())
             for _, sql in indexes:
                 cursor.execute(sql)
             _set_model_mods(cursor, model_mods, created)
@@ -128,39 +131,62 @@ def write_package(
     return path.stat().st_size
 
 
+def _check_notes(notes: Sequence[CardNote], models: Mapping[str, Any]) -> None:
+    """Refuse notes genanki would refuse (before any file is made): wrong field count, spaced tags."""
+    counts = {note_type: len(model.fields) for note_type, model in models.items()}
+    for note in notes:
+        if len(note.fields) != counts[note.note_type]:
+            raise ValueError(f"note {note.guid} has {len(note.fields)} fields, its note type {counts[note.note_type]}")
+        if any(" " in tag for tag in note.tags):
+            raise ValueError(f"note {note.guid} has a tag with a space: {note.tags!r}")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The `notes` and `cards` rows genanki would insert (deck by deck), but with each note's own
+    `mod`; each a generator, walking the notes in the same order with the same ID counter."""
+
+    by_deck: Mapping[str, Sequence[CardNote]]
+    types: Mapping[str, tuple[int, int, CardOrds]]  # note type -> model ID, sort field, card ords
+    note_mods: Mapping[str, int]
+    created: int
+
+    def _walk(self) -> Iterator[tuple[int, int, CardNote, list[int]]]:
+        ids = itertools.count(self.created * 1000)  # genanki's counter: a note's ID, then its cards' IDs
+        for name, members in self.by_deck.items():
+            did = deck_id(name)
+            for note in members:
+                nid = next(ids)
+                yield did, nid, note, [next(ids) for _ in self.types[note.note_type][2](note.fields)]
+
+    def notes(self) -> Iterator[NoteRow]:
+        """The rows of the `notes` table."""
+        for _, nid, note, _ in self._walk():
+            model_id, sort_field, _ = self.types[note.note_type]
+            fields = note.fields
+            yield (
+                nid, note.guid, model_id, self.note_mods.get(note.guid, self.created), -1,
+                f" {' '.join(note.tags)} ", "\x1f".join(fields), fields[sort_field], 0, 0, "",
+            )  # fmt: skip
+
+    def cards(self) -> Iterator[CardRow]:
+        """The rows of the `cards` table."""
+        created = self.created
+        for did, nid, note, card_ids in self._walk():
+            for card_id, ord_ in zip(card_ids, self.types[note.note_type][2](note.fields)):
+                yield (card_id, nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
+
+
 def _note_and_card_rows(
     by_deck: Mapping[str, Sequence[CardNote]],
     models: Mapping[str, Any],
     *,
     note_mods: Mapping[str, int],
     created: int,
-) -> tuple[list[NoteRow], list[CardRow]]:
-    """The `notes` and `cards` rows genanki would insert (deck by deck), but with each note's own `mod`."""
-    ids = itertools.count(created * 1000)  # genanki's counter: a note's ID, then its cards' IDs
-    # Per note type: model ID, field count, sort field, card ords.
-    types = {
-        note_type: (model.model_id, len(model.fields), model.sort_field_index, _card_ords(model))
-        for note_type, model in models.items()
-    }
-    note_rows: list[NoteRow] = []
-    card_rows: list[CardRow] = []
-    for name, members in by_deck.items():
-        did = deck_id(name)
-        for note in members:
-            model_id, field_count, sort_field, card_ords = types[note.note_type]
-            fields, tags = note.fields, note.tags
-            if len(fields) != field_count:
-                raise ValueError(f"note {note.guid} has {len(fields)} fields, its note type {field_count}")
-            if " " in "".join(tags):
-                raise ValueError(f"note {note.guid} has a tag with a space: {tags!r}")
-            nid = next(ids)
-            note_rows.append((
-                nid, note.guid, model_id, note_mods.get(note.guid, created), -1,
-                f" {' '.join(tags)} ", "\x1f".join(fields), fields[sort_field], 0, 0, "",
-            ))  # fmt: skip
-            for ord_ in card_ords(fields):
-                card_rows.append((next(ids), nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""))
-    return note_rows, card_rows
+) -> _Rows:
+    """The rows to insert, made lazily (see `_Rows`)."""
+    types = {note_type: (model.model_id, model.sort_field_index, _card_ords(model)) for note_type, model in models.items()}
+    return _Rows(by_deck, types, note_mods, created)
 
 
 def _card_ords(model: Any) -> CardOrds:
