@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -53,7 +54,7 @@ class NoteOptions:
     secondary_tags: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big vault holds hundreds of thousands of these
 class CardNote:
     """One Anki note as it will be written: everything a test or script may want to inspect."""
 
@@ -187,7 +188,9 @@ def _note(
     services, index = resolve_path(fact.headings, catalog=catalog)
     if file_service is not None:
         services, index = (file_service,), 0
-    context = context_line(fact.headings, services, index)
+    # Notes of a section share their context, tags and deck: one string object each (interned, and
+    # pickle keeps them shared on the way back from a worker) instead of a copy per note.
+    context = sys.intern(context_line(fact.headings, services, index))
     if not services:
         # No heading names a service: a fact whose own text names exactly one still belongs to it.
         mentioned = catalog.in_text(html_to_plain(f"{fact.front} {fact.back}"))
@@ -203,11 +206,11 @@ def _note(
             clean = _resolve_images(clean, fact, media, media_names)
         return finish_cloze(clean) if cloze else clean
 
-    tags = note_tags(services, extraction, options)
+    tags = tuple(sys.intern(tag) for tag in note_tags(services, extraction, options))
     if options.secondary_tags:
         mentioned = catalog.in_text(html_to_plain(fact.front + " " + fact.back))
         tags = tuple(dict.fromkeys((*tags, *(f"mentions::{_tag_safe(s.tag)}" for s in mentioned if s not in services))))
-    deck = deck_name(options, service, extraction)
+    deck = sys.intern(deck_name(options, service, extraction))
     if fact.is_cloze:
         note_type = "cloze"
         fields: tuple[str, ...] = (finish(fact.front, cloze=True), html.escape(context), finish(fact.extra), html.escape(source))
