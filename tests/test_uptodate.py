@@ -110,3 +110,20 @@ def test_cli_says_up_to_date(vault: Path, tmp_path: Path) -> None:
     assert "Up to date (nothing changed since the last build)" in second.output
     assert "0 added, 0 updated" in second.output
     assert second.output.count("warning:") == first.output.count("warning:") > 0
+
+
+def test_state_file_round_trips_one_note_per_line(tmp_path: Path) -> None:
+    from aws_anki.state import BuildState, NoteRecord, load_state, save_state
+
+    state = BuildState(
+        {f"g{i}": NoteRecord(f'ec2|sección "{i}"|basic|x', f"h{i}", 1_700_000_000 + i, f"a.md:{i}", "basic") for i in range(3)},
+        {1780395021: ("abc", 5)},
+    )
+    path = tmp_path / "deck.apkg.lock.json"
+    save_state(path, state)
+    assert load_state(path) == (state, ())
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [line.split(":")[0].strip() for line in lines if line.startswith('  "g')] == ['"g0"', '"g1"', '"g2"']
+    assert "sección" in path.read_text(encoding="utf-8")  # readable, not \u-escaped
+    save_state(path, BuildState({}, {}))
+    assert load_state(path) == (BuildState({}, {}), ())
