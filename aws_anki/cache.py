@@ -233,6 +233,11 @@ def _encode(value: Any) -> Any:
         return value
     kind = type(value)
     tag = _codec()[0].get(kind)
+    if tag == "N":
+        # Notes are most of an entry: their tuples of strings go as plain lists (made tuples again
+        # on decoding), one decoding callback per note instead of five.
+        return {tag: [list(v) if type(v) is tuple and all(type(x) is str for x in v) else _encode(v)
+                      for v in (getattr(value, f.name) for f in fields(value))]}
     if tag is not None:
         return {tag: [_encode(getattr(value, f.name)) for f in fields(value)]}
     if kind is tuple:
@@ -252,12 +257,28 @@ def _encode(value: Any) -> Any:
     raise _Unencodable(kind.__name__)
 
 
+# Note attributes most notes of a file share: decoded as one string object each, as they were made.
+_SHARED = frozenset({"note_type", "kind", "tags", "deck", "service", "category", "context"})
+# Note attributes that are tuples of strings, written as plain lists (see _encode).
+_STRING_TUPLES = frozenset({"fields", "tags", "merged_sources", "media"})
+
+
 def _dataclass(cls: type) -> Callable[[Any], Any]:
-    count = len(fields(cls))
+    names = [f.name for f in fields(cls)]
+    is_note = cls.__name__ == "CardNote"
+    shared = [i for i, name in enumerate(names) if name in _SHARED] if is_note else []
+    tuples = [i for i, name in enumerate(names) if name in _STRING_TUPLES] if is_note else []
 
     def build(values: Any) -> Any:
-        if not isinstance(values, list) or len(values) != count:
+        if not isinstance(values, list) or len(values) != len(names):
             raise ValueError(f"{cls.__name__} entry of the wrong shape")
+        for i in tuples:
+            if type(values[i]) is not list or not all(type(v) is str for v in values[i]):
+                raise ValueError(f"{cls.__name__}.{names[i]} is not a list of strings")
+            values[i] = tuple(values[i])
+        for i in shared:
+            value = values[i]
+            values[i] = sys.intern(value) if type(value) is str else tuple(sys.intern(v) for v in value)
         return cls(*values)
 
     return build

@@ -14,6 +14,7 @@ import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import BuildWarning
@@ -256,7 +257,8 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
     return CONTEXT_SEPARATOR.join([lead, *rest])
 
 
-def _spelling_words(service: Service) -> set[str]:
+@cache  # per service: every note of a service asks again
+def _spelling_words(service: Service) -> frozenset[str]:
     """Words that only spell the service: its name, tag, key, and long forms ("Key Management
     Service"). Aliases that contain the short name ("S3 Object Lambda") name features instead."""
     short = set(normalise(f"{service.tag} {service.key}").split())
@@ -267,7 +269,7 @@ def _spelling_words(service: Service) -> set[str]:
         # "Object Lambda" is the feature "S3 Object Lambda" without its service name.
         if alias not in features and not any(alias in feature for feature in features):
             words |= set(alias.split())
-    return words
+    return frozenset(words)
 
 
 def note_tags(services: Sequence[Service], extraction: Extraction, options: NoteOptions) -> tuple[str, ...]:
@@ -365,10 +367,9 @@ def _resolve_images(field_html: str, fact: Fact, media: MediaResolver, used: lis
 def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
     """One note per fact: the same fact written twice merges (its sources listed); distinct facts
     whose keys collide get a deterministic suffix, so no two facts share a GUID."""
-    by_text: dict[tuple[str, str], CardNote] = {}
+    by_text: dict[tuple[str, tuple[str, ...]], CardNote] = {}
     for note in notes:
-        text = "\x1f".join(f for n, f in zip(note.field_names, note.fields) if n not in ("Source", "Context"))
-        key = (note.note_type, _hash(text))
+        key = (note.note_type, tuple(f for n, f in zip(note.field_names, note.fields) if n not in ("Source", "Context")))
         first = by_text.get(key)
         if first is None:
             by_text[key] = note

@@ -119,20 +119,19 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
 
 def save_state(path: Path, state: BuildState) -> None:
     """Write the state atomically: sorted, one note per line, so it diffs well under version control."""
-    # One json.dumps per note uses the C encoder; `indent=` would switch the whole document to the
-    # pure-Python one, eight seconds for a 300,000-note deck.
+    # One json.dumps per note uses the C encoder (`indent=` would switch the whole document to the
+    # pure-Python one: 8 s for a 300,000-note deck), and lines go to the file as they are made.
     text = json.dumps
-    notes = ",\n".join(
-        f"  {text(guid, ensure_ascii=False)}: "
-        + text({"identity": r.identity, "hash": r.content_hash, "mod": r.mod, "source": r.source, "type": r.note_type},
-               ensure_ascii=False)
-        for guid, r in sorted(state.notes.items())
-    )
-    models = text({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
     staged = path.with_name(path.name + ".part")
-    staged.write_text(
-        f'{{"version": {STATE_VERSION},\n "notes": {{\n{notes}\n }},\n "models": {models}}}\n', encoding="utf-8"
-    )
+    with staged.open("w", encoding="utf-8") as out:
+        out.write(f'{{"version": {STATE_VERSION},\n "notes": {{')
+        separator = "\n"
+        for guid, r in sorted(state.notes.items()):
+            record = {"identity": r.identity, "hash": r.content_hash, "mod": r.mod, "source": r.source, "type": r.note_type}
+            out.write(f"{separator}  {text(guid, ensure_ascii=False)}: {text(record, ensure_ascii=False)}")
+            separator = ",\n"
+        models = text({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
+        out.write(f'\n }},\n "models": {models}}}\n')
     os.replace(staged, path)
 
 
