@@ -21,7 +21,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -144,37 +144,42 @@ def _check_notes(notes: Sequence[CardNote], models: Mapping[str, Any]) -> None:
 @dataclass(frozen=True)
 class _Rows:
     """The `notes` and `cards` rows genanki would insert (deck by deck), but with each note's own
-    `mod`; each a generator, walking the notes in the same order with the same ID counter."""
+    `mod`; each a generator over the notes in the same order, with IDs from the same counter."""
 
     by_deck: Mapping[str, Sequence[CardNote]]
     types: Mapping[str, tuple[int, int, CardOrds]]  # note type -> model ID, sort field, card ords
     note_mods: Mapping[str, int]
     created: int
-
-    def _walk(self) -> Iterator[tuple[int, int, CardNote, list[int]]]:
-        ids = itertools.count(self.created * 1000)  # genanki's counter: a note's ID, then its cards' IDs
-        for name, members in self.by_deck.items():
-            did = deck_id(name)
-            for note in members:
-                nid = next(ids)
-                yield did, nid, note, [next(ids) for _ in self.types[note.note_type][2](note.fields)]
+    ords: list[tuple[int, ...]] = field(default_factory=list)  # each note's card ords, as notes() made them
 
     def notes(self) -> Iterator[NoteRow]:
-        """The rows of the `notes` table."""
-        for _, nid, note, _ in self._walk():
-            model_id, sort_field, _ = self.types[note.note_type]
-            fields = note.fields
-            yield (
-                nid, note.guid, model_id, self.note_mods.get(note.guid, self.created), -1,
-                f" {' '.join(note.tags)} ", "\x1f".join(fields), fields[sort_field], 0, 0, "",
-            )  # fmt: skip
+        """The rows of the `notes` table (run before `cards`)."""
+        ids = itertools.count(self.created * 1000)  # genanki's counter: a note's ID, then its cards' IDs
+        created, mods, keep = self.created, self.note_mods, self.ords.append
+        for members in self.by_deck.values():
+            for note in members:
+                model_id, sort_field, card_ords = self.types[note.note_type]
+                fields = note.fields
+                nid = next(ids)
+                ords = tuple(card_ords(fields))
+                keep(ords)
+                for _ in ords:
+                    next(ids)
+                yield (
+                    nid, note.guid, model_id, mods.get(note.guid, created), -1,
+                    f" {' '.join(note.tags)} ", "\x1f".join(fields), fields[sort_field], 0, 0, "",
+                )  # fmt: skip
 
     def cards(self) -> Iterator[CardRow]:
         """The rows of the `cards` table."""
-        created = self.created
-        for did, nid, note, card_ids in self._walk():
-            for card_id, ord_ in zip(card_ids, self.types[note.note_type][2](note.fields)):
-                yield (card_id, nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
+        ids = itertools.count(self.created * 1000)
+        created, ords = self.created, iter(self.ords)
+        for name, members in self.by_deck.items():
+            did = deck_id(name)
+            for _ in members:
+                nid = next(ids)
+                for ord_ in next(ords):
+                    yield (next(ids), nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
 def _note_and_card_rows(
