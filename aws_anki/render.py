@@ -77,17 +77,26 @@ def _cloze_marker(match: re.Match[str]) -> str:
 
 def sanitize(field_html: str) -> str:
     """Keep only allowlisted tags and attributes: no scripts, handlers, frames or unsafe URLs."""
-    return nh3.clean(
-        field_html,
-        tags=ALLOWED_TAGS,
-        clean_content_tags=_DROPPED_WITH_CONTENT,
-        attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_filter_attribute,
-        url_schemes={"http", "https", "mailto"},
-        link_rel=None,
-        strip_comments=True,
-        filter_style_properties=_STYLE_PROPERTIES,
-    )
+    return _cleaner()(field_html)
+
+
+@cache
+def _cleaner() -> Callable[[str], str]:
+    """The sanitiser with our allowlists. nh3's reusable Cleaner (0.3+) converts them once; passing
+    them to `nh3.clean` converts them on every call, a quarter of the time of making notes."""
+    settings: dict[str, Any] = {
+        "tags": ALLOWED_TAGS,
+        "clean_content_tags": _DROPPED_WITH_CONTENT,
+        "attributes": ALLOWED_ATTRIBUTES,
+        "attribute_filter": _filter_attribute,
+        "url_schemes": {"http", "https", "mailto"},
+        "link_rel": None,
+        "strip_comments": True,
+        "filter_style_properties": _STYLE_PROPERTIES,
+    }
+    if hasattr(nh3, "Cleaner"):
+        return nh3.Cleaner(**settings).clean  # type: ignore[no-any-return]
+    return lambda field_html: nh3.clean(field_html, **settings)
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
