@@ -323,6 +323,8 @@ def _build(
     attachments: str | Path | Sequence[str | Path] | None = None,
     quality: bool = False,
 ) -> BuildResult:
+    clock = time.perf_counter
+    read_done = clock()  # the stages' imports below count towards the next stage, not the read
     from .cache import NotesCache
     from .notes import DECK_LAYOUTS, REVERSE_MODES, NoteOptions, merge_notes
     from .parallel import notes_all
@@ -337,8 +339,6 @@ def _build(
         deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags,
         secondary_tags=secondary_tags, tag_prefix=tag_prefix,
     )
-    clock = time.perf_counter
-    read_done = clock()
     cache = NotesCache(cache_dir) if use_cache else None
     on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
     media = _collector(read, attachments)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 from .cache import package_fingerprint
 from .read import ReadResult
 
-__all__ = ["Record", "inputs_digest", "load_record", "save_record", "file_stamp"]
+__all__ = ["Record", "file_stamp", "forget", "inputs_digest", "load_record", "lookups_of", "record_path", "save_record"]
 
 RECORD_VERSION = 1
 _FOLDER = f"builds-v{RECORD_VERSION}"
