@@ -306,23 +306,8 @@ def _up_to_date(record: Any, output: Path, read: ReadResult, started: float) -> 
     return DeckBuild(report, WriteResult(output, record.deck[0], changes, record.media, (), up_to_date=True), None)
 
 
-def _build(
-    read: ReadResult,
-    started: float,
-    *,
-    deck_name: str = "AWS",
-    deck_by: str = "none",
-    reverse: str = "none",
-    file_tags: bool = True,
-    secondary_tags: bool = False,
-    tag_prefix: str = "AWS",
-    jobs: int | None = None,
-    use_cache: bool = True,
-    cache_dir: str | Path | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-    attachments: str | Path | Sequence[str | Path] | None = None,
-    quality: bool = False,
-) -> BuildResult:
+def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
+    """`build_deck` on files already read; `given` are its keyword arguments (unknown ones refused)."""
     clock = time.perf_counter
     read_done = clock()  # the stages' imports below count towards the next stage, not the read
     from .cache import NotesCache
@@ -331,14 +316,18 @@ def _build(
     from .parse import text_warnings
     from .uptodate import lookups_of
 
-    if deck_by not in DECK_LAYOUTS:
-        raise InputError(f"deck_by must be one of {', '.join(DECK_LAYOUTS)}, not {deck_by!r}")
-    if reverse not in REVERSE_MODES:
-        raise InputError(f"reverse must be one of {', '.join(REVERSE_MODES)}, not {reverse!r}")
-    options = NoteOptions(
-        deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags,
-        secondary_tags=secondary_tags, tag_prefix=tag_prefix,
-    )
+    defaults = build_deck.__kwdefaults__ or {}
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise TypeError(f"unexpected build option(s): {', '.join(sorted(unknown))}")
+    settings = {**defaults, **given}
+    if settings["deck_by"] not in DECK_LAYOUTS:
+        raise InputError(f"deck_by must be one of {', '.join(DECK_LAYOUTS)}, not {settings['deck_by']!r}")
+    if settings["reverse"] not in REVERSE_MODES:
+        raise InputError(f"reverse must be one of {', '.join(REVERSE_MODES)}, not {settings['reverse']!r}")
+    options = NoteOptions(**{name: settings[name] for name in NoteOptions.__dataclass_fields__})
+    jobs, use_cache, cache_dir = settings["jobs"], settings["use_cache"], settings["cache_dir"]
+    progress, attachments, quality = settings["progress"], settings["attachments"], settings["quality"]
     cache = NotesCache(cache_dir) if use_cache else None
     on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
     media = _collector(read, attachments)
