@@ -179,7 +179,8 @@ def build_deck(
     Files are parsed in `jobs` worker processes (None: one per CPU) when there are enough of them,
     and each file's facts are cached by its content in `cache_dir` (default: `AWS_ANKI_CACHE_DIR`,
     else the user cache folder; see `aws_anki.cache`) unless `use_cache` is False. `progress`, if
-    given, is called as `progress(stage, done, total)` while files are parsed. `attachments` names
+    given, is called as `progress("parse", done, total)` while files are parsed (and by `build_into`
+    as `progress("write", 0, 0)` before the deck is written). `attachments` names
     the folder(s) images are looked up in after the note's folder and the notes root: relative to
     the notes root (`"attachments"`), to the note (`"./assets"`) or absolute (searched before the
     defaults: attachments, assets, images, img, _resources). `quality=True` also measures defects
@@ -228,6 +229,8 @@ def build_into(
         except OSError:
             pass
     result = _build(read, started, **options)
+    if options.get("progress") is not None:
+        options["progress"]("write", 0, 0)
     written = result.write(output, use_state=use_state, now=now)
     if checked:
         changes = written.changes

@@ -118,7 +118,7 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
             report, written = built.report, built.written
         else:  # the preview needs the notes, so this build always makes them
             result = build_deck(list(paths) or None, **options)
-            progress.stage("Writing the deck")
+            progress("write", 0, 0)
             report, written = result.report, result.write(output, use_state=not no_state)
             from .preview import write_preview
 
@@ -170,6 +170,9 @@ class _Progress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
+        if stage == "write":
+            self.stage("Writing the deck")
+            return
         if self._bar is None:
             if done >= total or self._clock() - self._started < self.DELAY:
                 return
@@ -179,7 +182,7 @@ class _Progress:
         self._bar.update(done - self._shown)
         self._shown = done
         if done >= total:
-            self.stage("Making notes")
+            self.stage("Merging duplicate facts")
 
     def stage(self, label: str) -> None:
         """Close the bar and say what the build does next (only if a bar was shown)."""

@@ -100,3 +100,20 @@ def test_attachments_folder_option(vault: Path, tmp_path: Path) -> None:
     assert "missing-image" in without.output  # outside the notes root: not found by default
     with_folder = CliRunner().invoke(cli, ["inspect", str(vault / "compute" / "batch.md"), "--json", "--attachments", str(pictures)])
     assert with_folder.exit_code == 0 and '<img src=\\"arch-' in with_folder.output
+
+
+def test_progress_shows_stages_once_a_build_is_slow(vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from aws_anki import build_into
+    from aws_anki.cli import _Progress
+
+    monkeypatch.setattr(_Progress, "DELAY", -1.0)  # as if parsing had already taken a while
+    progress = _Progress(enabled=True)
+    build_into(tmp_path / "out.apkg", [vault], cache_dir=tmp_path / "cache", jobs=1, progress=progress)
+    progress.close()
+    shown = capsys.readouterr().err
+    assert "Parsing notes" in shown and "Merging duplicate facts..." in shown and "Writing the deck..." in shown
+    assert shown.index("Merging") < shown.index("Writing")
+    quiet = _Progress(enabled=False)
+    build_into(tmp_path / "other.apkg", [vault], cache_dir=tmp_path / "cache", jobs=1, progress=quiet)
+    assert capsys.readouterr().err == ""
