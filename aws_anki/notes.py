@@ -381,12 +381,13 @@ def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
     out: list[CardNote] = []
     taken: set[str] = set()
     for note in by_text.values():
-        identity, suffix = note.identity, 1
-        while guid_for(identity) in taken:
+        identity, suffix, guid = note.identity, 1, note.guid  # note.guid is guid_for(note.identity)
+        while guid in taken:
             suffix += 1
             identity = f"{note.identity}#{suffix}"
+            guid = guid_for(identity)
         if identity != note.identity:
-            note = replace(note, guid=guid_for(identity), identity=identity)
+            note = replace(note, guid=guid, identity=identity)
         taken.add(note.guid)
         out.append(note)
     return out
