@@ -265,20 +265,36 @@ _STRING_TUPLES = frozenset({"fields", "tags", "merged_sources", "media"})
 
 def _dataclass(cls: type) -> Callable[[Any], Any]:
     names = [f.name for f in fields(cls)]
-    is_note = cls.__name__ == "CardNote"
-    shared = [i for i, name in enumerate(names) if name in _SHARED] if is_note else []
-    tuples = [i for i, name in enumerate(names) if name in _STRING_TUPLES] if is_note else []
+    if cls.__name__ == "CardNote":
+        return _note_builder(cls, names)
 
     def build(values: Any) -> Any:
         if not isinstance(values, list) or len(values) != len(names):
             raise ValueError(f"{cls.__name__} entry of the wrong shape")
-        for i in tuples:
-            if type(values[i]) is not list or not all(type(v) is str for v in values[i]):
-                raise ValueError(f"{cls.__name__}.{names[i]} is not a list of strings")
-            values[i] = tuple(values[i])
+        return cls(*values)
+
+    return build
+
+
+def _note_builder(cls: type, names: list[str]) -> Callable[[Any], Any]:
+    """A CardNote from its list of values: string lists made tuples, shared strings interned. A
+    value of the wrong type raises TypeError (the entry is then a miss); this runs once per note
+    of every cached file, so the checks are C calls, not loops."""
+    intern = sys.intern
+    tuples = [(i, name in _SHARED) for i, name in enumerate(names) if name in _STRING_TUPLES]
+    shared = [i for i, name in enumerate(names) if name in _SHARED and name not in _STRING_TUPLES]
+
+    def build(values: Any) -> Any:
+        if type(values) is not list or len(values) != len(names):
+            raise ValueError("CardNote entry of the wrong shape")
+        for i, interned in tuples:
+            strings = values[i]
+            if type(strings) is not list:
+                raise ValueError(f"CardNote.{names[i]} is not a list")
+            "".join(strings)  # TypeError unless every item is a string
+            values[i] = tuple(map(intern, strings)) if interned else tuple(strings)
         for i in shared:
-            value = values[i]
-            values[i] = sys.intern(value) if type(value) is str else tuple(sys.intern(v) for v in value)
+            values[i] = intern(values[i])  # TypeError unless a string
         return cls(*values)
 
     return build

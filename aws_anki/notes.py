@@ -15,6 +15,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import BuildWarning
@@ -364,12 +365,19 @@ def _resolve_images(field_html: str, fact: Fact, media: MediaResolver, used: lis
     return rewrite_images(field_html, resolve)
 
 
+# The fields that say what a fact is (not Source or Context), per note type, as one C call.
+_TEXT_FIELDS = {
+    "basic": itemgetter(*(i for i, name in enumerate(BASIC_FIELDS) if name not in ("Source", "Context"))),
+    "cloze": itemgetter(*(i for i, name in enumerate(CLOZE_FIELDS) if name not in ("Source", "Context"))),
+}
+
+
 def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
     """One note per fact: the same fact written twice merges (its sources listed); distinct facts
     whose keys collide get a deterministic suffix, so no two facts share a GUID."""
     by_text: dict[tuple[str, tuple[str, ...]], CardNote] = {}
     for note in notes:
-        key = (note.note_type, tuple(f for n, f in zip(note.field_names, note.fields) if n not in ("Source", "Context")))
+        key = (note.note_type, _TEXT_FIELDS[note.note_type](note.fields))
         first = by_text.get(key)
         if first is None:
             by_text[key] = note

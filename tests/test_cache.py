@@ -226,3 +226,27 @@ def test_cli_cache_options(vault: Path, tmp_path: Path) -> None:
 def test_fingerprint_covers_the_stages() -> None:
     assert {"read", "parse", "extract", "render", "notes", "services", "models"} <= set(_stage_modules())
     assert len(code_fingerprint()) == 64
+
+
+@pytest.mark.parametrize("tamper", ["tag-not-a-string", "fields-not-a-list", "deck-not-a-string"])
+def test_entry_with_wrong_types_is_a_miss_even_with_a_good_checksum(dated: SourceFile, tmp_path: Path, tamper: str) -> None:
+    import hashlib
+    import json
+
+    cache = NotesCache(tmp_path / "cache")
+    assert cache.put(dated, _made(dated))
+    entry = cache.path_for(dated)
+    header_line, body = entry.read_bytes().split(b"\n", 1)
+    data = json.loads(body)
+    note = data["FN"][1]["t"][0]["N"]  # FileNotes.notes -> the first CardNote's values
+    if tamper == "tag-not-a-string":
+        note[4][0] = 7
+    elif tamper == "fields-not-a-list":
+        note[3] = {"t": note[3]}
+    else:
+        note[5] = ["AWS"]
+    body = json.dumps(data, separators=(",", ":")).encode("ascii")
+    header = json.loads(header_line)
+    header["sha256"] = hashlib.sha256(body).hexdigest()
+    entry.write_bytes(json.dumps(header).encode() + b"\n" + body)
+    assert cache.get(dated) is None
