@@ -18,6 +18,7 @@ from .read import ReadResult, SourceFile, notes_root, read_sources
 
 if TYPE_CHECKING:
     from .extract import Extraction
+    from .package import KeptCollection
     from .media import MediaCollector
     from .notes import CardNote, FileNotes
     from .state import Changes
@@ -130,8 +131,15 @@ class BuildResult:
 
     def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
         """Write the `.apkg` (atomically) and its build state next to it."""
+        return self._write(path, use_state=use_state, now=now)[0]
+
+    def _write(
+        self, path: str | Path, *, use_state: bool, now: int | None, keep: Path | None = None,
+        base: KeptCollection | None = None,
+    ) -> tuple[WriteResult, KeptCollection | None]:
+        """`write`, keeping the collection at `keep` and updating `base` in place (see package.py)."""
         from .models import basic_type, cloze_type
-        from .package import write_package
+        from .package import write_package_kept
         from .state import load_state, plan_build, save_state, state_path
 
         path = Path(path)
@@ -145,17 +153,19 @@ class BuildResult:
             note_types=(basic_type(), cloze_type()),
             file_mtimes={s.rel_path: int(s.mtime) for s in self.sources},
         )
-        size = write_package(
+        size, kept = write_package_kept(
             plan.notes,
             path,
             note_mods=plan.note_mods,
             model_mods=plan.model_mods,
             created=timestamp,
             media_files=self.media_files,
+            keep=keep,
+            base=base,
         )
         if use_state:
             save_state(lock, plan.state)
-        return WriteResult(path, size, plan.changes, len(self.media_files), state_warnings)
+        return WriteResult(path, size, plan.changes, len(self.media_files), state_warnings), kept
 
 
 def build_deck(
@@ -210,7 +220,7 @@ def build_into(
     made, with `written.up_to_date` True and `result` None (see `aws_anki.uptodate`).
     """
     from .state import state_path
-    from .uptodate import Record, file_stamp, forget, inputs_digest, load_record, save_record
+    from .uptodate import Record, file_stamp, forget, inputs_digest, kept_path, load_record, save_record
 
     started = time.perf_counter()
     output = Path(output)
@@ -224,6 +234,9 @@ def build_into(
         record = load_record(cache_dir, output)
         if record is not None and record.current(digest, output, state_path(output), _collector(read, options.get("attachments"))):
             return _up_to_date(record, output, read, started)
+        # The collection kept by the last build is a base to update only if the deck and its state
+        # are still the ones that build wrote, and the collection file is as it left it.
+        base = record.kept(output, state_path(output)) if record is not None else None
         try:
             forget(cache_dir, output)  # a build that fails half-way must not leave a record that matches
         except OSError:
@@ -231,18 +244,21 @@ def build_into(
     result = _build(read, started, **options)
     if options.get("progress") is not None:
         options["progress"]("write", 0, 0)
-    written = result.write(output, use_state=use_state, now=now)
-    if checked:
-        changes = written.changes
-        save_record(cache_dir, output, Record(
-            digest=digest,
-            lookups=result.lookups,
-            deck=file_stamp(output),
-            state=file_stamp(state_path(output)),
-            report=_report_record(result.report),
-            guids=(*changes.added, *changes.updated, *changes.unchanged),
-            media=written.media,
-        ))
+    if not checked:
+        return DeckBuild(result.report, result.write(output, use_state=use_state, now=now), result)
+    written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base)
+    save_record(cache_dir, output, Record(
+        digest=digest,
+        lookups=result.lookups,
+        deck=file_stamp(output),
+        state=file_stamp(state_path(output)),
+        report=_report_record(result.report),
+        notes=kept.notes if kept else {},
+        media=written.media,
+        layout=kept.layout if kept else "",
+        collection=kept.stamp() if kept else (-1, -1),
+        kept_at=str(kept.path) if kept else "",
+    ))
     return DeckBuild(result.report, written, result)
 
 
@@ -305,7 +321,7 @@ def _up_to_date(record: Any, output: Path, read: ReadResult, started: float) -> 
         seconds={"up-to-date check": round(time.perf_counter() - started, 4)},
         files_cached=len(read.files),
     )
-    changes = Changes(added=(), updated=(), unchanged=record.guids, removed=(), carried_over=())
+    changes = Changes(added=(), updated=(), unchanged=tuple(record.notes), removed=(), carried_over=())
     return DeckBuild(report, WriteResult(output, record.deck[0], changes, record.media, (), up_to_date=True), None)
 
 

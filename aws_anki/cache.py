@@ -99,14 +99,11 @@ def code_fingerprint() -> str:
 
 @cache
 def package_fingerprint() -> str:
-    """`code_fingerprint` widened to every module of the package and the note types' templates:
-    what decides a whole deck, not only one file's notes (see `aws_anki.uptodate`)."""
-    from .models import basic_type, cloze_type
-
+    """`code_fingerprint` widened to every module of the package: what decides a whole deck, not
+    only one file's notes (see `aws_anki.uptodate`, which adds the note types' templates)."""
     digest = hashlib.sha256(code_fingerprint().encode())
     for path in sorted(_PACKAGE.rglob("*.py")):
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-    digest.update(f"{basic_type().fingerprint} {cloze_type().fingerprint}".encode())
     return digest.hexdigest()
 
 

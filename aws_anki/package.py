@@ -48,6 +48,24 @@ def deck_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:6], "big") | 1 << 40
 
 
+@dataclass(frozen=True)
+class KeptCollection:
+    """The uncompressed collection inside the last deck written, kept (in the cache folder) so that
+    the next write can update it in place instead of writing every note again."""
+
+    path: Path
+    notes: Mapping[str, tuple[int, str]]  # guid -> (note ID, digest of the note's row as written)
+    layout: str  # decks, the note types each uses, and the note types' fingerprints
+
+    def stamp(self) -> tuple[int, int]:
+        """(size, mtime_ns) of the collection file, or (-1, -1) if it is gone."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return (-1, -1)
+        return (info.st_size, info.st_mtime_ns)
+
+
 def write_package(
     notes: Sequence[CardNote],
     path: Path,
@@ -58,6 +76,26 @@ def write_package(
     media_files: Mapping[str, Path] | None = None,
 ) -> int:
     """Write the `.apkg` at `path` (temp file, then rename); returns its size in bytes."""
+    size, _ = write_package_kept(
+        notes, path, note_mods=note_mods, model_mods=model_mods, created=created, media_files=media_files
+    )
+    return size
+
+
+def write_package_kept(
+    notes: Sequence[CardNote],
+    path: Path,
+    *,
+    note_mods: Mapping[str, int],
+    model_mods: Mapping[int, int],
+    created: int,
+    media_files: Mapping[str, Path] | None = None,
+    keep: Path | None = None,
+    base: KeptCollection | None = None,
+) -> tuple[int, KeptCollection | None]:
+    """`write_package`, keeping the collection at `keep` for the next write; with `base` (what the
+    previous write kept there, checked by the caller to be the deck's current collection) only
+    the notes that differ from it are written. Returns the deck's size and what was kept."""
     import genanki  # costs ~150 ms to import; only a build that writes needs it
 
     by_type = {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
@@ -67,44 +105,40 @@ def write_package(
         by_deck.setdefault(note.deck, []).append(note)
     if not by_deck:
         raise PackageError("no notes to write: the notes gave no facts (run `aws-anki inspect --stats` to see why)")
-    decks = []
-    for name, members in by_deck.items():
-        deck = genanki.Deck(deck_id(name), name)
-        # A note type's `did` is the last deck that uses it, as when genanki adds the notes itself.
-        for note_type in dict.fromkeys(note.note_type for note in members):
-            deck.add_model(by_type[note_type])
-        decks.append(deck)
+    uses = {name: tuple(dict.fromkeys(note.note_type for note in members)) for name, members in by_deck.items()}
     _check_notes(notes, by_type)
+    layout = json.dumps([list(uses.items()), basic_type().fingerprint, cloze_type().fingerprint])
+    digests = {note.guid: _digest(note, note_mods.get(note.guid, created)) for note in notes} if keep else {}
 
     path = Path(path)
     directory = path.resolve().parent
     directory.mkdir(parents=True, exist_ok=True)
-    database = _temp_path(directory, ".anki2")
     staged = _temp_path(directory, ".apkg.part")
+    database = keep if keep is not None else _temp_path(directory, ".anki2")
+    update = base is not None and keep is not None and base.path == keep and base.layout == layout and keep.is_file()
     try:
+        if not update:
+            database.unlink(missing_ok=True)
+            database.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(database)
         try:
-            # A temp file that becomes part of the deck only after success: no journal, no syncs.
+            # A file that becomes part of the deck only after success: no journal, no syncs.
             connection.execute("PRAGMA journal_mode = OFF")
             connection.execute("PRAGMA synchronous = OFF")
             cursor = connection.cursor()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # The decks hold no notes, so genanki writes only the schema and the `col` row.
-                genanki.Package(decks).write_to_db(cursor, created, itertools.count(created * 1000))
-            # Filling the tables first and indexing them after is a quarter faster than keeping the
-            # indexes up to date row by row; the indexes end up the same.
-            indexes = cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('notes', 'cards')"
-            ).fetchall()
-            for name, _ in indexes:
-                cursor.execute(f'DROP INDEX "{name}"')
-            # Rows are made as SQLite takes them: a list of them would hold a second copy of the deck.
-            rows = _note_and_card_rows(by_deck, by_type, note_mods=note_mods, created=created)
-            cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.notes())
-            cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cards())
-            for _, sql in indexes:
-                cursor.execute(sql)
+            if update:
+                assert base is not None
+                note_ids = _update_collection(cursor, base, notes, by_type, digests, note_mods=note_mods, created=created)
+            else:
+                decks = []
+                for name, types in uses.items():
+                    deck = genanki.Deck(deck_id(name), name)
+                    # A note type's `did` is the last deck that uses it, as when genanki adds the notes.
+                    for note_type in types:
+                        deck.add_model(by_type[note_type])
+                    decks.append(deck)
+                _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
+                note_ids = dict(cursor.execute("SELECT guid, id FROM notes")) if keep is not None else {}
             _set_model_mods(cursor, model_mods, created)
             connection.commit()
         finally:
@@ -124,11 +158,115 @@ def write_package(
             os.fsync(handle.fileno())  # the data is on disk before the rename makes it the deck
         os.replace(staged, path)
     except OSError as error:
+        if keep is not None:
+            keep.unlink(missing_ok=True)  # perhaps half updated: never a base again
         raise PackageError(f"{path}: could not write the deck: {error.strerror or error}") from error
+    except BaseException:
+        if keep is not None:
+            keep.unlink(missing_ok=True)
+        raise
     finally:
-        for leftover in (database, staged):
-            leftover.unlink(missing_ok=True)
-    return path.stat().st_size
+        staged.unlink(missing_ok=True)
+        if keep is None:
+            database.unlink(missing_ok=True)
+    kept = None
+    if keep is not None:
+        kept = KeptCollection(keep, {guid: (note_ids[guid], digests[guid]) for guid in digests}, layout)
+    return path.stat().st_size, kept
+
+
+def _fill_collection(
+    cursor: sqlite3.Cursor,
+    genanki: Any,
+    decks: Sequence[Any],
+    by_deck: Mapping[str, Sequence[CardNote]],
+    by_type: Mapping[str, Any],
+    *,
+    note_mods: Mapping[str, int],
+    created: int,
+) -> None:
+    """Write a new collection: schema and `col` row by genanki, then every note and card."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The decks hold no notes, so genanki writes only the schema and the `col` row.
+        genanki.Package(decks).write_to_db(cursor, created, itertools.count(created * 1000))
+    # Filling the tables first and indexing them after is a quarter faster than keeping the
+    # indexes up to date row by row; the indexes end up the same.
+    indexes = cursor.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('notes', 'cards')"
+    ).fetchall()
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    # Rows are made as SQLite takes them: a list of them would hold a second copy of the deck.
+    rows = _note_and_card_rows(by_deck, by_type, note_mods=note_mods, created=created)
+    cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.notes())
+    cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cards())
+    for _, sql in indexes:
+        cursor.execute(sql)
+
+
+def _update_collection(
+    cursor: sqlite3.Cursor,
+    base: KeptCollection,
+    notes: Sequence[CardNote],
+    by_type: Mapping[str, Any],
+    digests: Mapping[str, str],
+    *,
+    note_mods: Mapping[str, int],
+    created: int,
+) -> dict[str, int]:
+    """Bring a kept collection to `notes`: delete the notes that are gone, rewrite the ones whose
+    row would differ (and their cards), insert the new ones. Returns every note's ID by GUID.
+
+    Rows come out as a full write makes them, but for IDs (new ones continue after the highest)
+    and row order, neither of which Anki's importer uses to match notes (it matches by GUID) or
+    cards (by note and ord)."""
+    kept = base.notes
+    gone = [(nid,) for guid, (nid, _) in kept.items() if guid not in digests]
+    cursor.executemany("DELETE FROM cards WHERE nid = ?", gone)
+    cursor.executemany("DELETE FROM notes WHERE id = ?", gone)
+    highest = max(created * 1000 - 1, *(cursor.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0]
+                                        for t in ("notes", "cards")))
+    ids = itertools.count(highest + 1)
+    types = {name: (model.model_id, model.sort_field_index, _card_ords(model)) for name, model in by_type.items()}
+    note_ids: dict[str, int] = {}
+    for note in notes:
+        guid, digest = note.guid, digests[note.guid]
+        previous = kept.get(guid)
+        if previous is not None and previous[1] == digest:
+            note_ids[guid] = previous[0]
+            continue
+        model_id, sort_field, card_ords = types[note.note_type]
+        fields = note.fields
+        row = (model_id, note_mods.get(guid, created), f" {' '.join(note.tags)} ", "\x1f".join(fields), fields[sort_field])
+        did = deck_id(note.deck)
+        if previous is None:
+            nid = next(ids)
+            cursor.execute("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", (nid, guid, row[0], row[1], -1, *row[2:], 0, 0, ""))
+            have: dict[int, int] = {}
+        else:
+            nid = previous[0]
+            cursor.execute("UPDATE notes SET mid = ?, mod = ?, tags = ?, flds = ?, sfld = ? WHERE id = ?", (*row, nid))
+            have = {ord_: cid for cid, ord_ in cursor.execute("SELECT id, ord FROM cards WHERE nid = ?", (nid,))}
+            cursor.execute("UPDATE cards SET did = ? WHERE nid = ?", (did, nid))
+        wanted = list(card_ords(fields))
+        for ord_, cid in have.items():
+            if ord_ not in wanted:
+                cursor.execute("DELETE FROM cards WHERE id = ?", (cid,))
+        for ord_ in wanted:
+            if ord_ not in have:
+                cursor.execute(
+                    "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (next(ids), nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""),
+                )
+        note_ids[guid] = nid
+    return note_ids
+
+
+def _digest(note: CardNote, mod: int) -> str:
+    """What decides a note's row and cards as written: type, deck, mod, tags, fields."""
+    text = "\x1e".join((note.note_type, note.deck, str(mod), " ".join(note.tags), "\x1f".join(note.fields)))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 def _check_notes(notes: Sequence[CardNote], models: Mapping[str, Any]) -> None:

@@ -6,7 +6,12 @@ After writing a deck, a build records in the cache folder (one small file per ou
   wrong reading files, the build options, the aws_anki code and templates (`package_fingerprint`);
 - every image lookup the notes made (reference, file, line, package name or None);
 - the size and modification time of the deck and of its build state, as written;
-- the build's report, and the GUIDs it wrote.
+- the build's report, and the notes it wrote (GUID, note ID and a digest of each row).
+
+It also keeps the deck's uncompressed collection next to the record. A build that is not up to
+date updates that collection in place (only the notes whose rows differ: see
+`package.write_package_kept`) when the deck, its state and the collection are all as the last
+build left them; otherwise it writes a new one.
 
 The next build with the same output reads the files (it must, to hash them), and if the digest,
 every image lookup, the deck and the build state all match, it reports what the record says instead
@@ -22,12 +27,18 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .cache import package_fingerprint
 from .read import ReadResult
 
-__all__ = ["Record", "file_stamp", "forget", "inputs_digest", "load_record", "lookups_of", "record_path", "save_record"]
+if TYPE_CHECKING:
+    from .package import KeptCollection
+
+__all__ = [
+    "Record", "file_stamp", "forget", "inputs_digest", "kept_path", "load_record", "lookups_of", "record_path", "save_record",
+]
 
 RECORD_VERSION = 1
 _FOLDER = f"builds-v{RECORD_VERSION}"
@@ -45,8 +56,22 @@ class Record:
     deck: tuple[int, int]  # (size, mtime_ns) of the .apkg as written
     state: tuple[int, int]  # the same for its .lock.json
     report: dict[str, Any]  # BuildReport.as_dict(), with warnings as [path, line, code, message]
-    guids: tuple[str, ...]
+    notes: Mapping[str, tuple[int, str]]  # guid -> (note ID, row digest) in the kept collection
     media: int
+    layout: str = ""  # decks and note types of the kept collection (package.KeptCollection)
+    collection: tuple[int, int] = (-1, -1)  # (size, mtime_ns) of the kept collection as left
+    kept_at: str = ""  # where the collection is kept
+
+    def kept(self, deck: Path, state: Path) -> KeptCollection | None:
+        """The collection the last build kept, if it is still the one inside `deck` (whose state
+        file is `state`): nothing has touched the deck, the state or the collection since."""
+        from .package import KeptCollection
+
+        collection = KeptCollection(Path(self.kept_at), self.notes, self.layout)
+        if self.kept_at and self.layout and file_stamp(deck) == self.deck and file_stamp(state) == self.state \
+                and collection.stamp() == self.collection:
+            return collection
+        return None
 
     def current(self, digest: str, deck: Path, state: Path, resolve: Callable[[str, str, int], str | None]) -> bool:
         """Whether a build of `digest` into `deck` would write what is there (images looked up again)."""
@@ -59,8 +84,12 @@ class Record:
 
 
 def inputs_digest(read: ReadResult, options: str) -> str:
-    """A hash of the note files (path and content), the read warnings, `options` and the code."""
-    digest = hashlib.sha256(f"{package_fingerprint()}\0{options}\0".encode())
+    """A hash of the note files (path and content), the read warnings, `options`, the code and
+    the note types' templates and CSS."""
+    from .models import basic_type, cloze_type
+
+    models = f"{basic_type().fingerprint} {cloze_type().fingerprint}"
+    digest = hashlib.sha256(f"{package_fingerprint()}\0{models}\0{options}\0".encode())
     for source in read.files:
         digest.update(f"{source.path}\0{source.rel_path}\0{source.content_hash}\0".encode("utf-8", "surrogatepass"))
     for warning in read.warnings:
@@ -83,6 +112,11 @@ def record_path(cache_dir: Path, deck: Path) -> Path:
     return cache_dir / _FOLDER / f"{key}.json"
 
 
+def kept_path(cache_dir: Path, deck: Path) -> Path:
+    """Where the uncompressed collection of the deck at `deck` is kept between builds."""
+    return record_path(cache_dir, deck).with_suffix(".anki2")
+
+
 def load_record(cache_dir: Path, deck: Path) -> Record | None:
     """The record of the last build into `deck`, or None if there is none that reads back whole."""
     try:
@@ -95,8 +129,11 @@ def load_record(cache_dir: Path, deck: Path) -> Record | None:
             deck=(int(raw["deck"][0]), int(raw["deck"][1])),
             state=(int(raw["state"][0]), int(raw["state"][1])),
             report=dict(raw["report"]),
-            guids=tuple(str(g) for g in raw["guids"]),
+            notes={str(g): (int(nid), str(digest)) for g, (nid, digest) in raw["notes"].items()},
             media=int(raw["media"]),
+            layout=str(raw["layout"]),
+            collection=(int(raw["collection"][0]), int(raw["collection"][1])),
+            kept_at=str(raw["kept_at"]),
         )
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
@@ -113,15 +150,18 @@ def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
         "deck": list(record.deck),
         "state": list(record.state),
         "report": record.report,
-        "guids": list(record.guids),
+        "notes": {guid: list(kept) for guid, kept in record.notes.items()},
         "media": record.media,
+        "layout": record.layout,
+        "collection": list(record.collection),
+        "kept_at": record.kept_at,
     }
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, staged = tempfile.mkstemp(prefix=".record-", suffix=".part", dir=target.parent)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(data, out, ensure_ascii=False, separators=(",", ":"))
+                out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))  # dump() encodes in Python
             os.replace(staged, target)
         except BaseException:
             Path(staged).unlink(missing_ok=True)

@@ -171,3 +171,102 @@ def test_a_tag_with_a_space_is_refused_as_genanki_refuses_it(bundled: tuple[Card
     with pytest.raises(ValueError):
         write_package([note], tmp_path / "deck.apkg", note_mods={}, model_mods={}, created=CREATED)
     assert not list(tmp_path.iterdir())
+
+
+# A collection kept between builds and updated in place -----------------------------------------
+
+
+def _importer_view(apkg: Path, where: Path) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]], tuple[Any, ...]]:
+    """A package's collection as Anki's importer sees it: notes by GUID, cards by (GUID, ord), and
+    the col row; not row IDs or order, and not a card's `mod` (the importer uses none of them)."""
+    with zipfile.ZipFile(apkg) as archive:
+        archive.extract("collection.anki2", where)
+    with sqlite3.connect(where / "collection.anki2") as db:
+        notes = {row[0]: row[1:] for row in db.execute("SELECT guid, mid, mod, usn, tags, flds, sfld, csum, flags, data FROM notes")}
+        cards = sorted(db.execute(
+            "SELECT n.guid, c.ord, c.did, c.usn, c.type, c.queue, c.due, c.ivl, c.factor, c.reps, c.lapses, c.left,"
+            " c.odue, c.odid, c.flags, c.data FROM cards c JOIN notes n ON n.id = c.nid"
+        ))
+        orphans = db.execute("SELECT count(*) FROM cards WHERE nid NOT IN (SELECT id FROM notes)").fetchone()[0]
+        (col,) = db.execute("SELECT crt, mod, scm, ver, dty, usn, ls, conf, models, decks, dconf, tags FROM col")
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    assert orphans == 0 and integrity == "ok"
+    return notes, cards, (*col[:8], json.loads(col[8]), json.loads(col[9]), *col[10:])
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_updating_the_kept_collection_equals_writing_a_new_one(vault: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_anki import package
+
+    bundled_notes = aws_anki.build.bundled_notes()
+    for name in ("compute/ec2.md", "storage/s3.md", "database/dynamodb.md"):
+        if (bundled_notes / name).is_file():
+            (vault / "bundled" / name).parent.mkdir(parents=True, exist_ok=True)
+            (vault / "bundled" / name).write_bytes((bundled_notes / name).read_bytes())
+    out, cache = tmp_path / "out" / "deck.apkg", tmp_path / "cache"
+    first = aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_000)
+    assert first.result is not None and first.report.notes > 15
+
+    lambda_md = vault / "compute" / "lambda.md"
+    _edit(lambda_md, "15 minutes", "15 minutes (900 seconds)")  # a definition changes
+    _edit(lambda_md, "1 ms increments", "1 **ms** increments")  # a cloze gains a deletion (a card)
+    _edit(lambda_md, "\n# AWS Lambda\n", "\n# AWS Lambda\n\nSome words that make no card.\n")  # facts move down
+    (vault / "compute" / "batch.md").write_text("# AWS Batch\n\n- **Job queue**: where submitted jobs wait\n")
+    ec2 = vault / "bundled" / "compute" / "ec2.md"
+    kept = [line for line in ec2.read_text().split("\n") if "**" not in line or "Spot" not in line]
+    assert len(kept) < len(ec2.read_text().split("\n"))
+    ec2.write_text("\n".join(kept))  # facts are deleted
+    reference = tmp_path / "reference" / "deck.apkg"
+    reference.parent.mkdir()
+    reference.with_name("deck.apkg.lock.json").write_bytes(out.with_name("deck.apkg.lock.json").read_bytes())
+
+    calls: list[int] = []
+    update = package._update_collection
+    monkeypatch.setattr(package, "_update_collection", lambda *a, **k: calls.append(1) or update(*a, **k))
+    second = aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_100)
+    assert calls == [1]  # updated in place ...
+    changes = second.written.changes
+    assert changes.added and changes.updated and changes.removed
+    full = aws_anki.build_deck([vault], use_cache=False, jobs=1).write(reference, now=1_800_000_100)
+    assert full.changes == changes
+    # ... to exactly what a new collection holds.
+    assert _importer_view(out, tmp_path / "a") == _importer_view(reference, tmp_path / "b")
+
+    # The build after it starts from the updated collection again.
+    _edit(lambda_md, "15 minutes (900 seconds)", "15 minutes")
+    third = aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_200)
+    assert calls == [1, 1] and len(third.written.changes.updated) == 1
+    aws_anki.build_deck([vault], use_cache=False, jobs=1).write(reference, now=1_800_000_200)
+    assert _importer_view(out, tmp_path / "c") == _importer_view(reference, tmp_path / "d")
+
+
+def test_a_touched_deck_or_a_new_layout_gets_a_new_collection(vault: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_anki import package
+
+    out, cache = tmp_path / "deck.apkg", tmp_path / "cache"
+    aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_000)
+    calls: list[int] = []
+    update = package._update_collection
+    monkeypatch.setattr(package, "_update_collection", lambda *a, **k: calls.append(1) or update(*a, **k))
+    lambda_md = vault / "compute" / "lambda.md"
+    _edit(lambda_md, "15 minutes", "16 minutes")
+    out.write_bytes(out.read_bytes())  # the deck was copied over: its collection is not known to be ours
+    aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_100)
+    assert calls == []
+    _edit(lambda_md, "16 minutes", "17 minutes")
+    aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_200, deck_by="file")  # new decks
+    assert calls == []
+    reference = tmp_path / "reference.apkg"
+    reference.with_name("reference.apkg.lock.json").write_bytes(out.with_name("deck.apkg.lock.json").read_bytes())
+    _edit(lambda_md, "17 minutes", "18 minutes")
+    aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_300, deck_by="file")
+    assert calls == [1]
+    aws_anki.build_deck([vault], use_cache=False, jobs=1, deck_by="file").write(reference, now=1_800_000_300)
+    assert _importer_view(out, tmp_path / "a") == _importer_view(reference, tmp_path / "b")

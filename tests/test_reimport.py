@@ -55,10 +55,14 @@ SQS = """\
 class Scenario:
     """A vault, its deck, and a real collection the learner has studied in."""
 
-    def __init__(self, root: Path, col: Collection) -> None:
+    def __init__(self, root: Path, col: Collection, writer: str = "write") -> None:
         self.vault = root / "vault"
         self.out = root / "deck.apkg"
+        self.cache = root / "cache"
         self.col = col
+        self.writer = writer  # "write": BuildResult.write; "build_into": the CLI's way, kept collection
+        self.in_place = 0  # builds that updated the kept collection instead of writing a new one
+        self.expect_new_collection = False  # a change (templates) that must not update in place
         (self.vault / "compute").mkdir(parents=True)
         (self.vault / "integration").mkdir()
         self.write("compute/lambda.md", LAMBDA)
@@ -74,7 +78,9 @@ class Scenario:
         path.write_text(text.replace(old, new), encoding="utf-8")
 
     def build(self) -> aws_anki.WriteResult:
-        return aws_anki.build_deck([self.vault]).write(self.out)
+        if self.writer == "write":
+            return aws_anki.build_deck([self.vault]).write(self.out)
+        return aws_anki.build_into(self.out, [self.vault], cache_dir=self.cache).written
 
     def import_(self) -> ImportSummary:
         return import_apkg(self.col, self.out)
@@ -92,11 +98,23 @@ class Scenario:
         edit_note(self.col, self.guid_of("Visibility timeout"), "Back", "LEARNER'S OWN WORDS")
 
 
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
+@pytest.fixture(params=["write", "build_into"])
+def scenario(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
+    """Each scenario twice: written by BuildResult.write (a new collection every time), and by
+    build_into, which updates the collection kept from build 1 in place for build 2."""
+    from aws_anki import package
+
     with open_collection(tmp_path / "anki") as col:
-        scene = Scenario(tmp_path, col)
+        scene = Scenario(tmp_path, col, request.param)
+        update = package._update_collection
+
+        def counted(*args: object, **kwargs: object) -> object:
+            scene.in_place += 1
+            return update(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(package, "_update_collection", counted)
         scene.build()
+        assert scene.in_place == 0
         first = scene.import_()
         assert first.new == col.note_count() == 7
         scene.study()
@@ -114,6 +132,8 @@ def _check(scene: Scenario, change: Callable[[Scenario], None], *, updated: int,
     reviews = revlog_count(scene.col)
     change(scene)
     written = scene.build()
+    if scene.writer == "build_into" and not written.up_to_date:
+        assert scene.in_place == (0 if scene.expect_new_collection else 1)
     summary = scene.import_()
     assert (summary.new, summary.updated, summary.conflicting) == (new, updated, 0), summary
     assert scene.col.note_count() == notes_before + new
@@ -200,13 +220,16 @@ def test_new_fact_is_added(scenario: Scenario) -> None:
 
 def test_template_change_updates_note_type_in_place(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
     notetypes = len(scenario.col.models.all_names_and_ids())
-    changed = dataclasses.replace(models.basic_type(), css=models.basic_type().css + "\n.card { letter-spacing: 0.01em; }\n")
+    marker = ".card { --aws-anki-changed: 1; }"
+    assert marker not in scenario.col.models.get(models.BASIC_MODEL_ID)["css"]
+    changed = dataclasses.replace(models.basic_type(), css=models.basic_type().css + "\n" + marker + "\n")
     monkeypatch.setattr("aws_anki.models.basic_type", lambda: changed)
     monkeypatch.setattr("aws_anki.package.basic_type", lambda: changed)
-    _check(scenario, lambda s: None, updated=0)
+    scenario.expect_new_collection = True  # new templates: the note types in the col row change
+    assert not _check(scenario, lambda s: None, updated=0).up_to_date
     assert len(scenario.col.models.all_names_and_ids()) == notetypes
     scenario.col.models._clear_cache()
-    assert "letter-spacing: 0.01em" in scenario.col.models.get(models.BASIC_MODEL_ID)["css"]
+    assert marker in scenario.col.models.get(models.BASIC_MODEL_ID)["css"]
 
 
 def test_colliding_keys_get_distinct_guids(tmp_path: Path) -> None:
