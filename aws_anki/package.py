@@ -106,16 +106,17 @@ def write_package_kept(
     if not by_deck:
         raise PackageError("no notes to write: the notes gave no facts (run `aws-anki inspect --stats` to see why)")
     uses = {name: tuple(dict.fromkeys(note.note_type for note in members)) for name, members in by_deck.items()}
-    _check_notes(notes, by_type)
     layout = json.dumps([list(uses.items()), basic_type().fingerprint, cloze_type().fingerprint])
     digests = {note.guid: _digest(note, note_mods.get(note.guid, created)) for note in notes} if keep else {}
+    update = base is not None and keep is not None and base.path == keep and base.layout == layout and keep.is_file()
+    # Only the notes that will be written need checking (all of them, unless updating in place).
+    _check_notes([n for n in notes if base.notes.get(n.guid, ("", ""))[1] != digests[n.guid]] if update else notes, by_type)
 
     path = Path(path)
     directory = path.resolve().parent
     directory.mkdir(parents=True, exist_ok=True)
     staged = _temp_path(directory, ".apkg.part")
     database = keep if keep is not None else _temp_path(directory, ".anki2")
-    update = base is not None and keep is not None and base.path == keep and base.layout == layout and keep.is_file()
     try:
         if not update:
             database.unlink(missing_ok=True)
@@ -137,8 +138,7 @@ def write_package_kept(
                     for note_type in types:
                         deck.add_model(by_type[note_type])
                     decks.append(deck)
-                _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
-                note_ids = dict(cursor.execute("SELECT guid, id FROM notes")) if keep is not None else {}
+                note_ids = _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
             _set_model_mods(cursor, model_mods, created)
             connection.commit()
         finally:
@@ -184,8 +184,9 @@ def _fill_collection(
     *,
     note_mods: Mapping[str, int],
     created: int,
-) -> None:
-    """Write a new collection: schema and `col` row by genanki, then every note and card."""
+) -> dict[str, int]:
+    """Write a new collection: schema and `col` row by genanki, then every note and card. Returns
+    every note's ID by GUID."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The decks hold no notes, so genanki writes only the schema and the `col` row.
@@ -203,6 +204,7 @@ def _fill_collection(
     cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cards())
     for _, sql in indexes:
         cursor.execute(sql)
+    return rows.note_ids
 
 
 def _update_collection(
@@ -264,8 +266,10 @@ def _update_collection(
 
 
 def _digest(note: CardNote, mod: int) -> str:
-    """What decides a note's row and cards as written: type, deck, mod, tags, fields."""
-    text = "\x1e".join((note.note_type, note.deck, str(mod), " ".join(note.tags), "\x1f".join(note.fields)))
+    """What decides a note's row and cards as written: type, deck, mod, tags, fields. The content
+    hash already covers every field but Source, so Source is added instead of hashing them again."""
+    source = note.fields[note.field_names.index("Source")]
+    text = "\x1e".join((note.content_hash, note.note_type, note.deck, str(mod), " ".join(note.tags), source))
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
@@ -289,16 +293,17 @@ class _Rows:
     note_mods: Mapping[str, int]
     created: int
     ords: list[tuple[int, ...]] = field(default_factory=list)  # each note's card ords, as notes() made them
+    note_ids: dict[str, int] = field(default_factory=dict)  # each note's ID by GUID, as notes() made them
 
     def notes(self) -> Iterator[NoteRow]:
         """The rows of the `notes` table (run before `cards`)."""
         ids = itertools.count(self.created * 1000)  # genanki's counter: a note's ID, then its cards' IDs
-        created, mods, keep = self.created, self.note_mods, self.ords.append
+        created, mods, keep, note_ids = self.created, self.note_mods, self.ords.append, self.note_ids
         for members in self.by_deck.values():
             for note in members:
                 model_id, sort_field, card_ords = self.types[note.note_type]
                 fields = note.fields
-                nid = next(ids)
+                nid = note_ids[note.guid] = next(ids)
                 ords = tuple(card_ords(fields))
                 keep(ords)
                 for _ in ords:

@@ -129,7 +129,7 @@ def load_record(cache_dir: Path, deck: Path) -> Record | None:
             deck=(int(raw["deck"][0]), int(raw["deck"][1])),
             state=(int(raw["state"][0]), int(raw["state"][1])),
             report=dict(raw["report"]),
-            notes={str(g): (int(nid), str(digest)) for g, (nid, digest) in raw["notes"].items()},
+            notes=_kept_notes(raw["notes"]),
             media=int(raw["media"]),
             layout=str(raw["layout"]),
             collection=(int(raw["collection"][0]), int(raw["collection"][1])),
@@ -150,7 +150,12 @@ def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
         "deck": list(record.deck),
         "state": list(record.state),
         "report": record.report,
-        "notes": {guid: list(kept) for guid, kept in record.notes.items()},
+        # Three parallel lists: JSON of lists of plain values is encoded and decoded in C.
+        "notes": {
+            "guid": list(record.notes),
+            "id": [nid for nid, _ in record.notes.values()],
+            "digest": [digest for _, digest in record.notes.values()],
+        },
         "media": record.media,
         "layout": record.layout,
         "collection": list(record.collection),
@@ -168,6 +173,16 @@ def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
             raise
     except OSError:
         pass
+
+
+def _kept_notes(raw: dict[str, list[Any]]) -> dict[str, tuple[int, str]]:
+    guids, ids, digests = raw["guid"], raw["id"], raw["digest"]
+    if not (len(guids) == len(ids) == len(digests)):
+        raise ValueError("notes of the wrong shape")
+    "".join(guids) + "".join(digests)  # TypeError unless strings
+    if not all(type(i) is int for i in ids):
+        raise ValueError("note IDs must be integers")
+    return dict(zip(guids, zip(ids, digests)))
 
 
 def forget(cache_dir: Path, deck: Path) -> None:
