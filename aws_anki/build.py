@@ -125,7 +125,7 @@ class BuildResult:
     notes: tuple[CardNote, ...]
     report: BuildReport
     extractions: tuple[Extraction, ...]  # the facts per file, only when built with quality=True
-    sources: tuple[SourceFile, ...]
+    file_mtimes: Mapping[str, int]  # each note file's modification time, by notes-relative path
     media_files: Mapping[str, Path]
     lookups: tuple[Lookup, ...] = ()  # every image lookup: (file, reference, line, package name or None)
 
@@ -151,7 +151,7 @@ class BuildResult:
             previous,
             now=timestamp,
             note_types=(basic_type(), cloze_type()),
-            file_mtimes={s.rel_path: int(s.mtime) for s in self.sources},
+            file_mtimes=self.file_mtimes,
         )
         size, kept = write_package_kept(
             plan.notes,
@@ -242,6 +242,7 @@ def build_into(
         except OSError:
             pass
     result = _build(read, started, **options)
+    del read  # the files' text is not needed any more, and on a big vault it is a lot of memory
     if options.get("progress") is not None:
         options["progress"]("write", 0, 0)
     if not checked:
@@ -375,7 +376,7 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
             seconds={stage: round(value, 4) for stage, value in seconds.items()},
         ),
         extractions=extractions,
-        sources=read.files,
+        file_mtimes={s.rel_path: int(s.mtime) for s in read.files},  # not the files: their text is big
         media_files=dict(media.files),
         lookups=lookups_of(per_file),
     )

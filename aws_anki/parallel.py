@@ -35,6 +35,8 @@ __all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "worke
 PARALLEL_MIN_BYTES = 96 * 1024  # measured: parallel is 0.78x serial at 128 KB, even at 64 KB
 # A batch sent to a worker holds at least this much text (fewer round trips) ...
 _BATCH_MIN_BYTES = 32 * 1024
+# ... and at most this much (a worker holds a batch's notes until it sends them all back).
+_BATCH_MAX_BYTES = 1024 * 1024
 # ... and there are about this many batches per worker (even load when file sizes differ).
 _BATCHES_PER_WORKER = 8
 
@@ -219,9 +221,9 @@ def _mapping_proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
 
 def _batches(todo: Sequence[int], sources: Sequence[SourceFile], workers: int) -> list[list[int]]:
     """Batches of files, biggest files first (so no worker is left with a big file at the end), each
-    of at least `_BATCH_MIN_BYTES` and about total/(workers*N) of text."""
+    of about total/(workers*N) of text, but at least `_BATCH_MIN_BYTES` and at most `_BATCH_MAX_BYTES`."""
     total = sum(len(sources[i].text) for i in todo)
-    target = max(_BATCH_MIN_BYTES, total // (workers * _BATCHES_PER_WORKER))
+    target = min(_BATCH_MAX_BYTES, max(_BATCH_MIN_BYTES, total // (workers * _BATCHES_PER_WORKER)))
     batches: list[list[int]] = []
     current: list[int] = []
     size = 0

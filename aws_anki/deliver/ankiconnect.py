@@ -326,7 +326,7 @@ def _settle_guids(result: "BuildResult", state: str | Path | None) -> tuple[Sequ
         previous,
         now=int(time.time()),
         note_types=(basic_type(), cloze_type()),
-        file_mtimes={s.rel_path: int(s.mtime) for s in result.sources},
+        file_mtimes=result.file_mtimes,
     )
     return planned.notes, planned.state
 
