@@ -141,7 +141,7 @@ class BuildResult:
     ) -> tuple[WriteResult, KeptCollection | None]:
         """`write`, keeping the collection at `keep` and updating `base` in place (see package.py)."""
         from .models import basic_type, cloze_type
-        from .package import write_package_kept
+        from .package import write_package
         from .state import load_state, plan_build, save_state, state_path
 
         path = Path(path)
@@ -155,7 +155,7 @@ class BuildResult:
             note_types=(basic_type(), cloze_type()),
             file_mtimes=self.file_mtimes,
         )
-        size, kept = write_package_kept(
+        package = write_package(
             plan.notes,
             path,
             note_mods=plan.note_mods,
@@ -167,7 +167,7 @@ class BuildResult:
         )
         if use_state:
             save_state(lock, plan.state)
-        return WriteResult(path, size, plan.changes, len(self.media_files), state_warnings), kept
+        return WriteResult(path, package.size, plan.changes, len(self.media_files), state_warnings), package.kept
 
 
 def build_deck(

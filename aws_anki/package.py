@@ -66,23 +66,15 @@ class KeptCollection:
         return (info.st_size, info.st_mtime_ns)
 
 
+@dataclass(frozen=True)
+class WrittenPackage:
+    """What `write_package` wrote: the deck's size, and the collection kept for the next write."""
+
+    size: int
+    kept: KeptCollection | None
+
+
 def write_package(
-    notes: Sequence[CardNote],
-    path: Path,
-    *,
-    note_mods: Mapping[str, int],
-    model_mods: Mapping[int, int],
-    created: int,
-    media_files: Mapping[str, Path] | None = None,
-) -> int:
-    """Write the `.apkg` at `path` (temp file, then rename); returns its size in bytes."""
-    size, _ = write_package_kept(
-        notes, path, note_mods=note_mods, model_mods=model_mods, created=created, media_files=media_files
-    )
-    return size
-
-
-def write_package_kept(
     notes: Sequence[CardNote],
     path: Path,
     *,
@@ -92,10 +84,10 @@ def write_package_kept(
     media_files: Mapping[str, Path] | None = None,
     keep: Path | None = None,
     base: KeptCollection | None = None,
-) -> tuple[int, KeptCollection | None]:
-    """`write_package`, keeping the collection at `keep` for the next write; with `base` (what the
-    previous write kept there, checked by the caller to be the deck's current collection) only
-    the notes that differ from it are written. Returns the deck's size and what was kept."""
+) -> WrittenPackage:
+    """Write the `.apkg` at `path` (temp file, then rename). With `keep`, its collection stays
+    there for the next write; with `base` too (what the previous write kept there, checked by the
+    caller to be the deck's current collection), only the notes that differ from it are written."""
     import genanki  # costs ~150 ms to import; only a build that writes needs it
 
     by_type = {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
@@ -172,7 +164,7 @@ def write_package_kept(
     kept = None
     if keep is not None:
         kept = KeptCollection(keep, {guid: (note_ids[guid], digests[guid]) for guid in digests}, layout)
-    return path.stat().st_size, kept
+    return WrittenPackage(path.stat().st_size, kept)
 
 
 def _fill_collection(

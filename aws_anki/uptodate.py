@@ -10,7 +10,7 @@ After writing a deck, a build records in the cache folder (one small file per ou
 
 It also keeps the deck's uncompressed collection next to the record. A build that is not up to
 date updates that collection in place (only the notes whose rows differ: see
-`package.write_package_kept`) when the deck, its state and the collection are all as the last
+`package.write_package`) when the deck, its state and the collection are all as the last
 build left them; otherwise it writes a new one.
 
 The next build with the same output reads the files (it must, to hash them), and if the digest,
