@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .errors import PackageError
 from .models import NoteType, basic_type, cloze_type
@@ -99,12 +99,38 @@ def write_package(
         raise PackageError("no notes to write: the notes gave no facts (run `aws-anki inspect --stats` to see why)")
     uses = {name: tuple(dict.fromkeys(note.note_type for note in members)) for name, members in by_deck.items()}
     layout = json.dumps([list(uses.items()), basic_type().fingerprint, cloze_type().fingerprint])
+    lock = _lock_kept(keep) if keep is not None else None
+    if lock is None:
+        keep = base = None  # another build holds the kept collection: this one writes its own, keeps none
+    try:
+        return _write(notes, Path(path), by_deck, by_type, uses, layout, genanki, note_mods=note_mods,
+                      model_mods=model_mods, created=created, media_files=media_files, keep=keep, base=base)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _write(
+    notes: Sequence[CardNote],
+    path: Path,
+    by_deck: Mapping[str, Sequence[CardNote]],
+    by_type: Mapping[str, Any],
+    uses: Mapping[str, tuple[str, ...]],
+    layout: str,
+    genanki: Any,
+    *,
+    note_mods: Mapping[str, int],
+    model_mods: Mapping[int, int],
+    created: int,
+    media_files: Mapping[str, Path] | None,
+    keep: Path | None,
+    base: KeptCollection | None,
+) -> WrittenPackage:
     digests = {note.guid: _digest(note, note_mods.get(note.guid, created)) for note in notes} if keep else {}
     update = base is not None and keep is not None and base.path == keep and base.layout == layout and keep.is_file()
     # Only the notes that will be written need checking (all of them, unless updating in place).
     _check_notes([n for n in notes if base.notes.get(n.guid, ("", ""))[1] != digests[n.guid]] if update else notes, by_type)
 
-    path = Path(path)
     directory = path.resolve().parent
     directory.mkdir(parents=True, exist_ok=True)
     staged = _temp_path(directory, ".apkg.part")
@@ -165,6 +191,26 @@ def write_package(
     if keep is not None:
         kept = KeptCollection(keep, {guid: (note_ids[guid], digests[guid]) for guid in digests}, layout)
     return WrittenPackage(path.stat().st_size, kept)
+
+
+def _lock_kept(keep: Path) -> IO[bytes] | None:
+    """An exclusive lock on the kept collection (held while the handle is open), or None when
+    another build holds it or locks are not available: two builds must never update one file."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks, so never keep a collection
+        return None
+    try:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(keep.with_name(keep.name + ".lock"), "wb")  # noqa: SIM115 (closed by the caller)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
 
 
 def _fill_collection(

@@ -270,3 +270,34 @@ def test_a_touched_deck_or_a_new_layout_gets_a_new_collection(vault: Path, tmp_p
     assert calls == [1]
     aws_anki.build_deck([vault], use_cache=False, jobs=1, deck_by="file").write(reference, now=1_800_000_300)
     assert _importer_view(out, tmp_path / "a") == _importer_view(reference, tmp_path / "b")
+
+
+def test_a_kept_collection_another_build_holds_is_left_alone(vault: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    from aws_anki import package
+    from aws_anki.uptodate import kept_path
+
+    out, cache = tmp_path / "deck.apkg", tmp_path / "cache"
+    aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_000)
+    calls: list[int] = []
+    update = package._update_collection
+    monkeypatch.setattr(package, "_update_collection", lambda *a, **k: calls.append(1) or update(*a, **k))
+    kept = kept_path(cache, out)
+    before = kept.read_bytes()
+    lambda_md = vault / "compute" / "lambda.md"
+    with open(kept.with_name(kept.name + ".lock"), "wb") as other_build:
+        fcntl.flock(other_build, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _edit(lambda_md, "15 minutes", "16 minutes")
+        busy = aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_100)
+        assert calls == [] and kept.read_bytes() == before  # not touched while the other build holds it
+    assert len(busy.written.changes.updated) == 1
+    reference = tmp_path / "reference.apkg"
+    aws_anki.build_deck([vault], use_cache=False, jobs=1).write(reference, use_state=False, now=1_800_000_100)
+    assert {g for g, *_ in _importer_view(out, tmp_path / "a")[1]} == {g for g, *_ in _importer_view(reference, tmp_path / "b")[1]}
+    # The lock is free again: the next build writes a collection to keep, the one after updates it.
+    _edit(lambda_md, "16 minutes", "17 minutes")
+    aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_200)
+    _edit(lambda_md, "17 minutes", "18 minutes")
+    aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_300)
+    assert calls == [1]
