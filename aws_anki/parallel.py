@@ -164,8 +164,13 @@ def notes_all(
 
 
 def _replay(result: FileNotes, media: MediaCollector) -> bool:
-    """Look up a file's images again in `media`; False if one resolves differently now."""
-    return all(media(target, result.source, line) == name for target, line, name in result.media)
+    """Look up a file's images again in `media`; False if one resolves differently now (and then
+    the warnings this replay gave are taken back: the file is made again and replayed anew)."""
+    mark = len(media.warnings)
+    if all(media(target, result.source, line) == name for target, line, name in result.media):
+        return True
+    del media.warnings[mark:]
+    return False
 
 
 def _collector(batch: Sequence[SourceFile], job: _Job) -> MediaCollector:

@@ -91,15 +91,19 @@ def test_changed_image_is_never_served_from_the_cache(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     (notes / "attachments").mkdir(parents=True)
     (notes / "attachments" / "vpc.png").write_bytes(b"\x89PNG first")
-    (notes / "vpc.md").write_text("# Amazon VPC\n\n- **Subnet**: a range of IP addresses ![[vpc.png]]\n")
+    (notes / "vpc.md").write_text("# Amazon VPC\n\n- **Route table**: rules for traffic ![[missing.png]]\n"
+                                  "- **Subnet**: a range of IP addresses ![[vpc.png]]\n")
     cache_dir = tmp_path / "cache"
     first = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
     (notes / "attachments" / "vpc.png").write_bytes(b"\x89PNG second, other bytes")
     second = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
     assert second.report.files_cached == 0  # the entry was read, but not trusted
-    assert second.notes == aws_anki.build_deck([notes], use_cache=False, jobs=1).notes
-    assert first.notes[0].media != second.notes[0].media
-    assert set(second.media_files) == set(second.notes[0].media)
+    fresh = aws_anki.build_deck([notes], use_cache=False, jobs=1)
+    assert second.notes == fresh.notes
+    assert second.report.warnings == fresh.report.warnings  # the missing image is warned of once
+    assert [w.code for w in second.report.warnings] == ["missing-image"]
+    assert first.notes[1].media != second.notes[1].media
+    assert set(second.media_files) == set(second.notes[1].media)
     third = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
     assert third.report.files_cached == 1  # the refreshed entry is good again
     assert third.notes == second.notes and third.media_files == second.media_files
