@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
-from .read import ReadResult, SourceFile, notes_root, read_sources
+from .read import ReadResult, SourceFile, read_sources
 
 if TYPE_CHECKING:
     from .extract import Extraction
@@ -296,22 +296,20 @@ def _options_key(options: Mapping[str, Any]) -> str:
     """The options that decide a deck's content, defaults filled in (not jobs, cache or progress)."""
     settings = {**(build_deck.__kwdefaults__ or {}), **options}
     ignored = {"jobs", "use_cache", "cache_dir", "progress", "quality"}
-    attachments = settings.get("attachments")
-    settings["attachments"] = [str(attachments)] if isinstance(attachments, (str, Path)) else [str(a) for a in attachments or ()]
+    settings["attachments"] = _given_folders(settings.get("attachments"))
     return repr(sorted((k, v) for k, v in settings.items() if k not in ignored))
 
 
-def _folders(attachments: str | Path | Sequence[str | Path] | None) -> tuple[str, ...]:
-    from .media import DEFAULT_ATTACHMENT_FOLDERS
-
-    given = [attachments] if isinstance(attachments, (str, Path)) else list(attachments or ())
-    return tuple(str(f) for f in (*given, *DEFAULT_ATTACHMENT_FOLDERS))
+def _given_folders(attachments: str | Path | Sequence[str | Path] | None) -> list[str]:
+    """The `attachments` option as a list of folder names (strings: Path("./x") would lose "./")."""
+    return [str(attachments)] if isinstance(attachments, (str, Path)) else [str(a) for a in attachments or ()]
 
 
 def _collector(read: ReadResult, attachments: str | Path | Sequence[str | Path] | None) -> MediaCollector:
-    from .media import MediaCollector
+    """The image resolver for these files: the given attachment folders, then the defaults."""
+    from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 
-    return MediaCollector({s.rel_path: (s.path, notes_root(s)) for s in read.files}, _folders(attachments))
+    return MediaCollector.for_files(read.files, (*_given_folders(attachments), *DEFAULT_ATTACHMENT_FOLDERS))
 
 
 def _report_record(report: BuildReport) -> dict[str, Any]:
@@ -370,7 +368,7 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
     media = _collector(read, attachments)
     per_file, extractions, parsed = notes_all(
-        read.files, options=options, media=media, attachment_folders=_folders(attachments), jobs=jobs, cache=cache,
+        read.files, options=options, media=media, jobs=jobs, cache=cache,
         keep_extractions=quality, progress=on_progress,
     )
     files_done = clock()

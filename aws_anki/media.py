@@ -15,10 +15,11 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 from .errors import BuildWarning
+from .read import SourceFile, notes_root
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"})
 DEFAULT_ATTACHMENT_FOLDERS = ("attachments", "assets", "images", "img", "_resources")
@@ -37,12 +38,18 @@ class MediaCollector:
     def __init__(self, sources: Mapping[str, tuple[Path, Path]],
                  attachment_folders: Sequence[str | Path] = DEFAULT_ATTACHMENT_FOLDERS) -> None:
         self._sources = sources  # rel_path -> (file path, notes root)
-        self._folders = tuple(str(folder) for folder in attachment_folders)
-        self._trusted = tuple(_real(Path(f)) for f in self._folders if Path(f).expanduser().is_absolute())
+        self.folders = tuple(str(folder) for folder in attachment_folders)  # as searched, in order
+        self._trusted = tuple(_real(Path(f)) for f in self.folders if Path(f).expanduser().is_absolute())
         self._by_name: dict[Path, dict[str, list[Path]]] = {}
         self._resolved: dict[Path, str] = {}
         self.files: dict[str, Path] = {}  # package name -> file on disk
         self.warnings: list[BuildWarning] = []
+
+    @classmethod
+    def for_files(cls, files: Iterable[SourceFile], attachment_folders: Sequence[str | Path] = DEFAULT_ATTACHMENT_FOLDERS
+                  ) -> MediaCollector:
+        """A collector for these note files, each looked up from its own folder and notes root."""
+        return cls({f.rel_path: (f.path, notes_root(f)) for f in files}, attachment_folders)
 
     def __call__(self, target: str, source: str, line: int) -> str | None:
         """The package name for the image `target` referenced at source:line, or None (warned)."""
@@ -66,7 +73,7 @@ class MediaCollector:
             if refused:
                 self._refuse(source, line, target, root)
                 return None
-            where = ", ".join(f"{f}/" for f in self._folders)
+            where = ", ".join(f"{f}/" for f in self.folders)
             self._warn(source, line, "missing-image", f"image {target!r} not found next to the note, in the notes root "
                        f"or in {where}; the card shows its alt text instead")
             return None
@@ -89,13 +96,13 @@ class MediaCollector:
     def _find(self, reference: str, note_dir: Path, root: Path) -> tuple[Path | None, bool]:
         """The real path of the first allowed candidate that is a file, and whether one was refused."""
         allowed = (_real(root), *self._trusted)
-        lexical = (_lexical(root), *(_lexical(Path(f).expanduser()) for f in self._folders if Path(f).expanduser().is_absolute()))
+        lexical = (_lexical(root), *(_lexical(Path(f).expanduser()) for f in self.folders if Path(f).expanduser().is_absolute()))
         absolute = reference.startswith(("/", "\\"))
         if absolute:
             # Obsidian reads `/x.png` relative to the vault; the absolute path itself is never looked at.
             candidates = [root / reference.lstrip("/\\")]
         else:
-            candidates = [note_dir / reference, root / reference, *(self._folder(f, note_dir, root) / reference for f in self._folders)]
+            candidates = [note_dir / reference, root / reference, *(self._folder(f, note_dir, root) / reference for f in self.folders)]
         inside, linked_out = 0, False
         for candidate in candidates:
             # Lexically first: `..` out of the allowed folders is skipped without touching the file system.

@@ -27,7 +27,7 @@ from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .notes import FileNotes, NoteOptions, file_notes
 from .parse import parse_document
-from .read import SourceFile, notes_root
+from .read import SourceFile
 
 __all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "worker_count"]
 
@@ -85,7 +85,6 @@ def notes_all(
     *,
     options: NoteOptions = NoteOptions(),
     media: MediaCollector | None = None,
-    attachment_folders: Sequence[str] = DEFAULT_ATTACHMENT_FOLDERS,
     jobs: int | None = None,
     cache: NotesCache | None = None,
     keep_extractions: bool = False,
@@ -96,14 +95,15 @@ def notes_all(
 
     Notes come from `cache` when valid (never when extractions are wanted: the cache holds notes
     only), else are made, in parallel when `jobs` allows more than one worker and there is at least
-    `min_parallel_bytes` (default `PARALLEL_MIN_BYTES`) of text. Image lookups are replayed in
-    `media`, in file order; a cached entry whose images no longer resolve the same is made again.
+    `min_parallel_bytes` (default `PARALLEL_MIN_BYTES`) of text. Images are looked up in `media`'s
+    attachment folders (the defaults without it), and the lookups replayed in `media`, in file
+    order; a cached entry whose images no longer resolve the same is made again.
     """
     if min_parallel_bytes is None:
         min_parallel_bytes = PARALLEL_MIN_BYTES
     job = _Job(
         options=options,
-        folders=tuple(attachment_folders),
+        folders=media.folders if media is not None else DEFAULT_ATTACHMENT_FOLDERS,
         variant=repr(options),
         cache_dir=str(cache.directory) if cache is not None else None,
         fingerprint=cache.fingerprint if cache is not None else None,
@@ -153,7 +153,7 @@ def notes_all(
         assert result is not None
         if media is not None and not _replay(result, media):
             # The entry's images changed on disk since it was cached: make this file's notes again.
-            result, extractions[index] = _notes_of(source, job, _collector([source], job))
+            result, extractions[index] = _notes_of(source, job, MediaCollector.for_files([source], job.folders))
             refreshed += 1
             _replay(result, media)
             if cache is not None:
@@ -173,10 +173,6 @@ def _replay(result: FileNotes, media: MediaCollector) -> bool:
     return False
 
 
-def _collector(batch: Sequence[SourceFile], job: _Job) -> MediaCollector:
-    return MediaCollector({s.rel_path: (s.path, notes_root(s)) for s in batch}, job.folders)
-
-
 def _notes_of(source: SourceFile, job: _Job, media: MediaCollector) -> tuple[FileNotes, Extraction | None]:
     extraction = extract_one(source)
     made = file_notes(extraction, options=job.options, media=media)
@@ -187,7 +183,7 @@ def _notes_batch(batch: Sequence[SourceFile], job: _Job) -> list[tuple[FileNotes
     """Worker (or this process): make a batch of files' notes and cache each result."""
     _register_pickling()  # a spawned (not forked) worker has not run _pool
     cache = NotesCache(job.cache_dir, fingerprint=job.fingerprint) if job.cache_dir is not None else None
-    media = _collector(batch, job)  # its files and warnings are dropped: the build replays the lookups
+    media = MediaCollector.for_files(batch, job.folders)  # its files and warnings are dropped: the build replays the lookups
     out = []
     for source in batch:
         made = _notes_of(source, job, media)
