@@ -275,7 +275,7 @@ def build_into(
         notes=kept.notes if kept else {},
         media=written.media,
         layout=kept.layout if kept else "",
-        collection=kept.stamp() if kept else (-1, -1),
+        collection=file_stamp(kept.path) if kept else (-1, -1),
         kept_at=str(kept.path) if kept else "",
     ))
     return DeckBuild(result.report, written, result)

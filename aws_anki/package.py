@@ -57,14 +57,6 @@ class KeptCollection:
     notes: Mapping[str, tuple[int, str]]  # guid -> (note ID, digest of the note's row as written)
     layout: str  # decks, the note types each uses, and the note types' fingerprints
 
-    def stamp(self) -> tuple[int, int]:
-        """(size, mtime_ns) of the collection file, or (-1, -1) if it is gone."""
-        try:
-            info = self.path.stat()
-        except OSError:
-            return (-1, -1)
-        return (info.st_size, info.st_mtime_ns)
-
 
 @dataclass(frozen=True)
 class WrittenPackage:
@@ -128,8 +120,9 @@ def _write(
 ) -> WrittenPackage:
     digests = {note.guid: _digest(note, note_mods.get(note.guid, created)) for note in notes} if keep else {}
     update = base is not None and keep is not None and base.path == keep and base.layout == layout and keep.is_file()
-    # Only the notes that will be written need checking (all of them, unless updating in place).
-    _check_notes([n for n in notes if base.notes.get(n.guid, ("", ""))[1] != digests[n.guid]] if update else notes, by_type)
+    # The notes to write: all of them, or when updating in place those whose row would differ.
+    stale = [n for n in notes if base.notes.get(n.guid, (0, ""))[1] != digests[n.guid]] if update and base else notes
+    _check_notes(stale, by_type)
 
     directory = path.resolve().parent
     directory.mkdir(parents=True, exist_ok=True)
@@ -147,7 +140,7 @@ def _write(
             cursor = connection.cursor()
             if update:
                 assert base is not None
-                note_ids = _update_collection(cursor, base, notes, by_type, digests, note_mods=note_mods, created=created)
+                note_ids = _update_collection(cursor, base, digests, stale, by_type, note_mods=note_mods, created=created)
             else:
                 decks = []
                 for name, types in uses.items():
@@ -175,13 +168,11 @@ def _write(
         with open(staged, "rb") as handle:
             os.fsync(handle.fileno())  # the data is on disk before the rename makes it the deck
         os.replace(staged, path)
-    except OSError as error:
+    except BaseException as error:
         if keep is not None:
             keep.unlink(missing_ok=True)  # perhaps half updated: never a base again
-        raise PackageError(f"{path}: could not write the deck: {error.strerror or error}") from error
-    except BaseException:
-        if keep is not None:
-            keep.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise PackageError(f"{path}: could not write the deck: {error.strerror or error}") from error
         raise
     finally:
         staged.unlink(missing_ok=True)
@@ -248,59 +239,63 @@ def _fill_collection(
 def _update_collection(
     cursor: sqlite3.Cursor,
     base: KeptCollection,
-    notes: Sequence[CardNote],
+    present: Mapping[str, str],
+    stale: Sequence[CardNote],
     by_type: Mapping[str, Any],
-    digests: Mapping[str, str],
     *,
     note_mods: Mapping[str, int],
     created: int,
 ) -> dict[str, int]:
-    """Bring a kept collection to `notes`: delete the notes that are gone, rewrite the ones whose
-    row would differ (and their cards), insert the new ones. Returns every note's ID by GUID.
+    """Bring a kept collection to the notes `present` (GUID -> digest): delete the notes that are
+    gone, write the `stale` ones (rows that would differ, or new) and reconcile their cards.
+    Returns every present note's ID by GUID.
 
     Rows come out as a full write makes them, but for IDs (new ones continue after the highest)
     and row order, neither of which Anki's importer uses to match notes (it matches by GUID) or
     cards (by note and ord)."""
-    kept = base.notes
-    gone = [(nid,) for guid, (nid, _) in kept.items() if guid not in digests]
+    gone = [(nid,) for guid, (nid, _) in base.notes.items() if guid not in present]
     cursor.executemany("DELETE FROM cards WHERE nid = ?", gone)
     cursor.executemany("DELETE FROM notes WHERE id = ?", gone)
     highest = max(created * 1000 - 1, *(cursor.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0]
                                         for t in ("notes", "cards")))
     ids = itertools.count(highest + 1)
-    types = {name: (model.model_id, model.sort_field_index, _card_ords(model)) for name, model in by_type.items()}
-    note_ids: dict[str, int] = {}
-    for note in notes:
-        guid, digest = note.guid, digests[note.guid]
-        previous = kept.get(guid)
-        if previous is not None and previous[1] == digest:
-            note_ids[guid] = previous[0]
-            continue
+    types = _note_types(by_type)
+    note_ids = {guid: nid for guid, (nid, _) in base.notes.items() if guid in present}
+    for note in stale:
         model_id, sort_field, card_ords = types[note.note_type]
-        fields = note.fields
-        row = (model_id, note_mods.get(guid, created), f" {' '.join(note.tags)} ", "\x1f".join(fields), fields[sort_field])
-        did = deck_id(note.deck)
-        if previous is None:
-            nid = next(ids)
-            cursor.execute("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", (nid, guid, row[0], row[1], -1, *row[2:], 0, 0, ""))
+        nid = note_ids.get(note.guid)
+        if nid is None:
+            nid = note_ids[note.guid] = next(ids)
             have: dict[int, int] = {}
         else:
-            nid = previous[0]
-            cursor.execute("UPDATE notes SET mid = ?, mod = ?, tags = ?, flds = ?, sfld = ? WHERE id = ?", (*row, nid))
             have = {ord_: cid for cid, ord_ in cursor.execute("SELECT id, ord FROM cards WHERE nid = ?", (nid,))}
-            cursor.execute("UPDATE cards SET did = ? WHERE nid = ?", (did, nid))
-        wanted = list(card_ords(fields))
-        for ord_, cid in have.items():
-            if ord_ not in wanted:
-                cursor.execute("DELETE FROM cards WHERE id = ?", (cid,))
-        for ord_ in wanted:
-            if ord_ not in have:
-                cursor.execute(
-                    "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (next(ids), nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""),
-                )
-        note_ids[guid] = nid
+        did = deck_id(note.deck)
+        row = _note_row(nid, note, model_id, sort_field, note_mods.get(note.guid, created))
+        cursor.execute("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+        cursor.execute("UPDATE cards SET did = ? WHERE nid = ?", (did, nid))  # the deck may have changed
+        wanted = list(card_ords(note.fields))
+        cursor.executemany("DELETE FROM cards WHERE id = ?", [(cid,) for ord_, cid in have.items() if ord_ not in wanted])
+        cursor.executemany(
+            "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [_card_row(next(ids), nid, did, ord_, created) for ord_ in wanted if ord_ not in have],
+        )
     return note_ids
+
+
+def _note_types(by_type: Mapping[str, Any]) -> dict[str, tuple[int, int, CardOrds]]:
+    """Per note type: its model ID, sort field, and which cards a note of it has."""
+    return {name: (model.model_id, model.sort_field_index, _card_ords(model)) for name, model in by_type.items()}
+
+
+def _note_row(nid: int, note: CardNote, model_id: int, sort_field: int, mod: int) -> NoteRow:
+    """A `notes` row as genanki writes it, but with the note's own `mod`."""
+    fields = note.fields
+    return (nid, note.guid, model_id, mod, -1, f" {' '.join(note.tags)} ", "\x1f".join(fields), fields[sort_field], 0, 0, "")
+
+
+def _card_row(cid: int, nid: int, did: int, ord_: int, created: int) -> CardRow:
+    """A `cards` row as genanki writes it: a new card."""
+    return (cid, nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
 def _digest(note: CardNote, mod: int) -> str:
@@ -340,16 +335,12 @@ class _Rows:
         for members in self.by_deck.values():
             for note in members:
                 model_id, sort_field, card_ords = self.types[note.note_type]
-                fields = note.fields
                 nid = note_ids[note.guid] = next(ids)
-                ords = tuple(card_ords(fields))
+                ords = tuple(card_ords(note.fields))
                 keep(ords)
                 for _ in ords:
                     next(ids)
-                yield (
-                    nid, note.guid, model_id, mods.get(note.guid, created), -1,
-                    f" {' '.join(note.tags)} ", "\x1f".join(fields), fields[sort_field], 0, 0, "",
-                )  # fmt: skip
+                yield _note_row(nid, note, model_id, sort_field, mods.get(note.guid, created))
 
     def cards(self) -> Iterator[CardRow]:
         """The rows of the `cards` table."""
@@ -360,7 +351,7 @@ class _Rows:
             for _ in members:
                 nid = next(ids)
                 for ord_ in next(ords):
-                    yield (next(ids), nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
+                    yield _card_row(next(ids), nid, did, ord_, created)
 
 
 def _note_and_card_rows(
@@ -371,8 +362,7 @@ def _note_and_card_rows(
     created: int,
 ) -> _Rows:
     """The rows to insert, made lazily (see `_Rows`)."""
-    types = {note_type: (model.model_id, model.sort_field_index, _card_ords(model)) for note_type, model in models.items()}
-    return _Rows(by_deck, types, note_mods, created)
+    return _Rows(by_deck, _note_types(models), note_mods, created)
 
 
 def _card_ords(model: Any) -> CardOrds:

@@ -67,20 +67,22 @@ class Record:
         file is `state`): nothing has touched the deck, the state or the collection since."""
         from .package import KeptCollection
 
-        collection = KeptCollection(Path(self.kept_at), self.notes, self.layout)
-        if self.kept_at and self.layout and file_stamp(deck) == self.deck and file_stamp(state) == self.state \
-                and collection.stamp() == self.collection:
-            return collection
+        kept = Path(self.kept_at)
+        if self.kept_at and self.layout and self._untouched(deck, state) and file_stamp(kept) == self.collection:
+            return KeptCollection(kept, self.notes, self.layout)
         return None
 
     def current(self, digest: str, deck: Path, state: Path, resolve: Callable[[str, str, int], str | None]) -> bool:
         """Whether a build of `digest` into `deck` would write what is there (images looked up again)."""
         return (
             digest == self.digest
-            and file_stamp(deck) == self.deck
-            and file_stamp(state) == self.state
+            and self._untouched(deck, state)
             and all(resolve(target, source, line) == name for source, target, line, name in self.lookups)
         )
+
+    def _untouched(self, deck: Path, state: Path) -> bool:
+        """Whether the deck and its state file are as this build wrote them."""
+        return file_stamp(deck) == self.deck and file_stamp(state) == self.state
 
 
 def inputs_digest(read: ReadResult, options: str) -> str:
