@@ -222,7 +222,9 @@ def _codec() -> tuple[dict[type, str], dict[str, Callable[[Any], Any]]]:
     from .notes import CardNote, FileNotes
 
     classes: dict[str, type] = {"X": Extraction, "F": Fact, "S": Skip, "N": CardNote, "FN": FileNotes, "W": BuildWarning}
-    return {cls: tag for tag, cls in classes.items()}, {**{tag: _dataclass(cls) for tag, cls in classes.items()}, **_DECODERS}
+    decoders = {tag: _dataclass(cls) for tag, cls in classes.items()}
+    decoders["N"] = _note_builder(CardNote)
+    return {cls: tag for tag, cls in classes.items()}, {**decoders, **_DECODERS}
 
 
 def _encode(value: Any) -> Any:
@@ -262,8 +264,6 @@ _STRING_TUPLES = frozenset({"fields", "tags", "merged_sources", "media"})
 
 def _dataclass(cls: type) -> Callable[[Any], Any]:
     names = [f.name for f in fields(cls)]
-    if cls.__name__ == "CardNote":
-        return _note_builder(cls, names)
 
     def build(values: Any) -> Any:
         if not isinstance(values, list) or len(values) != len(names):
@@ -273,10 +273,11 @@ def _dataclass(cls: type) -> Callable[[Any], Any]:
     return build
 
 
-def _note_builder(cls: type, names: list[str]) -> Callable[[Any], Any]:
+def _note_builder(cls: type) -> Callable[[Any], Any]:
     """A CardNote from its list of values: string lists made tuples, shared strings interned. A
     value of the wrong type raises TypeError (the entry is then a miss); this runs once per note
     of every cached file, so the checks are C calls, not loops."""
+    names = [f.name for f in fields(cls)]
     intern = sys.intern
     tuples = [(i, name in _SHARED) for i, name in enumerate(names) if name in _STRING_TUPLES]
     shared = [i for i, name in enumerate(names) if name in _SHARED and name not in _STRING_TUPLES]
