@@ -113,17 +113,6 @@ class FileNotes:
     media: tuple[tuple[str, int, str | None], ...]
 
 
-def build_notes(
-    extractions: Sequence[Extraction],
-    *,
-    options: NoteOptions = NoteOptions(),
-    media: MediaResolver | None = None,
-    catalog: Catalog | None = None,
-) -> NotesResult:
-    """Turn every file's facts into notes: resolve services, render fields, tag, deduplicate."""
-    return merge_notes([file_notes(e, options=options, media=media, catalog=catalog) for e in extractions])
-
-
 def file_notes(
     extraction: Extraction,
     *,
