@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .notes import CardNote, FileNotes
     from .state import Changes
     from .stats import Quality
-    from .uptodate import Lookup
+    from .uptodate import Lookup, Record
 
 BUNDLED_NOTES = Path(__file__).resolve().parent / "source_notes"
 
@@ -318,7 +318,7 @@ def _report_record(report: BuildReport) -> dict[str, Any]:
     return data
 
 
-def _up_to_date(record: Any, output: Path, read: ReadResult, started: float) -> DeckBuild:
+def _up_to_date(record: Record, output: Path, read: ReadResult, started: float) -> DeckBuild:
     """The result of a build that found the deck up to date: the last build's report, nothing written."""
     from .state import Changes
 
