@@ -19,12 +19,12 @@ import re
 import sqlite3
 import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .archive import ZipWriter
 from .errors import PackageError
 from .models import NoteType, basic_type, cloze_type
 from .notes import CardNote
@@ -154,13 +154,17 @@ def _write(
             connection.commit()
         finally:
             connection.close()
-        with zipfile.ZipFile(staged, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as archive:
-            archive.write(database, "collection.anki2")
+        # The kept collection's deflated chunks are kept beside it: an update deflates only the
+        # chunks it changed (a stale store is harmless: chunks are looked up by content).
+        store = keep.with_name(keep.name + ".deflate") if keep is not None else None
+        with open(staged, "wb") as handle, ZipWriter(handle) as archive:
+            archive.write_chunked("collection.anki2", database, level=COMPRESS_LEVEL, store=store)
             names = sorted((media_files or {}).items())
-            archive.writestr("media", json.dumps({str(i): name for i, (name, _) in enumerate(names)}))
+            media = json.dumps({str(i): name for i, (name, _) in enumerate(names)})
+            archive.write_bytes("media", media.encode("utf-8"), level=COMPRESS_LEVEL)
             for index, (_, source) in enumerate(names):
                 # Images are already compressed; storing them saves time and nothing else.
-                archive.write(source, str(index), compress_type=zipfile.ZIP_STORED)
+                archive.write_file(str(index), source)
         # mkstemp makes the file private (0600); a deck is an ordinary file, so honour the umask.
         umask = os.umask(0)
         os.umask(umask)
