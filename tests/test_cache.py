@@ -3,16 +3,18 @@ ignored and rewritten, never trusted. Correctness only: no timings here (see ben
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+import marshal
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import aws_anki
-from aws_anki.cache import CACHE_DIR_ENV, NotesCache, _stage_modules, code_fingerprint, default_cache_dir
+from aws_anki.cache import CACHE_DIR_ENV, ENTRY_SUFFIX, NotesCache, _NOTE_FIELDS, _stage_modules, code_fingerprint, default_cache_dir
 from aws_anki.cli import cli
-from aws_anki.notes import FileNotes, NoteOptions, file_notes
+from aws_anki.errors import BuildWarning
+from aws_anki.notes import CardNote, FileNotes, NoteOptions, file_notes
 from aws_anki.parallel import extract_one
 from aws_anki.read import SourceFile, read_sources
 
@@ -117,7 +119,7 @@ def test_changed_image_is_never_served_from_the_cache(tmp_path: Path) -> None:
         pytest.param(lambda raw: b"\x00garbage\xff" * 10, id="garbage"),
         pytest.param(lambda raw: raw.replace(b"15 minutes", b"16 minutes"), id="edited-body"),
         pytest.param(lambda raw: raw.split(b"\n", 1)[1], id="no-header"),
-        pytest.param(lambda raw: raw.split(b"\n", 1)[0] + b"\n" + b'{"X":[1]}', id="wrong-shape"),
+        pytest.param(lambda raw: raw.split(b"\n", 1)[0] + b"\n" + marshal.dumps((1, 2)), id="wrong-shape"),
     ],
 )
 def test_damaged_entry_is_ignored_and_rewritten(vault: Path, tmp_path: Path, damage: object) -> None:
@@ -161,7 +163,7 @@ def test_entry_is_for_one_path_and_content(vault: Path, tmp_path: Path) -> None:
     # An edit replaces the file's entry: the cache does not grow with edits.
     cache.put(edited, _made(edited))
     assert cache.get(edited) is not None and cache.get(source) is None
-    assert len(list(tmp_path.rglob("*.json"))) == 1
+    assert len(list(tmp_path.rglob(f"*{ENTRY_SUFFIX}"))) == 1
     cache.put(source, _made(source))
     # An entry copied into another file's slot is refused too (its header names the other file).
     cache.path_for(moved).parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +175,7 @@ def test_writes_are_atomic_and_never_fail_a_build(vault: Path, tmp_path: Path) -
     source = _sources(vault)[0]
     cache = NotesCache(tmp_path / "cache")
     assert cache.put(source, _made(source))
-    leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.suffix != ".json"]
+    leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.suffix != ENTRY_SUFFIX]
     assert leftovers == []
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")
@@ -208,7 +210,7 @@ def test_environment_variable_sets_the_default_folder(vault: Path, tmp_path: Pat
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "env-cache"))
     assert default_cache_dir() == tmp_path / "env-cache"
     aws_anki.build_deck([vault])
-    assert len(list((tmp_path / "env-cache").rglob("*.json"))) == 2
+    assert len(list((tmp_path / "env-cache").rglob(f"*{ENTRY_SUFFIX}"))) == 2
     monkeypatch.delenv(CACHE_DIR_ENV)
     assert "aws-anki" in str(default_cache_dir())
 
@@ -219,7 +221,7 @@ def test_cli_cache_options(vault: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["build", str(vault), "-o", str(out), "--cache-dir", str(cache_dir), "-q"])
     assert result.exit_code == 0, result.output
-    assert len(list(cache_dir.glob("notes-v*/*/*.json"))) == 2  # one entry per note file
+    assert len(list(cache_dir.glob(f"notes-v*/*/*{ENTRY_SUFFIX}"))) == 2  # one entry per note file
     assert len(list(cache_dir.glob("builds-v*/*.json"))) == 1  # and the deck's up-to-date record
     result = runner.invoke(cli, ["build", str(vault), "-o", str(out), "--no-cache", "--cache-dir", str(tmp_path / "unused"), "-q"])
     assert result.exit_code == 0, result.output
@@ -232,25 +234,44 @@ def test_fingerprint_covers_the_stages() -> None:
     assert len(code_fingerprint()) == 64
 
 
-@pytest.mark.parametrize("tamper", ["tag-not-a-string", "fields-not-a-list", "deck-not-a-string"])
+@pytest.mark.parametrize(
+    "tamper", ["tag-not-a-string", "fields-not-a-tuple", "deck-not-a-string", "cards-not-an-int", "note-too-short",
+               "warning-line-not-an-int", "media-name-not-a-string"],
+)
 def test_entry_with_wrong_types_is_a_miss_even_with_a_good_checksum(dated: SourceFile, tmp_path: Path, tamper: str) -> None:
     import hashlib
     import json
 
     cache = NotesCache(tmp_path / "cache")
-    assert cache.put(dated, _made(dated))
+    made = _made(dated)
+    assert cache.put(dated, replace(made, warnings=(BuildWarning("x.md", 1, "code", "message"),), media=(("a.png", 3, None),)))
+    assert cache.get(dated) is not None  # the entry is good before it is tampered with
     entry = cache.path_for(dated)
     header_line, body = entry.read_bytes().split(b"\n", 1)
-    data = json.loads(body)
-    note = data["FN"][1]["t"][0]["N"]  # FileNotes.notes -> the first CardNote's values
+    data = [list(part) if isinstance(part, tuple) else part for part in marshal.loads(body)]
+    note = list(data[1][0])  # FileNotes.notes -> the first CardNote's values
+    field = dict(zip(_NOTE_FIELDS, range(len(_NOTE_FIELDS))))
     if tamper == "tag-not-a-string":
-        note[4][0] = 7
-    elif tamper == "fields-not-a-list":
-        note[3] = {"t": note[3]}
+        note[field["tags"]] = (*note[field["tags"]], 7)
+    elif tamper == "fields-not-a-tuple":
+        note[field["fields"]] = list(note[field["fields"]])
+    elif tamper == "deck-not-a-string":
+        note[field["deck"]] = ("AWS",)
+    elif tamper == "cards-not-an-int":
+        note[field["cards"]] = 1.0
+    elif tamper == "note-too-short":
+        note = note[:-1]
+    elif tamper == "warning-line-not-an-int":
+        data[2] = (("x.md", "1", "code", "message"),)
     else:
-        note[5] = ["AWS"]
-    body = json.dumps(data, separators=(",", ":")).encode("ascii")
+        data[6] = (("a.png", 3, b"a.png"),)
+    data[1] = (tuple(note), *data[1][1:])
+    body = marshal.dumps(tuple(data))
     header = json.loads(header_line)
     header["sha256"] = hashlib.sha256(body).hexdigest()
     entry.write_bytes(json.dumps(header).encode() + b"\n" + body)
     assert cache.get(dated) is None
+
+
+def test_entry_layout_follows_card_note() -> None:
+    assert tuple(f.name for f in fields(CardNote)) == _NOTE_FIELDS
