@@ -2,9 +2,17 @@
 
 The state lives next to the deck as `<deck>.apkg.lock.json`:
 
-    {"version": 1,
-     "notes": {"<guid>": {"identity": ..., "hash": ..., "mod": ..., "source": ..., "type": ...}},
+    {"version": 2,
+     "columns": ["guid", "identity", "hash", "mod", "source", "type"],
+     "notes": [
+      ["<guid>", "<identity>", "<content hash>", <mod>, "<file:line>", "<note type>"],
+      ...
+     ],
      "models": {"<model id>": {"fingerprint": ..., "mod": ...}}}
+
+One note per line, sorted by GUID, so it diffs well under version control; rows rather than
+objects because a big deck has hundreds of thousands of them (version 1 files, with an object per
+note, are still read).
 
 Rules (Anki updates a note on import only when the package's note is strictly newer):
 - a note whose content hash is unchanged keeps its old `mod`: re-importing changes nothing, and
@@ -23,11 +31,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from .errors import BuildWarning
 
@@ -35,7 +46,7 @@ if TYPE_CHECKING:
     from .models import NoteType
     from .notes import CardNote
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 SAME_SECTION_SIMILARITY = 0.6
 ANY_SECTION_SIMILARITY = 0.9
 
@@ -103,12 +114,16 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
     """Read a state file; a missing one is None, a corrupt one is ignored with a warning."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        if raw.get("version") != STATE_VERSION:
-            raise ValueError(f"unknown version {raw.get('version')!r}")
-        notes = {
-            guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"])))
-            for guid, r in raw["notes"].items()
-        }
+        version = raw.get("version")
+        if version == STATE_VERSION:
+            notes = _rows(raw["notes"], raw["columns"])
+        elif version == 1:
+            notes = {
+                guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"])))
+                for guid, r in raw["notes"].items()
+            }
+        else:
+            raise ValueError(f"unknown version {version!r}")
         models = {int(k): (str(v["fingerprint"]), int(v["mod"])) for k, v in raw.get("models", {}).items()}
     except FileNotFoundError:
         return None, ()
@@ -122,24 +137,55 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
     return BuildState(notes, models), ()
 
 
+def _rows(rows: list[Any], columns: list[Any]) -> dict[str, NoteRecord]:
+    """Version 2 notes (one row per note) as records; ValueError or TypeError unless well formed.
+    The checks are C calls over all rows: a big deck has hundreds of thousands."""
+    if columns != list(_COLUMNS) or type(rows) is not list:
+        raise ValueError("notes are not rows of the known columns")
+    if set(map(type, rows)) - {list} or set(map(len, rows)) - {len(_COLUMNS)}:
+        raise ValueError("a note row of the wrong shape")
+    if set(map(type, chain.from_iterable(map(_STRING_COLUMNS, rows)))) - {str}:
+        raise TypeError("GUIDs, identities, hashes, sources and types must be strings")
+    if set(map(type, map(_MOD, rows))) - {int}:
+        raise TypeError("modification times must be integers")
+    notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5])) for row in rows}
+    if len(notes) != len(rows):
+        raise ValueError("a GUID is listed twice")
+    return notes
+
+
 def save_state(path: Path, state: BuildState) -> None:
-    """Write the state atomically: sorted, one note per line, so it diffs well under version control."""
-    # Each line is formatted here with the C string encoder and goes to the file as it is made:
+    """Write the state atomically (a temporary file, then a rename), one note per line."""
+    # Rows are formatted with the C string encoder, only for the values that may need escaping
+    # (GUIDs are base 62, hashes hex, types plain words: checked first), and written at once:
     # `json.dumps(indent=...)` would switch to the pure-Python encoder, 8 s for a 300,000-note deck.
     quote = encode_basestring
+    records = sorted(state.notes.items())
+    values = state.notes.values()
+    if all(map(_PLAIN.fullmatch, chain(state.notes, map(itemgetter(1), values), map(itemgetter(4), values)))):
+        lines = [f'  ["{guid}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}"]' for guid, r in records]
+    else:  # a state file edited by hand may hold anything
+        lines = [
+            f"  [{quote(guid)}, {quote(r[0])}, {quote(r[1])}, {int(r[2])}, {quote(r[3])}, {quote(r[4])}]"
+            for guid, r in records
+        ]
+    models = json.dumps({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
+    notes = "".join(("\n" if lines else "", ",\n".join(lines)))
+    text = (f'{{"version": {STATE_VERSION},\n "columns": {json.dumps(list(_COLUMNS))},\n'
+            f' "notes": [{notes}\n ],\n "models": {models}}}\n')
     staged = path.with_name(path.name + ".part")
-    with staged.open("w", encoding="utf-8") as out:
-        out.write(f'{{"version": {STATE_VERSION},\n "notes": {{')
-        separator = "\n"
-        for guid, r in sorted(state.notes.items()):
-            out.write(
-                f'{separator}  {quote(guid)}: {{"identity": {quote(r.identity)}, "hash": {quote(r.content_hash)}, '
-                f'"mod": {int(r.mod)}, "source": {quote(r.source)}, "type": {quote(r.note_type)}}}'
-            )
-            separator = ",\n"
-        models = json.dumps({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
-        out.write(f'\n }},\n "models": {models}}}\n')
-    os.replace(staged, path)
+    try:
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+
+
+_COLUMNS = ("guid", "identity", "hash", "mod", "source", "type")
+_STRING_COLUMNS = itemgetter(0, 1, 2, 4, 5)
+_MOD = itemgetter(3)
+_PLAIN = re.compile(r"[0-9A-Za-z_\-]*")
 
 
 def plan_build(
@@ -152,30 +198,43 @@ def plan_build(
 ) -> Plan:
     """Settle GUIDs and modification times against the previous build."""
     previous_notes = previous.notes if previous else {}
-    guid_by_identity = {r.identity: guid for guid, r in previous_notes.items()}
-    notes = [_known_guid(n, guid_by_identity) for n in notes]
-    present = {n.guid for n in notes}
-    vanished = {g: r for g, r in previous_notes.items() if g not in present}
-    notes, carried = _carry_over(notes, vanished, previous_notes)
+    notes = list(notes)
+    found = list(map(previous_notes.get, [n.guid for n in notes]))  # each note's record, if it had one
+    by_identity: dict[str, str] | None = None
+    for index, (note, record) in enumerate(zip(notes, found)):
+        if record is not None and record[0] == note.identity:
+            continue  # the usual case: the same fact under the same GUID as last time
+        if by_identity is None:
+            by_identity = {r[0]: guid for guid, r in previous_notes.items()}
+        guid = by_identity.get(note.identity)
+        if guid and guid != note.guid:  # a fact whose GUID was disambiguated or carried over before
+            notes[index] = replace(note, guid=guid)
+            found[index] = previous_notes[guid]
+    vanished_guids = previous_notes.keys() - {n.guid for n in notes}
+    vanished = {g: r for g, r in previous_notes.items() if g in vanished_guids} if vanished_guids else {}
+    carried = _carry_over(notes, [i for i, record in enumerate(found) if record is None], vanished)
+    for guid, _, index in carried:
+        found[index] = previous_notes[guid]
 
     note_mods: dict[str, int] = {}
     added: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
     records: dict[str, NoteRecord] = {}
-    for note in notes:
-        record = previous_notes.get(note.guid)
+    new_record = tuple.__new__
+    for note, record in zip(notes, found):
+        guid = note.guid
         if record is None:
             mod = now if previous is not None else file_mtimes.get(note.source.rsplit(":", 1)[0], now)
-            added.append(note.guid)
-        elif record.content_hash == note.content_hash:
-            mod = record.mod
-            unchanged.append(note.guid)
+            added.append(guid)
+        elif record[1] == note.content_hash:
+            mod = record[2]
+            unchanged.append(guid)
         else:
-            mod = max(now, record.mod + 1)
-            updated.append(note.guid)
-        note_mods[note.guid] = mod
-        records[note.guid] = _record((note.identity, note.content_hash, mod, note.source, note.note_type))
+            mod = max(now, record[2] + 1)
+            updated.append(guid)
+        note_mods[guid] = mod
+        records[guid] = new_record(NoteRecord, (note.identity, note.content_hash, mod, note.source, note.note_type))
     removed = tuple(sorted((g, r.source) for g, r in vanished.items() if g not in records))
 
     model_mods: dict[int, int] = {}
@@ -187,27 +246,20 @@ def plan_build(
         model_mods[note_type.model_id] = mod
         models[note_type.model_id] = (note_type.fingerprint, mod)
 
-    changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple(carried))
+    changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
     return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models))
 
 
-def _known_guid(note: CardNote, guid_by_identity: Mapping[str, str]) -> CardNote:
-    guid = guid_by_identity.get(note.identity)
-    return replace(note, guid=guid) if guid and guid != note.guid else note
-
-
 def _carry_over(
-    notes: list[CardNote], vanished: Mapping[str, NoteRecord], previous: Mapping[str, NoteRecord]
-) -> tuple[list[CardNote], list[tuple[str, str]]]:
-    """Give new facts that look like edits of vanished facts the GUID of the vanished one."""
+    notes: list[CardNote], fresh: Sequence[int], vanished: Mapping[str, NoteRecord]
+) -> list[tuple[str, str, int]]:
+    """Give new facts (`notes[i]` for i in `fresh`: GUIDs the previous build did not have) that look
+    like edits of vanished facts the GUID of the vanished one, in place; returns (GUID, source, index)."""
     if not vanished:
-        return notes, []
+        return []
     candidates: list[tuple[float, int, str]] = []
-    for index, note in enumerate(notes):
-        if note.guid in previous:
-            continue  # already the same note as in the previous build: never moves to another
-
-        service, section, note_type, subject = _split_identity(note.identity)
+    for index in fresh:
+        service, section, note_type, subject = _split_identity(notes[index].identity)
         for guid, record in vanished.items():
             old_service, old_section, old_type, old_subject = _split_identity(record.identity)
             if old_type != note_type or old_service != service:
@@ -218,7 +270,7 @@ def _carry_over(
                 candidates.append((similarity + (0.01 if section == old_section else 0.0), index, guid))
     taken_notes: set[int] = set()
     taken_guids: set[str] = set()
-    carried: list[tuple[str, str]] = []
+    carried: list[tuple[str, str, int]] = []
     # Best matches first; ties broken by position, so the outcome is deterministic.
     for similarity, index, guid in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
         if index in taken_notes or guid in taken_guids:
@@ -226,8 +278,8 @@ def _carry_over(
         taken_notes.add(index)
         taken_guids.add(guid)
         notes[index] = replace(notes[index], guid=guid)
-        carried.append((guid, notes[index].source))
-    return notes, carried
+        carried.append((guid, notes[index].source, index))
+    return carried
 
 
 def _split_identity(identity: str) -> tuple[str, str, str, str]:

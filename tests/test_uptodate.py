@@ -123,7 +123,7 @@ def test_state_file_round_trips_one_note_per_line(tmp_path: Path) -> None:
     save_state(path, state)
     assert load_state(path) == (state, ())
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert [line.split(":")[0].strip() for line in lines if line.startswith('  "g')] == ['"g0"', '"g1"', '"g2"']
+    assert [line.split(",")[0].strip() for line in lines if line.startswith('  ["g')] == ['["g0"', '["g1"', '["g2"']
     assert "sección" in path.read_text(encoding="utf-8")  # readable, not \u-escaped
     save_state(path, BuildState({}, {}))
     assert load_state(path) == (BuildState({}, {}), ())
