@@ -42,6 +42,7 @@ class MediaCollector:
         self._trusted = tuple(_real(Path(f)) for f in self.folders if Path(f).expanduser().is_absolute())
         self._by_name: dict[Path, dict[str, list[Path]]] = {}
         self._resolved: dict[Path, str] = {}
+        self._found: dict[tuple[str, Path, Path], tuple[Path | None, bool]] = {}
         self.files: dict[str, Path] = {}  # package name -> file on disk
         self.warnings: list[BuildWarning] = []
 
@@ -95,6 +96,15 @@ class MediaCollector:
 
     def _find(self, reference: str, note_dir: Path, root: Path) -> tuple[Path | None, bool]:
         """The real path of the first allowed candidate that is a file, and whether one was refused."""
+        # Remembered for the collector's life (one build): a vault refers to the same images from
+        # the same folders again and again, and each search costs several system calls.
+        key = (reference, note_dir, root)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._search(reference, note_dir, root)
+        return found
+
+    def _search(self, reference: str, note_dir: Path, root: Path) -> tuple[Path | None, bool]:
         allowed = (_real(root), *self._trusted)
         lexical = (_lexical(root), *(_lexical(Path(f).expanduser()) for f in self.folders if Path(f).expanduser().is_absolute()))
         absolute = reference.startswith(("/", "\\"))
