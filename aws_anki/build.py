@@ -349,7 +349,6 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     from .cache import NotesCache
     from .notes import DECK_LAYOUTS, REVERSE_MODES, NoteOptions, merge_notes
     from .parallel import notes_all
-    from .parse import text_warnings
     from .uptodate import lookups_of
 
     defaults = build_deck.__kwdefaults__ or {}
@@ -374,8 +373,7 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     files_done = clock()
     made = merge_notes(per_file)
     notes_done = clock()
-    shape = [w for source in read.files for w in text_warnings(source)]
-    warnings = (*read.warnings, *shape, *made.warnings, *media.warnings)
+    warnings = (*read.warnings, *made.warnings, *media.warnings)
     report = _report(read.files, per_file, extractions, made.notes, made.unresolved, warnings, quality)
     seconds = {
         "read": read_done - started,

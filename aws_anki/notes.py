@@ -106,7 +106,7 @@ class FileNotes:
 
     source: str
     notes: tuple[CardNote, ...]
-    warnings: tuple[BuildWarning, ...]
+    warnings: tuple[BuildWarning, ...]  # the file's own: its text's shape (see parallel), an unknown service
     unresolved: tuple[str, ...]
     facts: int
     skipped: tuple[tuple[str, int], ...]  # (reason, lines) for lines that made no card

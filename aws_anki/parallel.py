@@ -18,7 +18,7 @@ saves below about `PARALLEL_MIN_BYTES` of text (measured with `benchmarks/run.py
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, Sequence
 
@@ -26,7 +26,7 @@ from .cache import NotesCache
 from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .notes import FileNotes, NoteOptions, file_notes
-from .parse import parse_document
+from .parse import parse_document, text_warnings
 from .read import SourceFile
 
 __all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "worker_count"]
@@ -176,6 +176,9 @@ def _replay(result: FileNotes, media: MediaCollector) -> bool:
 def _notes_of(source: SourceFile, job: _Job, media: MediaCollector) -> tuple[FileNotes, Extraction | None]:
     extraction = extract_one(source)
     made = file_notes(extraction, options=job.options, media=media)
+    shape = text_warnings(source)  # checked here, once per content, so that a cached file costs nothing
+    if shape:
+        made = replace(made, warnings=(*shape, *made.warnings))
     return made, extraction if job.keep_extractions else None
 
 
