@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
-from .read import ReadResult, SourceFile, read_sources
+from .read import ReadResult, Scan, SourceFile, decode_sources, notes_root, read_sources, scan_sources
 
 if TYPE_CHECKING:
     from .extract import Extraction
@@ -241,16 +241,22 @@ def build_into(
 
     started = time.perf_counter()
     output = Path(output)
-    read = _read(paths)
+    scan = _scan(paths)  # the files' bytes: all the check needs
     checked = use_state and options.get("use_cache", True) and not options.get("quality")
     if checked:
         from .cache import default_cache_dir
+        from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 
         cache_dir = Path(options.get("cache_dir") or default_cache_dir())
-        digest = inputs_digest(read, _options_key(options))
+        digest = inputs_digest(scan, _options_key(options))
         record = load_record(cache_dir, output)
-        if record is not None and record.current(digest, output, state_path(output), _collector(read, options.get("attachments"))):
-            return _up_to_date(record, output, read, started)
+        # The image resolver of `_collector`, for the files as scanned.
+        resolve = MediaCollector(
+            {f.rel_path: (f.path, notes_root(f)) for f in scan.files},
+            (*_given_folders(options.get("attachments")), *DEFAULT_ATTACHMENT_FOLDERS),
+        )
+        if record is not None and record.current(digest, output, state_path(output), resolve):
+            return _up_to_date(record, output, started)
         # The collection kept by the last build is a base to update only if the deck and its state
         # are still the ones that build wrote, and the collection file is as it left it.
         base = record.kept(output, state_path(output)) if record is not None else None
@@ -258,6 +264,8 @@ def build_into(
             forget(cache_dir, output)  # a build that fails half-way must not leave a record that matches
         except OSError:
             pass
+    read = decode_sources(scan)
+    del scan  # the bytes are not needed any more, and on a big vault they are a lot of memory
     with _without_cycle_collection():
         result = _build(read, started, **options)
         del read  # the files' text is not needed any more, and on a big vault it is a lot of memory
@@ -266,19 +274,32 @@ def build_into(
         if not checked:
             return DeckBuild(result.report, result.write(output, use_state=use_state, now=now), result)
         written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base)
+    changes = written.changes
     save_record(cache_dir, output, Record(
         digest=digest,
         lookups=result.lookups,
         deck=file_stamp(output),
         state=file_stamp(state_path(output)),
         report=_report_record(result.report),
-        notes=kept.notes if kept else {},
+        guids=(*changes.added, *changes.updated, *changes.unchanged),
         media=written.media,
         layout=kept.layout if kept else "",
         collection=file_stamp(kept.path) if kept else (-1, -1),
         kept_at=str(kept.path) if kept else "",
-    ))
+    ), kept.notes if kept else {})
     return DeckBuild(result.report, written, result)
+
+
+def _scan(paths: Sequence[str | Path] | str | Path | None) -> Scan:
+    """The note files under `paths` (the bundled notes when None), read but not decoded."""
+    if paths is None:
+        paths = [bundled_notes()]
+    elif isinstance(paths, (str, Path)):
+        paths = [paths]
+    scan = scan_sources(paths)
+    if not scan.files and not scan.warnings:  # as `_read`: nothing to decode would give nothing either
+        raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
+    return scan
 
 
 def _read(paths: Sequence[str | Path] | str | Path | None) -> ReadResult:
@@ -318,7 +339,7 @@ def _report_record(report: BuildReport) -> dict[str, Any]:
     return data
 
 
-def _up_to_date(record: Record, output: Path, read: ReadResult, started: float) -> DeckBuild:
+def _up_to_date(record: Record, output: Path, started: float) -> DeckBuild:
     """The result of a build that found the deck up to date: the last build's report, nothing written."""
     from .state import Changes
 
@@ -336,9 +357,9 @@ def _up_to_date(record: Record, output: Path, read: ReadResult, started: float) 
         merged=int(data["merged"]),
         warnings=tuple(BuildWarning(str(p), line, str(c), str(m)) for p, line, c, m in data["warnings"]),
         seconds={"up-to-date check": round(time.perf_counter() - started, 4)},
-        files_cached=len(read.files),
+        files_cached=int(data["files"]),  # none was parsed: all are as the last build made them
     )
-    changes = Changes(added=(), updated=(), unchanged=tuple(record.notes), removed=(), carried_over=())
+    changes = Changes(added=(), updated=(), unchanged=record.guids, removed=(), carried_over=())
     return DeckBuild(report, WriteResult(output, record.deck[0], changes, record.media, (), up_to_date=True), None)
 
 
@@ -347,7 +368,8 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     clock = time.perf_counter
     read_done = clock()  # the stages' imports below count towards the next stage, not the read
     from .cache import NotesCache
-    from .notes import DECK_LAYOUTS, REVERSE_MODES, NoteOptions, merge_notes
+    from .notes import NoteOptions, merge_notes
+    from .options import DECK_LAYOUTS, REVERSE_MODES
     from .parallel import notes_all
     from .uptodate import lookups_of
 

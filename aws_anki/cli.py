@@ -4,13 +4,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import click
 
 from .build import BuildReport, BuildResult, build_deck, build_into
 from .errors import AwsAnkiError, BuildWarning
-from .notes import DECK_LAYOUTS, REVERSE_MODES, CardNote, html_to_plain
+from .options import DECK_LAYOUTS, REVERSE_MODES
+
+if TYPE_CHECKING:
+    from .notes import CardNote
+
 
 
 def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -231,6 +235,8 @@ def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, **build_options
         for note in result.notes:
             click.echo(json.dumps(note_as_dict(note), ensure_ascii=False))
         return
+    from .notes import html_to_plain
+
     for note in result.notes:
         question = html_to_plain(note.fields[0])
         answer = html_to_plain(note.fields[1]) if note.note_type == "basic" else ""

@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import BuildWarning
 from .models import BASIC_FIELDS, CLOZE_FIELDS
+from .options import DECK_LAYOUTS, REVERSE_MODES  # noqa: F401 (part of this module's interface)
 from .render import finish_cloze, rewrite_images, sanitize
 from .services import Catalog, Service, load_catalog, resolve_path
 
 if TYPE_CHECKING:
     from .extract import Extraction, Fact
 
-DECK_LAYOUTS = ("none", "category", "service", "file")
-REVERSE_MODES = ("none", "short", "all")
 CONTEXT_SEPARATOR = " › "
 UNRESOLVED_TAG = "Unresolved"
 FILE_TAG_PREFIX = "file::"

@@ -4,6 +4,9 @@ This is the only stage that touches the file system for notes. Nothing here rais
 file: every problem becomes a ``BuildWarning`` and the other files are still read. Only a path
 argument that does not exist raises ``InputError``.
 
+It runs in two steps: ``scan_sources`` finds the files and reads their bytes (all the up-to-date
+check needs: see ``aws_anki.uptodate``), ``decode_sources`` turns them into text.
+
 Consumers should split ``SourceFile.text`` on ``"\\n"`` only (not ``str.splitlines``, which also
 breaks on form feeds and U+2028) so that line N of the text is line N of the file.
 """
@@ -22,7 +25,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
 
-__all__ = ["ReadResult", "SourceFile", "find_markdown", "read_source", "read_sources"]
+__all__ = [
+    "ReadResult", "Scan", "ScannedFile", "SourceFile", "decode_sources", "find_markdown", "read_source", "read_sources",
+    "scan_sources",
+]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
@@ -37,22 +43,25 @@ _BOMS: tuple[tuple[bytes, str, str], ...] = (
     (b"\xfe\xff", "utf-16", "UTF-16 BE"),
 )
 
+# The patterns below are compiled where they are used, on first use (`re` caches them): an up-to-date
+# check imports this module but decodes nothing, and most files never need the fallbacks.
+
 # Cheap gate for mojibake, run on UTF-8 bytes: UTF-8 text mis-decoded as Windows-1252 or Latin-1
 # shows a lead character U+00C2..U+00F4 (UTF-8: C3 82..C3 B4) followed by a character that a
 # continuation byte 0x80..0xBF decodes to: U+0080..U+00BF (C2 xx) or one of the Windows-1252
 # extras such as € ’ – ™ Œ š ƒ ˆ (C5/C6/CB xx, E2 80..84 xx). "Â " and "Ã " are the same with a
 # lost no-break space. ftfy decides whether a flagged line really is mis-decoded.
-_MOJIBAKE_BYTES = re.compile(rb"\xc3[\x82-\xb4](?:[\xc2\xc5\xc6\xcb]|\xe2[\x80-\x84])|\xc3[\x82\x83] ")
+_MOJIBAKE_BYTES = rb"\xc3[\x82-\xb4](?:[\xc2\xc5\xc6\xcb]|\xe2[\x80-\x84])|\xc3[\x82\x83] "
 # The same test on text, to find the lines to repair once the gate has fired.
 _CP1252_CONTINUATION = (
     "\x80-\xbf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d"
     "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
 )
-_MOJIBAKE_TEXT = re.compile(f"[\xc2-\xf4][{_CP1252_CONTINUATION}]|[\xc2\xc3] ")
+_MOJIBAKE_TEXT = f"[\xc2-\xf4][{_CP1252_CONTINUATION}]|[\xc2\xc3] "
 
 # Characters that do not belong in text: C0 controls other than tab and line breaks, DEL,
 # C1 controls, and the replacement character left by a failed decode.
-_NON_TEXT = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+_NON_TEXT = "[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]"
 _BINARY_RATIO = 0.10
 # The same on raw 8-bit bytes: deleting every text byte leaves the control bytes to count.
 _TEXT_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F or b == 0x7F))
@@ -60,24 +69,22 @@ _TEXT_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F
 # What Western European text decoded as Windows-1252 may contain besides ASCII: Latin-1 letters
 # and the punctuation people type. Anything else (or a symbol inside a word, as in "Za¿ó³æ",
 # Polish read as Windows-1252) means the guess is wrong and charset-normalizer decides instead.
-_WESTERN_EXTRA = re.compile(
+_WESTERN_EXTRA = (
     "[^\t\n\r\x20-\x7e\xa0-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
     "\u20ac\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2022\u2122]"
 )
 # (The middle dot of Catalan "l·l", the ordinals ª º and the acute accent typed as an apostrophe
 # are allowed inside words.)
-_SYMBOL_IN_WORD = re.compile(
-    "[a-zA-Z\xc0-\xff][\xa1-\xa9\xab-\xb3\xb5\xb6\xb8\xb9\xbb-\xbf\xd7\xf7][a-zA-Z\xc0-\xff]"
-)
-_NON_ASCII_LETTER = re.compile("[\xc0-\xd6\xd8-\xf6\xf8-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e]")
-_ASCII_LETTER = re.compile("[a-zA-Z]")
+_SYMBOL_IN_WORD = "[a-zA-Z\xc0-\xff][\xa1-\xa9\xab-\xb3\xb5\xb6\xb8\xb9\xbb-\xbf\xd7\xf7][a-zA-Z\xc0-\xff]"
+_NON_ASCII_LETTER = "[\xc0-\xd6\xd8-\xf6\xf8-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e]"
+_ASCII_LETTER = "[a-zA-Z]"
 _MAX_NON_ASCII_LETTERS = 0.3
 
-_FRONT_MATTER_CLOSE = re.compile(r"\n(?:---|\.\.\.)[ \t]*(?:\n|$)")
-_TAG_SEPARATORS = re.compile(r"[,\s]+")
-_TAGS_KEY_LINE = re.compile(r"^tags[ \t]*:", re.IGNORECASE | re.MULTILINE)
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-_NON_ASCII = re.compile("[^\x00-\x7f]")
+_FRONT_MATTER_CLOSE = r"\n(?:---|\.\.\.)[ \t]*(?:\n|$)"
+_TAG_SEPARATORS = r"[,\s]+"
+_TAGS_KEY_LINE = r"(?im)^tags[ \t]*:"
+_ESCAPED_BYTE = "[\udc80-\udcff]"
+_NON_ASCII = "[^\x00-\x7f]"
 _ASCII_BYTES = bytes(range(128))
 
 _Warn = Callable[..., BuildWarning]
@@ -95,7 +102,7 @@ class SourceFile:
     mtime: float = 0.0
 
 
-def notes_root(source: SourceFile) -> Path:
+def notes_root(source: SourceFile | ScannedFile) -> Path:
     """The notes folder a file was found under (what its `rel_path` is relative to)."""
     return source.path.parents[len(Path(source.rel_path).parts) - 1]
 
@@ -109,12 +116,37 @@ class ReadResult:
 
 
 @dataclass(frozen=True)
+class ScannedFile:
+    """One note file as found on disk, read but not decoded (what the up-to-date check hashes)."""
+
+    path: Path
+    rel_path: str
+    raw: bytes | None  # None: the file could not be read, `error` says why
+    content_hash: str = ""  # SHA-256 of `raw`
+    mtime: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The note files found, in the order found, and what went wrong finding them."""
+
+    files: tuple[ScannedFile, ...]
+    warnings: tuple[BuildWarning, ...]
+
+
+@dataclass(frozen=True)
 class _Found:
     """A Markdown file found by the walk, with the key that decides which copy wins."""
 
     file: Path
     root: Path
-    order: tuple[int, int, str]
+    order: tuple[int, int, str]  # (phase, argument index, notes-relative path)
+
+    @property
+    def rel_path(self) -> str:
+        """The file's path relative to its notes root, NFC-normalised."""
+        return self.order[2]
 
 
 @dataclass(frozen=True)
@@ -133,11 +165,11 @@ class _Decoded:
 
 def find_markdown(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
     """Return the (file, notes root) pairs to read; walk warnings are reported by read_sources."""
-    pairs, _warnings = _find_markdown(paths)
-    return pairs
+    found, _warnings = _find_markdown(paths)
+    return [(item.file, item.root) for item in found]
 
 
-def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path]], list[BuildWarning]]:
+def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[_Found], list[BuildWarning]]:
     """Walk the given paths; each file once, preferring real paths to symlinked ones."""
     arguments = [Path(os.path.abspath(os.fspath(p))) for p in paths]
     for given, absolute in zip(paths, arguments):
@@ -155,7 +187,7 @@ def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path]]
         if os.path.isdir(argument):
             _scan_tree(argument, argument, index, 0, visited, pending, found, warnings)
         else:
-            found.append(_Found(argument, argument.parent, (0, index, argument.name)))
+            found.append(_Found(argument, argument.parent, (0, index, _relative(argument, argument.parent))))
     # Phase 2: symlinked folders, in the order found; links found inside them are queued too.
     position = 0
     while position < len(pending):
@@ -166,8 +198,7 @@ def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path]]
     chosen: dict[object, _Found] = {}
     for item in sorted(found, key=lambda f: f.order):
         chosen.setdefault(_identity(item.file), item)
-    pairs = [(item.file, item.root) for item in chosen.values()]
-    return pairs, warnings
+    return list(chosen.values()), warnings
 
 
 def _scan_tree(
@@ -303,32 +334,54 @@ def _reason(path: Path, exc: OSError) -> str:
 
 def read_sources(paths: Sequence[str | Path]) -> ReadResult:
     """Find and read every Markdown file under ``paths``; raise InputError for a missing path."""
-    pairs, walk_warnings = _find_markdown(paths)
+    return decode_sources(scan_sources(paths))
+
+
+def scan_sources(paths: Sequence[str | Path]) -> Scan:
+    """Find every Markdown file under ``paths`` and read its bytes; raise InputError for a missing path."""
+    found, walk_warnings = _find_markdown(paths)
+    return Scan(files=tuple(_scan_file(item.file, item.rel_path) for item in found), warnings=tuple(walk_warnings))
+
+
+def decode_sources(scan: Scan) -> ReadResult:
+    """Decode the files of a scan: the text of each, sorted by ``rel_path``, and every warning."""
     files: list[SourceFile] = []
     warnings: list[tuple[str, BuildWarning]] = []
-    for file, root in pairs:
-        source, file_warnings = read_source(file, root)
+    for scanned in scan.files:
+        source, file_warnings = _decode_file(scanned)
         if source is not None:
             files.append(source)
-        sort_key = _relative(file, root)
-        warnings.extend((sort_key, w) for w in file_warnings)
+        warnings.extend((scanned.rel_path, w) for w in file_warnings)
     files.sort(key=lambda s: (s.rel_path, str(s.path)))
     warnings.sort(key=lambda item: item[0])  # stable: a file's own warnings keep their order
-    return ReadResult(files=tuple(files), warnings=tuple(walk_warnings) + tuple(w for _, w in warnings))
+    return ReadResult(files=tuple(files), warnings=scan.warnings + tuple(w for _, w in warnings))
 
 
 def read_source(path: Path, root: Path) -> tuple[SourceFile | None, tuple[BuildWarning, ...]]:
     """Read one note file; return None with a warning when it is skipped."""
     path = Path(os.path.abspath(path))
-    rel_path = _relative(path, Path(os.path.abspath(root)))
+    return _decode_file(_scan_file(path, _relative(path, Path(os.path.abspath(root)))))
+
+
+def _scan_file(path: Path, rel_path: str) -> ScannedFile:
+    """Read the bytes of the note file at (absolute) `path`, or why they cannot be read."""
+    raw_or_error = _read_bytes(path)
+    if isinstance(raw_or_error, str):
+        return ScannedFile(path, rel_path, None, error=raw_or_error)
+    raw, mtime = raw_or_error
+    return ScannedFile(path, rel_path, raw, hashlib.sha256(raw).hexdigest(), mtime)
+
+
+def _decode_file(scanned: ScannedFile) -> tuple[SourceFile | None, tuple[BuildWarning, ...]]:
+    """Decode one scanned file; return None with a warning when it is skipped."""
+    rel_path = scanned.rel_path
 
     def warn(code: str, message: str, line: int | None = None) -> BuildWarning:
         return BuildWarning(path=rel_path, line=line, code=code, message=message)
 
-    raw_or_error = _read_bytes(path)
-    if isinstance(raw_or_error, str):
-        return None, (warn("unreadable", raw_or_error),)
-    raw, mtime = raw_or_error
+    raw = scanned.raw
+    if raw is None:
+        return None, (warn("unreadable", scanned.error),)
 
     warnings: list[BuildWarning] = []
     decoded = _decode(raw)
@@ -346,7 +399,7 @@ def read_source(path: Path, root: Path) -> tuple[SourceFile | None, tuple[BuildW
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     # UTF-8 bytes of the text (line breaks aside) for the cheap byte-level checks below.
     utf8 = raw if decoded.from_utf8 else text.encode("utf-8", "surrogatepass")
-    if _MOJIBAKE_BYTES.search(utf8):
+    if re.search(_MOJIBAKE_BYTES, utf8):
         text, repaired, first = _repair_mojibake(text)
         if repaired:
             utf8 = text.encode("utf-8", "surrogatepass")
@@ -377,12 +430,12 @@ def read_source(path: Path, root: Path) -> tuple[SourceFile | None, tuple[BuildW
             return None, tuple(warnings)
 
     source = SourceFile(
-        path=path,
+        path=scanned.path,
         rel_path=rel_path,
         text=text,
         metadata=metadata,
-        content_hash=hashlib.sha256(raw).hexdigest(),
-        mtime=mtime,
+        content_hash=scanned.content_hash,
+        mtime=scanned.mtime,
     )
     return source, tuple(warnings)
 
@@ -484,12 +537,12 @@ def _decode_utf16_without_bom(raw: bytes) -> _Decoded:
 def _decode_fallback(raw: bytes, bad_line: int) -> _Decoded:
     """Decode bytes that are not valid UTF-8: mixed UTF-8, Windows-1252, or a detected charset."""
     mixed = raw.decode("utf-8", errors="surrogateescape")
-    escaped = len(_ESCAPED_BYTE.findall(mixed))
-    valid_non_ascii = len(_NON_ASCII.findall(mixed)) - escaped
+    escaped = len(re.findall(_ESCAPED_BYTE, mixed))
+    valid_non_ascii = len(re.findall(_NON_ASCII, mixed)) - escaped
     if valid_non_ascii > escaped:
         # Mostly UTF-8 with a few stray bytes (text pasted from another editor).
         return _Decoded(
-            _ESCAPED_BYTE.sub(lambda m: _stray_byte(m.group()), mixed),
+            re.sub(_ESCAPED_BYTE, lambda m: _stray_byte(m.group()), mixed),
             "encoding",
             f"is mostly UTF-8 but {escaped} byte{'s are' if escaped != 1 else ' is'} not (first at "
             f"line {bad_line}); decoded {'them' if escaped != 1 else 'it'} as Windows-1252. "
@@ -535,15 +588,15 @@ def _guess_charset(raw: bytes) -> tuple[str, str | None]:
 
 def _looks_western(text: str) -> bool:
     """Tell whether text decoded as Windows-1252 reads like Western European text."""
-    if _WESTERN_EXTRA.search(text) or _SYMBOL_IN_WORD.search(text):
+    if re.search(_WESTERN_EXTRA, text) or re.search(_SYMBOL_IN_WORD, text):
         return False
-    accented = len(_NON_ASCII_LETTER.findall(text))
-    return accented <= _MAX_NON_ASCII_LETTERS * (accented + len(_ASCII_LETTER.findall(text)))
+    accented = len(re.findall(_NON_ASCII_LETTER, text))
+    return accented <= _MAX_NON_ASCII_LETTERS * (accented + len(re.findall(_ASCII_LETTER, text)))
 
 
 def _looks_binary(text: str) -> bool:
     """Tell whether decoded text is mostly control characters (a binary file)."""
-    return len(_NON_TEXT.findall(text)) > _BINARY_RATIO * len(text)
+    return len(re.findall(_NON_TEXT, text)) > _BINARY_RATIO * len(text)
 
 
 def _binary(why: str) -> _Decoded:
@@ -598,7 +651,8 @@ def _repair_mojibake(text: str) -> tuple[str, int, int | None]:
     line = 1
     repaired = 0
     first: int | None = None
-    match = _MOJIBAKE_TEXT.search(text)
+    mojibake = re.compile(_MOJIBAKE_TEXT)
+    match = mojibake.search(text)
     while match is not None:
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.end())
@@ -612,7 +666,7 @@ def _repair_mojibake(text: str) -> tuple[str, int, int | None]:
         if fixed != original:
             repaired += 1
             first = line if first is None else first
-        match = _MOJIBAKE_TEXT.search(text, end)
+        match = mojibake.search(text, end)
     if not repaired:
         return text, 0, None
     pieces.append(text[done:])
@@ -629,7 +683,7 @@ def _split_front_matter(
     first_end = text.find("\n")
     if first_end < 0 or text[:first_end].rstrip() != "---":
         return text, _EMPTY_METADATA, [], False
-    close = _FRONT_MATTER_CLOSE.search(text, first_end)
+    close = re.compile(_FRONT_MATTER_CLOSE).search(text, first_end)
     if close is None:  # no closing line: the '---' is a thematic break
         return text, _EMPTY_METADATA, [], False
     block = text[first_end + 1 : close.start() + 1]
@@ -650,7 +704,7 @@ def _split_front_matter(
             tags, tags_problem = _parse_tags(metadata["tags"])
             metadata = {**metadata, "tags": tags}
         if tags_problem is not None:
-            key = _TAGS_KEY_LINE.search(block)
+            key = re.search(_TAGS_KEY_LINE, block)
             tags_line = 2 + block.count("\n", 0, key.start()) if key is not None else None
             warnings.append(warn("front-matter", tags_problem, tags_line))
     frozen: Mapping[str, Any] = MappingProxyType(metadata) if metadata else _EMPTY_METADATA
@@ -694,7 +748,7 @@ def _parse_tags(value: Any) -> tuple[tuple[str, ...], str | None]:
     if value is None:
         items = ()
     elif isinstance(value, str):
-        items = _TAG_SEPARATORS.split(value)
+        items = re.split(_TAG_SEPARATORS, value)
     elif isinstance(value, (list, tuple, set)):
         items = value
     elif isinstance(value, (int, float, bool)):

@@ -1,37 +1,39 @@
 """Up-to-date check: a rebuild whose inputs, options and code are those of the deck on disk does nothing.
 
-After writing a deck, a build records in the cache folder (one small file per output path):
+After writing a deck, a build records in the cache folder (a small header per output path):
 
 - a digest of everything that decides the deck: each note file's path and content hash, what went
-  wrong reading files, the build options, the aws_anki code and templates (`package_fingerprint`);
+  wrong finding and reading files, the build options, the aws_anki code and templates
+  (`package_fingerprint`);
 - every image lookup the notes made (reference, file, line, package name or None);
 - the size and modification time of the deck and of its build state, as written;
-- the build's report, and the notes it wrote (GUID, note ID and a digest of each row).
+- the build's report and the GUIDs of the deck's notes.
 
-It also keeps the deck's uncompressed collection next to the record. A build that is not up to
-date updates that collection in place (only the notes whose rows differ: see
-`package.write_package`) when the deck, its state and the collection are all as the last
-build left them; otherwise it writes a new one.
+It also keeps the deck's uncompressed collection next to the record, with the notes it holds (GUID,
+note ID and a digest of each row) in a file of their own whose SHA-256 the header names: only a
+build that is not up to date reads them. Such a build updates that collection in place (only the
+notes whose rows differ: see `package.write_package`) when the deck, its state, the collection and
+its notes file are all as the last build left them; otherwise it writes a new one.
 
-The next build with the same output reads the files (it must, to hash them), and if the digest,
-every image lookup, the deck and the build state all match, it reports what the record says instead
-of parsing, making notes and packaging again. Anything else (a record missing, corrupt, for other
-inputs, a deck or state file touched since) means a full build. Like the per-file cache, the record
-is never trusted beyond what it can check, and is only used with the cache and the build state on.
+The next build with the same output reads the files' bytes (it must, to hash them; it does not
+decode them: `read.scan_sources`), and if the digest, every image lookup, the deck and the build
+state all match, it reports what the header says instead of decoding, parsing, making notes and
+packaging again. Anything else (a header missing, corrupt, for other inputs, a deck or state file
+touched since) means a full build. Like the per-file cache, the record is never trusted beyond what
+it can check, and is only used with the cache and the build state on.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import package_fingerprint
-from .read import ReadResult
+from .read import Scan
 
 if TYPE_CHECKING:
     from .package import KeptCollection
@@ -40,8 +42,11 @@ __all__ = [
     "Record", "file_stamp", "forget", "inputs_digest", "kept_path", "load_record", "lookups_of", "record_path", "save_record",
 ]
 
-RECORD_VERSION = 1
-_FOLDER = f"builds-v{RECORD_VERSION}"
+RECORD_VERSION = 2
+# The folder keeps its name across record versions: an old record in it reads as no record, and the
+# next build overwrites it and the collection kept beside it instead of leaving them behind.
+_FOLDER = "builds-v1"
+_NOTES_SUFFIX = ".notes"  # the kept collection's notes (JSON), beside it
 
 # (notes-relative file, image reference, line, package name or None)
 Lookup = tuple[str, str, int, "str | None"]
@@ -56,21 +61,23 @@ class Record:
     deck: tuple[int, int]  # (size, mtime_ns) of the .apkg as written
     state: tuple[int, int]  # the same for its .lock.json
     report: dict[str, Any]  # BuildReport.as_dict(), with warnings as [path, line, code, message]
-    notes: Mapping[str, tuple[int, str]]  # guid -> (note ID, row digest) in the kept collection
+    guids: tuple[str, ...]  # of every note in the deck
     media: int
     layout: str = ""  # decks and note types of the kept collection (package.KeptCollection)
     collection: tuple[int, int] = (-1, -1)  # (size, mtime_ns) of the kept collection as left
     kept_at: str = ""  # where the collection is kept
+    notes_sha256: str = ""  # of the kept collection's notes file, as read back (save_record computes it)
 
     def kept(self, deck: Path, state: Path) -> KeptCollection | None:
         """The collection the last build kept, if it is still the one inside `deck` (whose state
-        file is `state`): nothing has touched the deck, the state or the collection since."""
+        file is `state`): nothing has touched the deck, the state, the collection or its notes since."""
         from .package import KeptCollection
 
         kept = Path(self.kept_at)
-        if self.kept_at and self.layout and self._untouched(deck, state) and file_stamp(kept) == self.collection:
-            return KeptCollection(kept, self.notes, self.layout)
-        return None
+        if not (self.kept_at and self.layout and self._untouched(deck, state) and file_stamp(kept) == self.collection):
+            return None
+        notes = _load_notes(_notes_path(kept), self.notes_sha256)
+        return KeptCollection(kept, notes, self.layout) if notes is not None else None
 
     def current(self, digest: str, deck: Path, state: Path, resolve: Callable[[str, str, int], str | None]) -> bool:
         """Whether a build of `digest` into `deck` would write what is there (images looked up again)."""
@@ -85,16 +92,17 @@ class Record:
         return file_stamp(deck) == self.deck and file_stamp(state) == self.state
 
 
-def inputs_digest(read: ReadResult, options: str) -> str:
-    """A hash of the note files (path and content), the read warnings, `options`, the code and
-    the note types' templates and CSS."""
+def inputs_digest(scan: Scan, options: str) -> str:
+    """A hash of the note files (path and bytes, or why they could not be read), what went wrong
+    finding them, `options`, the code and the note types' templates and CSS. The files are hashed
+    before decoding: what decoding makes of them (text and warnings) follows from their bytes and the code."""
     from .models import basic_type, cloze_type
 
     models = f"{basic_type().fingerprint} {cloze_type().fingerprint}"
     digest = hashlib.sha256(f"{package_fingerprint()}\0{models}\0{options}\0".encode())
-    for source in read.files:
-        digest.update(f"{source.path}\0{source.rel_path}\0{source.content_hash}\0".encode("utf-8", "surrogatepass"))
-    for warning in read.warnings:
+    for file in scan.files:
+        digest.update(f"{file.path}\0{file.rel_path}\0{file.content_hash}\0{file.error}\0".encode("utf-8", "surrogatepass"))
+    for warning in scan.warnings:
         digest.update(f"{warning}\0".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
@@ -120,31 +128,46 @@ def kept_path(cache_dir: Path, deck: Path) -> Path:
 
 
 def load_record(cache_dir: Path, deck: Path) -> Record | None:
-    """The record of the last build into `deck`, or None if there is none that reads back whole."""
+    """The record of the last build into `deck`, or None if there is none that reads back whole.
+    Only the header is read: the kept collection's notes are read by `Record.kept`."""
     try:
-        raw = json.loads(record_path(cache_dir, deck).read_text(encoding="utf-8"))
+        raw = json.loads(record_path(cache_dir, deck).read_bytes())
         if raw["version"] != RECORD_VERSION or raw["deck_path"] != str(deck.resolve()):
             return None
+        guids = tuple(raw["guids"])
+        "".join(guids)  # TypeError unless strings
         return Record(
             digest=str(raw["digest"]),
             lookups=tuple((str(s), str(t), int(n), None if m is None else str(m)) for s, t, n, m in raw["lookups"]),
             deck=(int(raw["deck"][0]), int(raw["deck"][1])),
             state=(int(raw["state"][0]), int(raw["state"][1])),
             report=dict(raw["report"]),
-            notes=_kept_notes(raw["notes"]),
+            guids=guids,
             media=int(raw["media"]),
             layout=str(raw["layout"]),
             collection=(int(raw["collection"][0]), int(raw["collection"][1])),
             kept_at=str(raw["kept_at"]),
+            notes_sha256=str(raw["notes_sha256"]),
         )
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):  # a damaged file is no record
         return None
 
 
-def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
-    """Store the record atomically; a cache folder that cannot be written only costs speed."""
-    target = record_path(cache_dir, deck)
-    data = {
+def save_record(cache_dir: Path, deck: Path, record: Record, notes: Mapping[str, tuple[int, str]]) -> None:
+    """Store the record atomically, with `notes` (guid -> (note ID, row digest)) of the collection
+    kept at `record.kept_at` in a file beside it; a cache folder that cannot be written only costs speed."""
+    notes_sha256 = ""
+    if record.kept_at:
+        # Three parallel lists: JSON of lists of plain values is encoded and decoded in C.
+        ids = [nid for nid, _ in notes.values()]
+        digests = [digest for _, digest in notes.values()]
+        notes_part = _dumps({"guid": list(notes), "id": ids, "digest": digests})
+        try:
+            _write_atomic(_notes_path(Path(record.kept_at)), notes_part)  # before the header that names it
+            notes_sha256 = hashlib.sha256(notes_part).hexdigest()
+        except OSError:
+            pass
+    header = {
         "version": RECORD_VERSION,
         "deck_path": str(deck.resolve()),
         "digest": record.digest,
@@ -152,39 +175,60 @@ def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
         "deck": list(record.deck),
         "state": list(record.state),
         "report": record.report,
-        # Three parallel lists: JSON of lists of plain values is encoded and decoded in C.
-        "notes": {
-            "guid": list(record.notes),
-            "id": [nid for nid, _ in record.notes.values()],
-            "digest": [digest for _, digest in record.notes.values()],
-        },
+        "guids": list(record.guids),
         "media": record.media,
         "layout": record.layout,
         "collection": list(record.collection),
         "kept_at": record.kept_at,
+        "notes_sha256": notes_sha256,
     }
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, staged = tempfile.mkstemp(prefix=".record-", suffix=".part", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))  # dump() encodes in Python
-            os.replace(staged, target)
-        except BaseException:
-            Path(staged).unlink(missing_ok=True)
-            raise
+        _write_atomic(record_path(cache_dir, deck), _dumps(header))
     except OSError:
         pass
 
 
-def _kept_notes(raw: dict[str, list[Any]]) -> dict[str, tuple[int, str]]:
-    guids, ids, digests = raw["guid"], raw["id"], raw["digest"]
-    if not (len(guids) == len(ids) == len(digests)):
-        raise ValueError("notes of the wrong shape")
-    "".join(guids) + "".join(digests)  # TypeError unless strings
-    if not all(type(i) is int for i in ids):
-        raise ValueError("note IDs must be integers")
-    return dict(zip(guids, zip(ids, digests)))
+def _dumps(data: Any) -> bytes:
+    # ASCII, so that paths with undecodable bytes (lone surrogates) round-trip; dump() encodes in Python.
+    return json.dumps(data, separators=(",", ":")).encode("ascii")
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Write `data` to `target` through a temporary file and a rename: readers see all or nothing."""
+    import tempfile  # only builds that write pay for it
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, staged = tempfile.mkstemp(prefix=".record-", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(staged, target)
+    except BaseException:
+        Path(staged).unlink(missing_ok=True)
+        raise
+
+
+def _notes_path(kept: Path) -> Path:
+    return kept.with_suffix(_NOTES_SUFFIX)
+
+
+def _load_notes(path: Path, sha256: str) -> dict[str, tuple[int, str]] | None:
+    """The notes file at `path` if its SHA-256 is `sha256` (else it is not the one the header was
+    written with: another build's, half written or damaged), or None."""
+    try:
+        data = path.read_bytes()
+        if not sha256 or hashlib.sha256(data).hexdigest() != sha256:
+            return None
+        raw = json.loads(data)
+        guids, ids, digests = raw["guid"], raw["id"], raw["digest"]
+        if not (len(guids) == len(ids) == len(digests)):
+            return None
+        "".join(guids) + "".join(digests)  # TypeError unless strings
+        if not all(type(i) is int for i in ids):
+            return None
+        return dict(zip(guids, zip(ids, digests)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def forget(cache_dir: Path, deck: Path) -> None:

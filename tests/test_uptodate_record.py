@@ -1,0 +1,236 @@
+"""The up-to-date record in two parts (a header the check reads; the kept collection's notes, which only
+a build that is not up to date reads) and a check on the files' bytes, not their decoded text.
+Correctness only: no timings here (see benchmarks/run.py)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import aws_anki
+from aws_anki import build_into
+from aws_anki.build import DeckBuild
+from aws_anki.read import decode_sources, read_sources, scan_sources
+from aws_anki.uptodate import kept_path, record_path
+
+NOW = 1_800_000_000
+
+
+def _build(vault: Path, out: Path, cache: Path, now: int = NOW, **options: object) -> DeckBuild:
+    return build_into(out, [vault], cache_dir=cache, jobs=1, now=now, **options)
+
+
+def _notes_part(cache: Path, out: Path) -> Path:
+    return kept_path(cache, out).with_suffix(".notes")
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def _notes_in(apkg: Path, where: Path) -> dict[str, tuple[str, str]]:
+    """GUID -> (fields, tags) of every note in a package."""
+    with zipfile.ZipFile(apkg) as archive:
+        archive.extract("collection.anki2", where)
+    with sqlite3.connect(where / "collection.anki2") as db:
+        return {guid: (fields, tags) for guid, fields, tags in db.execute("SELECT guid, flds, tags FROM notes")}
+
+
+def _same_as_a_new_deck(vault: Path, out: Path, tmp_path: Path, now: int) -> bool:
+    reference = tmp_path / "reference" / out.name
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    aws_anki.build_deck([vault], use_cache=False, jobs=1).write(reference, use_state=False, now=now)
+    return _notes_in(out, tmp_path / "ours") == _notes_in(reference, tmp_path / "theirs")
+
+
+@pytest.fixture
+def updates(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per in-place update of a kept collection."""
+    from aws_anki import package
+
+    calls: list[int] = []
+    update = package._update_collection
+    monkeypatch.setattr(package, "_update_collection", lambda *a, **k: calls.append(1) or update(*a, **k))
+    return calls
+
+
+def test_the_check_reads_the_header_only(vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    first = _build(vault, out, cache)
+    header = json.loads(record_path(cache, out).read_text(encoding="utf-8"))
+    assert "notes" not in header and len(header["guids"]) == first.report.notes
+    assert _notes_part(cache, out).is_file()
+
+    def must_not_read(*args: object) -> None:
+        raise AssertionError("an up-to-date check read the kept collection's notes")
+
+    monkeypatch.setattr("aws_anki.uptodate._load_notes", must_not_read)
+    again = _build(vault, out, cache)
+    assert again.written.up_to_date
+    assert sorted(again.written.changes.unchanged) == sorted(header["guids"])
+    assert again.report.files_cached == again.report.files == first.report.files
+
+
+@pytest.mark.parametrize("damage", ["missing", "not-json", "truncated", "another-build", "one-id-changed"])
+def test_a_damaged_notes_part_is_no_base(vault: Path, tmp_path: Path, updates: list[int], damage: str) -> None:
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    lambda_md = vault / "compute" / "lambda.md"
+    _build(vault, out, cache)
+    notes = _notes_part(cache, out)
+    earlier = notes.read_bytes()
+    _edit(lambda_md, "15 minutes", "16 minutes")
+    _build(vault, out, cache, now=NOW + 100)
+    assert updates == [1]  # the notes part is read when a build is not up to date ...
+    if damage == "missing":
+        notes.unlink()
+    elif damage == "not-json":
+        notes.write_bytes(b"{not json")
+    elif damage == "truncated":
+        notes.write_bytes(notes.read_bytes()[:100])
+    elif damage == "another-build":  # well formed, but not the notes the header was written with
+        notes.write_bytes(earlier)
+    elif damage == "one-id-changed":
+        raw = json.loads(notes.read_bytes())
+        raw["id"][0] += 1
+        notes.write_text(json.dumps(raw, separators=(",", ":")), encoding="utf-8")
+    # ... only then: damaged, it never updates the collection, and the deck is still right.
+    assert _build(vault, out, cache, now=NOW + 100).written.up_to_date
+    _edit(lambda_md, "16 minutes", "17 minutes")
+    rebuilt = _build(vault, out, cache, now=NOW + 200)
+    assert not rebuilt.written.up_to_date and updates == [1]
+    assert len(rebuilt.written.changes.updated) == 1
+    assert _same_as_a_new_deck(vault, out, tmp_path, NOW + 200)
+    # That build kept a new collection, with notes the next one updates in place.
+    _edit(lambda_md, "17 minutes", "18 minutes")
+    _build(vault, out, cache, now=NOW + 300)
+    assert updates == [1, 1]
+    assert _same_as_a_new_deck(vault, out, tmp_path / "again", NOW + 300)
+
+
+def test_an_old_record_is_no_record(vault: Path, tmp_path: Path, updates: list[int]) -> None:
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    _build(vault, out, cache)
+    header = json.loads(record_path(cache, out).read_text(encoding="utf-8"))
+    old = {k: v for k, v in header.items() if k not in ("guids", "notes_sha256")}
+    record_path(cache, out).write_text(json.dumps({**old, "version": 1, "notes": {"guid": [], "id": [], "digest": []}}))
+    again = _build(vault, out, cache)
+    assert not again.written.up_to_date and updates == []
+    assert _build(vault, out, cache).written.up_to_date
+
+
+def test_up_to_date_lists_every_note_when_no_collection_was_kept(vault: Path, tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    _build(vault, out, cache)
+    _edit(vault / "compute" / "lambda.md", "15 minutes", "16 minutes")
+    kept = kept_path(cache, out)
+    with open(kept.with_name(kept.name + ".lock"), "wb") as other_build:
+        fcntl.flock(other_build, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = _build(vault, out, cache, now=NOW + 100)  # keeps no collection
+    assert json.loads(record_path(cache, out).read_text(encoding="utf-8"))["kept_at"] == ""
+    again = _build(vault, out, cache, now=NOW + 100)
+    assert again.written.up_to_date
+    assert len(again.written.changes.unchanged) == busy.report.notes > 0
+
+
+@pytest.mark.parametrize("change", ["crlf", "byte-order-mark", "binary-file", "empty-file", "front-matter-only"])
+def test_the_check_hashes_bytes_not_text(vault: Path, tmp_path: Path, change: str) -> None:
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    first = _build(vault, out, cache)
+    ec2 = vault / "compute" / "ec2.md"
+    if change == "crlf":  # the same text once decoded
+        ec2.write_bytes(ec2.read_bytes().replace(b"\n", b"\r\n"))
+    elif change == "byte-order-mark":
+        ec2.write_bytes(b"\xef\xbb\xbf" + ec2.read_bytes())
+    elif change == "binary-file":  # skipped with a warning
+        (vault / "compute" / "blob.md").write_bytes(bytes(range(32)) * 8)
+    elif change == "empty-file":
+        (vault / "compute" / "todo.md").write_bytes(b"  \n")
+    elif change == "front-matter-only":
+        (vault / "compute" / "meta.md").write_text("---\ntags: [x]\n---\n", encoding="utf-8")
+    again = _build(vault, out, cache, now=NOW + 100)
+    assert not again.written.up_to_date
+    skipped = {"binary-file": "binary", "empty-file": "empty", "front-matter-only": "empty"}.get(change)
+    if skipped:
+        assert skipped in {w.code for w in again.report.warnings} - {w.code for w in first.report.warnings}
+    assert again.report.notes == first.report.notes
+    third = _build(vault, out, cache, now=NOW + 200)
+    assert third.written.up_to_date and third.report.warnings == again.report.warnings
+
+
+def test_scan_then_decode_is_read(vault: Path, tmp_path: Path) -> None:
+    (vault / "compute" / "blob.md").write_bytes(bytes(range(32)) * 8)
+    (vault / "compute" / "crlf.md").write_bytes(b"# Amazon SQS\r\n\r\n- **Queue**: holds messages\r\n")
+    (vault / "compute" / "gone.md").symlink_to(vault / "compute" / "nowhere.md")
+    scan = scan_sources([vault])
+    assert decode_sources(scan) == read_sources([vault])
+    by_name = {Path(f.rel_path).name: f for f in scan.files}
+    assert set(by_name) == {"ec2.md", "lambda.md", "blob.md", "crlf.md", "gone.md"}
+    for file in scan.files:
+        if file.raw is None:
+            assert file.error and not file.content_hash
+        else:
+            assert file.content_hash == hashlib.sha256(file.raw).hexdigest() == hashlib.sha256(file.path.read_bytes()).hexdigest()
+    assert by_name["gone.md"].raw is None and "broken symbolic link" in by_name["gone.md"].error
+    read = decode_sources(scan)
+    assert {Path(s.rel_path).name for s in read.files} == {"ec2.md", "lambda.md", "crlf.md"}
+    assert {s.rel_path: s.content_hash for s in read.files} == {f.rel_path: f.content_hash for f in scan.files if f.rel_path in {s.rel_path for s in read.files}}
+
+
+# The pipeline's modules and libraries, which an up-to-date build must not import.
+PIPELINE = ("aws_anki.notes", "aws_anki.parse", "aws_anki.extract", "aws_anki.parallel", "aws_anki.package",
+            "aws_anki.render", "aws_anki.services", "mistune", "genanki", "nh3", "pygments", "yaml", "ftfy", "sqlite3")
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `code` (which must print nothing)."""
+    script = f"{code}\nimport sys\nprint(' '.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=Path(aws_anki.__file__).parent.parent)
+    return set(done.stdout.split())
+
+
+def test_an_up_to_date_build_imports_no_pipeline(vault: Path, tmp_path: Path) -> None:
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    _build(vault, out, cache)
+    loaded = _loaded_after(
+        "import aws_anki\n"
+        f"built = aws_anki.build_into({str(out)!r}, [{str(vault)!r}], cache_dir={str(cache)!r}, jobs=1, now={NOW})\n"
+        "assert built.written.up_to_date, built"
+    )
+    assert "aws_anki.uptodate" in loaded
+    assert loaded.isdisjoint(PIPELINE), sorted(loaded & set(PIPELINE))
+
+
+def test_the_command_line_imports_no_pipeline_at_start() -> None:
+    loaded = _loaded_after("import aws_anki.cli")
+    assert loaded.isdisjoint(PIPELINE), sorted(loaded & set(PIPELINE))
+
+
+@pytest.mark.parametrize("damage", ["deeply-nested", "not-utf-8", "fields-missing", "guids-not-strings", "lookups-wrong-shape"])
+def test_a_damaged_header_is_no_record(vault: Path, tmp_path: Path, damage: str) -> None:
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    _build(vault, out, cache)
+    header = json.loads(record_path(cache, out).read_bytes())
+    if damage == "deeply-nested":
+        record_path(cache, out).write_bytes(b"[" * 100_000)
+    elif damage == "not-utf-8":
+        record_path(cache, out).write_bytes(b"\xff\xfe\x00")
+    else:
+        if damage == "fields-missing":
+            del header["kept_at"]
+        elif damage == "guids-not-strings":
+            header["guids"] = list(range(len(header["guids"])))
+        elif damage == "lookups-wrong-shape":
+            header["lookups"] = [[1, 2]]
+        record_path(cache, out).write_text(json.dumps(header), encoding="utf-8")
+    assert not _build(vault, out, cache).written.up_to_date
+    assert _build(vault, out, cache).written.up_to_date
