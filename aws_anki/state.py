@@ -160,14 +160,16 @@ def save_state(path: Path, state: BuildState) -> None:
     # (GUIDs are base 62, hashes hex, types plain words: checked first), and written at once:
     # `json.dumps(indent=...)` would switch to the pure-Python encoder, 8 s for a 300,000-note deck.
     quote = encode_basestring
-    records = sorted(state.notes.items())
     values = state.notes.values()
     if all(map(_PLAIN.fullmatch, chain(state.notes, map(itemgetter(1), values), map(itemgetter(4), values)))):
-        lines = [f'  ["{guid}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}"]' for guid, r in records]
+        # Made in the notes' order (their strings lie in memory in that order), then sorted: a
+        # line starts with its GUID and a quote, which sorts before every character of a GUID.
+        lines = [f'  ["{guid}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}"]' for guid, r in state.notes.items()]
+        lines.sort()
     else:  # a state file edited by hand may hold anything
         lines = [
             f"  [{quote(guid)}, {quote(r[0])}, {quote(r[1])}, {int(r[2])}, {quote(r[3])}, {quote(r[4])}]"
-            for guid, r in records
+            for guid, r in sorted(state.notes.items())
         ]
     models = json.dumps({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
     notes = "".join(("\n" if lines else "", ",\n".join(lines)))

@@ -88,3 +88,11 @@ def test_state_file_is_replaced_atomically(tmp_path: Path) -> None:
         save_state(path, BuildState({"Ab3": _record((None, "0a", 1, "s", "basic"))}, {}))  # type: ignore[arg-type]
     assert path.read_bytes() == before
     assert not any(name.endswith(".part") for name in os.listdir(tmp_path))
+
+
+def test_rows_are_sorted_by_guid_whatever_its_characters(tmp_path: Path) -> None:
+    guids = ["ab", "abc", "a-", "a0", "aZ", "a_", "aa", "A", "9z", "ab-", "ab0"]
+    state = BuildState({g: _record((f"id {g}", "0f", 1, "s.md:1", "basic")) for g in guids}, {})
+    path = tmp_path / "deck.apkg.lock.json"
+    save_state(path, state)
+    assert [row[0] for row in json.loads(path.read_text(encoding="utf-8"))["notes"]] == sorted(guids)
