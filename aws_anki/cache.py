@@ -36,7 +36,6 @@ import marshal
 import os
 import re
 import sys
-import tempfile
 from functools import cache
 from itertools import chain, starmap
 from operator import itemgetter
@@ -192,6 +191,8 @@ class NotesCache:
         target = self.path_for(source)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # here: an up-to-date build imports this module but writes no entry
+
             handle, staged = tempfile.mkstemp(prefix=".entry-", suffix=".part", dir=target.parent)
             try:
                 with os.fdopen(handle, "wb") as out:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 BASIC_MODEL_ID = 1780395021
@@ -46,11 +45,13 @@ class NoteType:
 
 def template_text(name: str) -> str:
     """Read one file of `templates/` (installed as package data, or from a checkout)."""
-    try:
-        return resources.files("aws_anki.templates").joinpath(name).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        checkout = Path(__file__).resolve().parent.parent / "templates" / name
-        return checkout.read_text(encoding="utf-8")
+    # A path, not importlib.resources: the package is never imported from a zip, and an up-to-date
+    # build (which hashes the templates) should not pay for importing it.
+    here = Path(__file__).resolve().parent
+    for folder in (here / "templates", here.parent / "templates"):
+        if (folder / name).is_file():
+            return (folder / name).read_text(encoding="utf-8")
+    raise FileNotFoundError(f"template {name!r} is missing from this installation of aws_anki")
 
 
 @cache

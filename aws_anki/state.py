@@ -34,7 +34,6 @@ import os
 import re
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
-from difflib import SequenceMatcher
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -259,6 +258,8 @@ def _carry_over(
     like edits of vanished facts the GUID of the vanished one, in place; returns (GUID, source, index)."""
     if not vanished:
         return []
+    from difflib import SequenceMatcher  # here: most builds carry nothing over
+
     candidates: list[tuple[float, int, str]] = []
     for index in fresh:
         service, section, note_type, subject = _split_identity(notes[index].identity)
