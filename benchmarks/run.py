@@ -18,10 +18,10 @@ Nothing here asserts: it measures. Run `--switch` to see where parallel parsing 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -33,6 +33,7 @@ from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "source_notes"
+CHILD = Path(__file__).resolve().parent / "child.py"
 REAL_NOTES = REPO.parent / "shared" / "real_notes"
 UNIT_BYTES = 450_000  # 1x
 FILE_BYTES = 40_500  # a file is closed once it reaches this; they average about 45 KB
@@ -169,74 +170,6 @@ def edit_one_file(vault: Path) -> tuple[Path, bytes]:
 # ---------------------------------------------------------------- one measured run (a fresh process)
 
 
-def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> dict[str, Any]:
-    """Run in the measured subprocess; returns what it saw from inside."""
-    started = time.perf_counter()
-    if kind == "floor":
-        import mistune
-        from mistune.plugins import import_plugin
-
-        imported = time.perf_counter()
-        md = mistune.Markdown(renderer=None, plugins=[import_plugin(n) for n in ("table", "mark", "strikethrough")])
-        size = 0
-        for path in sorted(Path(vault).rglob("*.md")):
-            text = path.read_bytes().decode("utf-8")
-            size += len(text)
-            md.parse(text)
-        return {"import": imported - started, "parse": time.perf_counter() - imported, "chars": size}
-    import aws_anki
-    import aws_anki.build  # the package imports its pipeline lazily: time the import here
-
-    imported = time.perf_counter()
-    # What `aws-anki build` runs: build, write, and nothing at all when the deck is up to date.
-    built = aws_anki.build.build_into(out, [vault], jobs=jobs, cache_dir=cache_dir)
-    done = time.perf_counter()
-    report, written = built.report, built.written
-    seconds = dict(report.seconds)
-    seconds.update(import_=imported - started, build=done - imported)
-    if built.result is not None:
-        seconds["write"] = (done - imported) - sum(report.seconds.values())
-    info: dict[str, Any] = {
-        "seconds": seconds,
-        "notes": report.notes,
-        "files": report.files,
-        "cached": report.files_cached,
-        "workers": report.workers,
-        "size": written.size,
-        "up_to_date": written.up_to_date,
-        "changes": {k: v if isinstance(v, int) else len(v) for k, v in written.changes.as_dict().items()},  # type: ignore[arg-type]
-        "code": aws_anki.build.__file__,
-    }
-    if kind == "genanki" and built.result is not None:
-        info["genanki_size"] = _genanki_default_size(built.result, Path(out).with_suffix(".genanki.apkg"))
-    return info
-
-
-def _genanki_default_size(result: Any, path: Path) -> int:
-    """Size of the same notes written by genanki's own writer (default settings)."""
-    import warnings
-
-    import genanki
-
-    from aws_anki.models import basic_type, cloze_type
-    from aws_anki.package import _genanki_model, deck_id
-
-    models = {t.name: _genanki_model(genanki, t) for t in (basic_type(), cloze_type())}
-    decks: dict[str, Any] = {}
-    for note in result.notes:
-        deck = decks.setdefault(note.deck, genanki.Deck(deck_id(note.deck), note.deck))
-        model = models[basic_type().name if note.note_type == "basic" else cloze_type().name]
-        deck.add_note(genanki.Note(model=model, fields=list(note.fields), tags=list(note.tags), guid=note.guid))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        package = genanki.Package(list(decks.values()))
-        package.media_files = [str(p) for p in result.media_files.values()]
-        package.write_to_file(str(path))
-    size = path.stat().st_size
-    path.unlink()
-    return size
-
-
 def snapshot_code(work: Path) -> Path:
     """Copy this checkout's package (and templates) aside, so that every run of the benchmark
     measures the same code even while the working tree is being edited (the cache would otherwise
@@ -247,12 +180,15 @@ def snapshot_code(work: Path) -> Path:
     shutil.copytree(REPO / "aws_anki", target / "aws_anki", ignore=shutil.ignore_patterns("__pycache__"))
     if (REPO / "templates").is_dir():
         shutil.copytree(REPO / "templates", target / "templates")
+    # Compiled once, as `pip install` does: otherwise every measured process (PYTHONDONTWRITEBYTECODE
+    # is common in containers) compiles aws_anki from source, while mistune comes compiled.
+    compileall.compile_dir(str(target / "aws_anki"), quiet=1)
     return target
 
 
 def measure(kind: str, vault: Path, out: Path, cache_dir: Path, jobs: int | None) -> dict[str, Any]:
     """Run one measurement in a fresh process: wall, CPU (with its workers), peak RSS."""
-    command = [sys.executable, __file__, "--child", kind, str(vault), str(out), str(cache_dir), str(jobs or 0)]
+    command = [sys.executable, str(CHILD), kind, str(vault), str(out), str(cache_dir), str(jobs or 0)]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_ENV)
     stdout, stderr = process.communicate()
@@ -265,17 +201,6 @@ def measure(kind: str, vault: Path, out: Path, cache_dir: Path, jobs: int | None
 
 
 _ENV = dict(os.environ)
-
-
-def _child_main(argv: list[str]) -> None:
-    kind, vault, out, cache_dir, jobs = argv
-    info = child(kind, vault, out, cache_dir, int(jobs) or None)
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
-    info["cpu"] = own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
-    info["rss_main_mb"] = own.ru_maxrss / 1024
-    info["rss_worker_mb"] = workers.ru_maxrss / 1024
-    print(json.dumps(info))
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -390,9 +315,6 @@ def switch_point(work: Path, real_notes: Path | None, repeat: int) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _child_main(sys.argv[2:])
-        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, nargs="+", default=[1, 10, 100], help="vault sizes, in units of 450 KB")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; medians are reported")

@@ -1,0 +1,98 @@
+"""One measured run of benchmarks/run.py, in a fresh process: prints what it saw as one JSON line.
+
+    python benchmarks/child.py KIND VAULT OUT CACHE_DIR JOBS
+
+Kept apart from run.py, and importing little, so that the process measured starts like one that
+only builds (run.py's own imports, argparse, statistics, subprocess..., would count otherwise).
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> dict[str, Any]:
+    """Run in the measured subprocess; returns what it saw from inside."""
+    started = time.perf_counter()
+    if kind == "floor":
+        import mistune
+        from mistune.plugins import import_plugin
+
+        imported = time.perf_counter()
+        md = mistune.Markdown(renderer=None, plugins=[import_plugin(n) for n in ("table", "mark", "strikethrough")])
+        size = 0
+        for path in sorted(Path(vault).rglob("*.md")):
+            text = path.read_bytes().decode("utf-8")
+            size += len(text)
+            md.parse(text)
+        return {"import": imported - started, "parse": time.perf_counter() - imported, "chars": size}
+    import aws_anki
+    import aws_anki.build  # the package imports its pipeline lazily: time the import here
+
+    imported = time.perf_counter()
+    # What `aws-anki build` runs: build, write, and nothing at all when the deck is up to date.
+    built = aws_anki.build.build_into(out, [vault], jobs=jobs, cache_dir=cache_dir)
+    done = time.perf_counter()
+    report, written = built.report, built.written
+    seconds = dict(report.seconds)
+    seconds.update(import_=imported - started, build=done - imported)
+    if built.result is not None:
+        seconds["write"] = (done - imported) - sum(report.seconds.values())
+    info: dict[str, Any] = {
+        "seconds": seconds,
+        "notes": report.notes,
+        "files": report.files,
+        "cached": report.files_cached,
+        "workers": report.workers,
+        "size": written.size,
+        "up_to_date": written.up_to_date,
+        "changes": {k: v if isinstance(v, int) else len(v) for k, v in written.changes.as_dict().items()},  # type: ignore[arg-type]
+        "code": aws_anki.build.__file__,
+    }
+    if kind == "genanki" and built.result is not None:
+        info["genanki_size"] = _genanki_default_size(built.result, Path(out).with_suffix(".genanki.apkg"))
+    return info
+
+
+def _genanki_default_size(result: Any, path: Path) -> int:
+    """Size of the same notes written by genanki's own writer (default settings)."""
+    import warnings
+
+    import genanki
+
+    from aws_anki.models import basic_type, cloze_type
+    from aws_anki.package import _genanki_model, deck_id
+
+    models = {t.name: _genanki_model(genanki, t) for t in (basic_type(), cloze_type())}
+    decks: dict[str, Any] = {}
+    for note in result.notes:
+        deck = decks.setdefault(note.deck, genanki.Deck(deck_id(note.deck), note.deck))
+        model = models[basic_type().name if note.note_type == "basic" else cloze_type().name]
+        deck.add_note(genanki.Note(model=model, fields=list(note.fields), tags=list(note.tags), guid=note.guid))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        package = genanki.Package(list(decks.values()))
+        package.media_files = [str(p) for p in result.media_files.values()]
+        package.write_to_file(str(path))
+    size = path.stat().st_size
+    path.unlink()
+    return size
+
+
+def main(argv: list[str]) -> None:
+    kind, vault, out, cache_dir, jobs = argv
+    info = child(kind, vault, out, cache_dir, int(jobs) or None)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    info["cpu"] = own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+    info["rss_main_mb"] = own.ru_maxrss / 1024
+    info["rss_worker_mb"] = workers.ru_maxrss / 1024
+    print(json.dumps(info))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
