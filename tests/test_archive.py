@@ -100,6 +100,13 @@ def test_threads_do_not_change_the_bytes(tmp_path: Path) -> None:
     _check(_write(tmp_path, data, threads=3, level=6)[0], tmp_path, {"collection.anki2": data})
 
 
+def test_without_pread_threads_read_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _data(20 * CHUNK + 5)
+    expected, _ = _write(tmp_path, data, threads=1)
+    monkeypatch.delattr(os, "pread")  # as on Windows
+    assert _write(tmp_path, data, threads=4, name="no-pread.zip")[0] == expected
+
+
 def test_reuse_gives_the_same_bytes_as_a_fresh_write(tmp_path: Path) -> None:
     data, store = _data(20 * CHUNK + 99), tmp_path / "collection.anki2.deflate"
     fresh, _ = _write(tmp_path, data)
