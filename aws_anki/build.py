@@ -219,7 +219,12 @@ def _without_cycle_collection() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # Re-enabled as is, the collector would scan every object the build made at its next
+            # allocation (they count as new): 0.3 s at 100x. Frozen, then unfrozen, they join the
+            # oldest generation without a collection, to be scanned when it is next due.
+            gc.freeze()
             gc.enable()
+            gc.unfreeze()
 
 
 def build_into(

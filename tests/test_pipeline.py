@@ -99,3 +99,23 @@ def test_reverse_cards_for_short_name_definitions_only(tmp_path: Path) -> None:
     assert short["Use cases"].field("Reverse") == ""  # a label, not a name
     assert short["Retention"].field("Reverse") == ""  # "4 days" names nothing
     assert all(n.field("Reverse") == "" for n in aws_anki.build_deck([tmp_path]).notes)  # off by default
+
+
+def test_cycle_collector_is_back_on_and_nothing_left_frozen(vault: Path, tmp_path: Path) -> None:
+    import gc
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    assert gc.isenabled()
+    aws_anki.build_into(tmp_path / "deck.apkg", [vault], cache_dir=tmp_path / "cache", jobs=1)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    Cycle()  # garbage with a cycle, made after the build: the collector still finds it
+    assert gc.collect() >= 1
+    gc.disable()
+    try:
+        aws_anki.build_deck([vault], jobs=1)
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
