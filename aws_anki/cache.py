@@ -246,7 +246,7 @@ def _decode(body: bytes) -> FileNotes:
     source, notes, warnings, unresolved, facts, skipped, media = value
     _types((notes, warnings, unresolved, skipped, media), tuple)
     _types(notes, tuple)
-    if any(len(note) != len(_NOTE_FIELDS) for note in notes):
+    if set(map(len, notes)) - {len(_NOTE_FIELDS)}:
         raise ValueError("a note of the wrong shape")
     "".join(chain.from_iterable(map(_STRINGS, notes)))
     string_tuples = list(chain.from_iterable(map(_STRING_TUPLES, notes)))
