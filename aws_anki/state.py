@@ -34,7 +34,7 @@ import os
 import re
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
-from itertools import chain
+from itertools import chain, count
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
@@ -203,42 +203,43 @@ def plan_build(
     """Settle GUIDs and modification times against the previous build."""
     previous_notes = previous.notes if previous else {}
     notes = list(notes)
-    found = list(map(previous_notes.get, [n.guid for n in notes]))  # each note's record, if it had one
-    by_identity: dict[str, str] | None = None
-    for index, (note, record) in enumerate(zip(notes, found)):
-        if record is not None and record[0] == note.identity:
-            continue  # the usual case: the same fact under the same GUID as last time
-        if by_identity is None:
-            by_identity = {r[0]: guid for guid, r in previous_notes.items()}
-        guid = by_identity.get(note.identity)
-        if guid and guid != note.guid:  # a fact whose GUID was disambiguated or carried over before
-            notes[index] = replace(note, guid=guid)
-            found[index] = previous_notes[guid]
-    vanished_guids = previous_notes.keys() - {n.guid for n in notes}
+    guids = [n.guid for n in notes]
+    found = list(map(previous_notes.get, guids))  # each note's record, if it had one
+    # Nearly every note has the record of its GUID, made from its identity: those are settled.
+    odd = [i for i, note, record in zip(count(), notes, found) if record is None or record[0] != note.identity]
+    if odd:
+        by_identity = {r[0]: guid for guid, r in previous_notes.items()}
+        for index in odd:
+            guid = by_identity.get(notes[index].identity)
+            if guid and guid != guids[index]:  # a fact whose GUID was disambiguated or carried over before
+                notes[index] = replace(notes[index], guid=guid)
+                guids[index], found[index] = guid, previous_notes[guid]
+    vanished_guids = previous_notes.keys() - set(guids)
     vanished = {g: r for g, r in previous_notes.items() if g in vanished_guids} if vanished_guids else {}
-    carried = _carry_over(notes, [i for i, record in enumerate(found) if record is None], vanished)
+    carried = _carry_over(notes, [i for i in odd if found[i] is None], vanished)
     for guid, _, index in carried:
-        found[index] = previous_notes[guid]
+        guids[index], found[index] = guid, previous_notes[guid]
 
     note_mods: dict[str, int] = {}
     added: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
     records: dict[str, NoteRecord] = {}
-    new_record = tuple.__new__
-    for note, record in zip(notes, found):
-        guid = note.guid
+    new_record, record_type = tuple.__new__, NoteRecord
+    unchanged_append = unchanged.append
+    for guid, note, record in zip(guids, notes, found):
+        content = note.content_hash
         if record is None:
             mod = now if previous is not None else file_mtimes.get(note.source.rsplit(":", 1)[0], now)
             added.append(guid)
-        elif record[1] == note.content_hash:
+        elif record[1] == content:
             mod = record[2]
-            unchanged.append(guid)
+            unchanged_append(guid)
         else:
             mod = max(now, record[2] + 1)
             updated.append(guid)
         note_mods[guid] = mod
-        records[guid] = new_record(NoteRecord, (note.identity, note.content_hash, mod, note.source, note.note_type))
+        records[guid] = new_record(record_type, (note.identity, content, mod, note.source, note.note_type))
     removed = tuple(sorted((g, r.source) for g, r in vanished.items() if g not in records))
 
     model_mods: dict[int, int] = {}
