@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
-from .read import ReadResult, Scan, SourceFile, decode_sources, notes_root, read_sources, scan_sources
+from .read import ReadResult, Scan, ScannedFile, SourceFile, decode_sources, scan_sources
 
 if TYPE_CHECKING:
     from .extract import Extraction
@@ -251,16 +251,11 @@ def build_into(
     checked = use_state and options.get("use_cache", True) and not options.get("quality")
     if checked:
         from .cache import default_cache_dir
-        from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 
         cache_dir = Path(options.get("cache_dir") or default_cache_dir())
         digest = inputs_digest(scan, _options_key(options))
         record = load_record(cache_dir, output)
-        # The image resolver of `_collector`, for the files as scanned.
-        resolve = MediaCollector(
-            {f.rel_path: (f.path, notes_root(f)) for f in scan.files},
-            (*_given_folders(options.get("attachments")), *DEFAULT_ATTACHMENT_FOLDERS),
-        )
+        resolve = _collector(scan.files, options.get("attachments"))
         if record is not None and record.current(digest, output, state_path(output), resolve):
             return _up_to_date(record, output, started)
         # The collection kept by the last build is a base to update only if the deck and its state
@@ -303,20 +298,14 @@ def _scan(paths: Sequence[str | Path] | str | Path | None) -> Scan:
     elif isinstance(paths, (str, Path)):
         paths = [paths]
     scan = scan_sources(paths)
-    if not scan.files and not scan.warnings:  # as `_read`: nothing to decode would give nothing either
+    if not scan.files and not scan.warnings:
         raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
     return scan
 
 
 def _read(paths: Sequence[str | Path] | str | Path | None) -> ReadResult:
-    if paths is None:
-        paths = [bundled_notes()]
-    elif isinstance(paths, (str, Path)):
-        paths = [paths]
-    read = read_sources(paths)
-    if not read.files and not read.warnings:
-        raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
-    return read
+    """The note files under `paths` (the bundled notes when None), read and decoded."""
+    return decode_sources(_scan(paths))
 
 
 def _options_key(options: Mapping[str, Any]) -> str:
@@ -332,11 +321,13 @@ def _given_folders(attachments: str | Path | Sequence[str | Path] | None) -> lis
     return [str(attachments)] if isinstance(attachments, (str, Path)) else [str(a) for a in attachments or ()]
 
 
-def _collector(read: ReadResult, attachments: str | Path | Sequence[str | Path] | None) -> MediaCollector:
+def _collector(
+    files: Sequence[SourceFile | ScannedFile], attachments: str | Path | Sequence[str | Path] | None
+) -> MediaCollector:
     """The image resolver for these files: the given attachment folders, then the defaults."""
     from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 
-    return MediaCollector.for_files(read.files, (*_given_folders(attachments), *DEFAULT_ATTACHMENT_FOLDERS))
+    return MediaCollector.for_files(files, (*_given_folders(attachments), *DEFAULT_ATTACHMENT_FOLDERS))
 
 
 def _report_record(report: BuildReport) -> dict[str, Any]:
@@ -393,7 +384,7 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     progress, attachments, quality = settings["progress"], settings["attachments"], settings["quality"]
     cache = NotesCache(cache_dir) if use_cache else None
     on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
-    media = _collector(read, attachments)
+    media = _collector(read.files, attachments)
     per_file, extractions, parsed = notes_all(
         read.files, options=options, media=media, jobs=jobs, cache=cache,
         keep_extractions=quality, progress=on_progress,

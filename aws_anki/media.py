@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 from .errors import BuildWarning
-from .read import SourceFile, notes_root
+from .read import ScannedFile, SourceFile, notes_root
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"})
 DEFAULT_ATTACHMENT_FOLDERS = ("attachments", "assets", "images", "img", "_resources")
@@ -47,7 +47,7 @@ class MediaCollector:
         self.warnings: list[BuildWarning] = []
 
     @classmethod
-    def for_files(cls, files: Iterable[SourceFile], attachment_folders: Sequence[str | Path] = DEFAULT_ATTACHMENT_FOLDERS
+    def for_files(cls, files: Iterable[SourceFile | ScannedFile], attachment_folders: Sequence[str | Path] = DEFAULT_ATTACHMENT_FOLDERS
                   ) -> MediaCollector:
         """A collector for these note files, each looked up from its own folder and notes root."""
         return cls({f.rel_path: (f.path, notes_root(f)) for f in files}, attachment_folders)
