@@ -137,9 +137,10 @@ class BuildResult:
 
     def _write(
         self, path: str | Path, *, use_state: bool, now: int | None, keep: Path | None = None,
-        base: KeptCollection | None = None,
+        base: KeptCollection | None = None, options: str = "",
     ) -> tuple[WriteResult, KeptCollection | None]:
-        """`write`, keeping the collection at `keep` and updating `base` in place (see package.py)."""
+        """`write`, keeping the collection at `keep` and updating `base` in place (see package.py);
+        `options` is the build's note options, which decide rows beyond what the state records."""
         from .models import basic_type, cloze_type
         from .package import write_package
         from .state import load_state, plan_build, save_state, state_path
@@ -165,6 +166,8 @@ class BuildResult:
             media_files=self.media_files,
             keep=keep,
             base=base,
+            same_records=plan.same_records,
+            options=options,
         )
         if use_state:
             save_state(lock, plan.state)
@@ -274,7 +277,8 @@ def build_into(
             options["progress"]("write", 0, 0)
         if not checked:
             return DeckBuild(result.report, result.write(output, use_state=use_state, now=now), result)
-        written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base)
+        written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base,
+                                      options=_options_key(options))
     changes = written.changes
     save_record(cache_dir, output, Record(
         digest=digest,

@@ -19,7 +19,7 @@ import re
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -76,10 +76,17 @@ def write_package(
     media_files: Mapping[str, Path] | None = None,
     keep: Path | None = None,
     base: KeptCollection | None = None,
+    same_records: Collection[str] = (),
+    options: str = "",
 ) -> WrittenPackage:
     """Write the `.apkg` at `path` (temp file, then rename). With `keep`, its collection stays
     there for the next write; with `base` too (what the previous write kept there, checked by the
-    caller to be the deck's current collection), only the notes that differ from it are written."""
+    caller to be the deck's current collection), only the notes that differ from it are written.
+
+    `same_records` names notes whose build state record (identity, content hash, mod, source, type)
+    is the one the build that wrote `base` left, and `options` the note options; with both the same
+    as then, such a note's row is the same too unless its Source field lists merged duplicates, so
+    its row digest is taken from `base` instead of computed (see `_digests`)."""
     import genanki  # costs ~150 ms to import; only a build that writes needs it
 
     by_type = {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
@@ -90,13 +97,14 @@ def write_package(
     if not by_deck:
         raise PackageError("no notes to write: the notes gave no facts (run `aws-anki inspect --stats` to see why)")
     uses = {name: tuple(dict.fromkeys(note.note_type for note in members)) for name, members in by_deck.items()}
-    layout = json.dumps([list(uses.items()), basic_type().fingerprint, cloze_type().fingerprint])
+    layout = json.dumps([list(uses.items()), basic_type().fingerprint, cloze_type().fingerprint, options])
     lock = _lock_kept(keep) if keep is not None else None
     if lock is None:
         keep = base = None  # another build holds the kept collection: this one writes its own, keeps none
     try:
         return _write(notes, Path(path), by_deck, by_type, uses, layout, genanki, note_mods=note_mods,
-                      model_mods=model_mods, created=created, media_files=media_files, keep=keep, base=base)
+                      model_mods=model_mods, created=created, media_files=media_files, keep=keep, base=base,
+                      same_records=same_records)
     finally:
         if lock is not None:
             lock.close()
@@ -117,9 +125,10 @@ def _write(
     media_files: Mapping[str, Path] | None,
     keep: Path | None,
     base: KeptCollection | None,
+    same_records: Collection[str],
 ) -> WrittenPackage:
-    digests = {note.guid: _digest(note, note_mods.get(note.guid, created)) for note in notes} if keep else {}
     update = base is not None and keep is not None and base.path == keep and base.layout == layout and keep.is_file()
+    digests = _digests(notes, note_mods, created, base.notes if update and base else {}, same_records) if keep else {}
     # The notes to write: all of them, or when updating in place those whose row would differ.
     stale = [n for n in notes if base.notes.get(n.guid, (0, ""))[1] != digests[n.guid]] if update and base else notes
     _check_notes(stale, by_type)
@@ -303,6 +312,29 @@ def _card_row(cid: int, nid: int, did: int, ord_: int, created: int) -> CardRow:
 
 
 _SOURCE_FIELD = {"basic": BASIC_FIELDS.index("Source"), "cloze": CLOZE_FIELDS.index("Source")}
+_MERGED = "m"  # leads the digest of a row whose Source field lists merged duplicates
+
+
+def _digests(
+    notes: Sequence[CardNote],
+    note_mods: Mapping[str, int],
+    created: int,
+    kept: Mapping[str, tuple[int, str]],
+    same_records: Collection[str],
+) -> dict[str, str]:
+    """Every note's row digest. A note in `same_records` that is in `kept` and was not merged then
+    or now has the row it had (all the row holds follows from its record and the note options,
+    which the kept layout includes, but for a merged Source field): its kept digest is reused."""
+    same = same_records if isinstance(same_records, (set, frozenset)) else frozenset(same_records)
+    out: dict[str, str] = {}
+    for note in notes:
+        guid = note.guid
+        old = kept.get(guid) if guid in same and not note.merged_sources else None
+        if old is not None and not old[1].startswith(_MERGED):
+            out[guid] = old[1]
+        else:
+            out[guid] = _digest(note, note_mods.get(guid, created))
+    return out
 
 
 def _digest(note: CardNote, mod: int) -> str:
@@ -310,7 +342,8 @@ def _digest(note: CardNote, mod: int) -> str:
     hash already covers every field but Source, so Source is added instead of hashing them again."""
     source = note.fields[_SOURCE_FIELD[note.note_type]]
     text = "\x1e".join((note.content_hash, note.note_type, note.deck, str(mod), " ".join(note.tags), source))
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    return _MERGED + digest if note.merged_sources else digest
 
 
 def _check_notes(notes: Sequence[CardNote], models: Mapping[str, Any]) -> None:

@@ -301,3 +301,43 @@ def test_a_kept_collection_another_build_holds_is_left_alone(vault: Path, tmp_pa
     _edit(lambda_md, "17 minutes", "18 minutes")
     aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_300)
     assert calls == [1]
+
+
+def test_rows_taken_from_the_kept_collection_stay_exact(vault: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A note whose state record is unchanged keeps its kept row digest (not computed again) unless
+    a merge changes its Source field or the note options changed: each case equals a new collection."""
+    from aws_anki import package
+
+    digested: list[str] = []
+    digest = package._digest
+    monkeypatch.setattr(package, "_digest", lambda note, mod: digested.append(note.guid) or digest(note, mod))
+    out, cache = tmp_path / "deck.apkg", tmp_path / "cache"
+    # The copy comes after lambda.md, so the merged note keeps lambda.md's fact as its first source:
+    # its state record stays the same while its Source field lists the copy, or not.
+    lambda_md, copy = vault / "compute" / "lambda.md", vault / "zz" / "lambda-copy.md"
+    copy.parent.mkdir()
+    copy.write_text("# AWS Lambda\n\n- **Maximum timeout**: 15 minutes\n", encoding="utf-8")  # a duplicate fact
+    first = aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=1_800_000_000)
+    assert first.report.merged == 1
+    steps: list[tuple[str, Any, dict[str, Any]]] = [
+        ("an unrelated edit", lambda: _edit(lambda_md, "128 MB", "256 MB"), {}),
+        ("the duplicate is deleted", copy.unlink, {}),
+        ("the duplicate is back", lambda: copy.write_text("# AWS Lambda\n\n- **Maximum timeout**: 15 minutes\n"), {}),
+        ("file tags are turned off", lambda: None, {"file_tags": False}),
+        ("an edit without file tags", lambda: _edit(lambda_md, "256 MB", "512 MB"), {"file_tags": False}),
+    ]
+    for number, (what, change, options) in enumerate(steps, start=1):
+        change()
+        now = 1_800_000_000 + 100 * number
+        reference = tmp_path / f"reference-{number}" / "deck.apkg"
+        reference.parent.mkdir()
+        reference.with_name("deck.apkg.lock.json").write_bytes(out.with_name("deck.apkg.lock.json").read_bytes())
+        digested.clear()
+        built = aws_anki.build_into(out, [vault], cache_dir=cache, jobs=1, now=now, **options)
+        aws_anki.build_deck([vault], use_cache=False, jobs=1, **options).write(reference, now=now)
+        assert _importer_view(out, tmp_path / f"a{number}") == _importer_view(reference, tmp_path / f"b{number}"), what
+        if what == "an unrelated edit":  # only the edited note's and the merged note's digests are computed
+            assert built.result is not None and len(built.written.changes.updated) == 1
+            merged = {n.guid for n in built.result.notes if n.merged_sources}
+            assert len(merged) == 1 and sorted(digested) == sorted({*built.written.changes.updated, *merged})
