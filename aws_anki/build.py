@@ -224,10 +224,14 @@ def _without_cycle_collection() -> Iterator[None]:
         if was_enabled:
             # Re-enabled as is, the collector would scan every object the build made at its next
             # allocation (they count as new): 0.3 s at 100x. Frozen, then unfrozen, they join the
-            # oldest generation without a collection, to be scanned when it is next due.
-            gc.freeze()
+            # oldest generation without a collection, to be scanned when it is next due; not when
+            # the program froze objects of its own (a pre-fork server), which must stay frozen.
+            thaw = gc.get_freeze_count() == 0
+            if thaw:
+                gc.freeze()
             gc.enable()
-            gc.unfreeze()
+            if thaw:
+                gc.unfreeze()
 
 
 def build_into(

@@ -119,3 +119,10 @@ def test_cycle_collector_is_back_on_and_nothing_left_frozen(vault: Path, tmp_pat
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:
         gc.enable()
+    gc.freeze()  # a program that froze its objects (a pre-fork server) finds them still frozen
+    try:
+        frozen = gc.get_freeze_count()
+        aws_anki.build_deck([vault], jobs=1)
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
