@@ -391,6 +391,8 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     jobs, use_cache, cache_dir = settings["jobs"], settings["use_cache"], settings["cache_dir"]
     progress, attachments, quality = settings["progress"], settings["attachments"], settings["quality"]
     cache = NotesCache(cache_dir) if use_cache else None
+    if cache is not None:
+        cache.prune_old_formats()
     on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
     media = _collector(read.files, attachments)
     per_file, extractions, parsed = notes_all(

@@ -172,6 +172,20 @@ class NotesCache:
             return None
         return found if found.source == source.rel_path else None
 
+    def prune_old_formats(self) -> None:
+        """Delete the entries older versions of aws_anki left here in formats this one cannot read
+        (`notes-v1`, `notes-v2`...): after an upgrade they would only take up space (224 MB for a
+        45 MB vault). Never raises: a folder that cannot be deleted is left."""
+        import shutil  # here: only a build that has notes to make gets here
+
+        try:
+            old = [p for p in self.directory.glob("notes-v*") if p.is_dir() and p.name != _ENTRY_FOLDER]
+        except OSError:
+            return
+        for folder in old:
+            if folder.name[len("notes-v"):].isdigit():
+                shutil.rmtree(folder, ignore_errors=True)
+
     def put(self, source: SourceFile, notes: FileNotes, variant: str = "") -> bool:
         """Store the notes of `source` atomically; False when they cannot be cached (never raises)."""
         if not source.content_hash:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import aws_anki
 from aws_anki.cache import CACHE_DIR_ENV, ENTRY_SUFFIX, NotesCache, _NOTE_FIELDS, _stage_modules, code_fingerprint, default_cache_dir
+from aws_anki import cache as cache_module
 from aws_anki.cli import cli
 from aws_anki.errors import BuildWarning
 from aws_anki.notes import CardNote, FileNotes, NoteOptions, file_notes
@@ -275,3 +276,14 @@ def test_entry_with_wrong_types_is_a_miss_even_with_a_good_checksum(dated: Sourc
 
 def test_entry_layout_follows_card_note() -> None:
     assert tuple(f.name for f in fields(CardNote)) == _NOTE_FIELDS
+
+
+def test_entries_of_older_formats_are_deleted_by_a_build(vault: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    old = cache_dir / "notes-v2" / "ab" / "ab12.json"
+    old.parent.mkdir(parents=True)
+    old.write_text("{}")
+    (cache_dir / "notes-vNext").mkdir()  # not a version number: not ours to judge
+    (cache_dir / "builds-v1").mkdir()
+    aws_anki.build_deck([vault], cache_dir=cache_dir, jobs=1)
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(["builds-v1", "notes-vNext", f"notes-v{cache_module.FORMAT}"])
