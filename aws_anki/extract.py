@@ -54,7 +54,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .parse import Block, Document, Section, inline_text
+from .parse import Block, Document, Section, inline_text, lines_outside_fences
 from .render import CLOZE_CLOSE, CLOZE_HINT, blocks_html, cloze_open, inline_html
 
 Token = Mapping[str, Any]
@@ -226,16 +226,7 @@ def _bold_in(token: Token, line: int) -> Iterator[tuple[int, str]]:
 
 def definition_lines(text: str) -> Iterator[tuple[int, str, str]]:
     """Lines that read `Term: definition` (any separator), found on the raw text outside code."""
-    fence = ""
-    for number, raw in enumerate(text.split("\n"), start=1):
-        stripped = raw.strip()
-        if fence:
-            if stripped.startswith(fence):
-                fence = ""
-            continue
-        if stripped.startswith(("```", "~~~")):
-            fence = stripped[:3]
-            continue
+    for number, raw in lines_outside_fences(text):
         match = _DEFINITION_LINE.match(raw)
         if match is None:
             continue

@@ -207,15 +207,7 @@ def nesting_warnings(source: SourceFile) -> list[BuildWarning]:
     if not _DEEP_PREFIX.search(text):
         return []
     stack: list[int] = []  # indentation of the open list items
-    fence = ""
-    for number, line in enumerate(text.split("\n"), start=1):
-        stripped = line.lstrip(" \t>")
-        if fence:
-            fence = "" if stripped.startswith(fence) else fence
-            continue
-        if stripped.startswith(("```", "~~~")):
-            fence = stripped[:3]
-            continue
+    for number, line in lines_outside_fences(text, " \t>"):
         marker = _MARKER_LINE.match(line)
         if marker is None:
             if line.count(">", 0, len(line) - len(line.lstrip(" \t>"))) >= MAX_NESTING:
@@ -228,6 +220,23 @@ def nesting_warnings(source: SourceFile) -> list[BuildWarning]:
         if len(stack) + marker.group(1).count(">") > MAX_NESTING:
             return [_too_deep(source.rel_path, number)]
     return []
+
+
+def lines_outside_fences(text: str, indent: str | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, line) of each line of `text` outside fenced code (``` or ~~~), the fences
+    themselves left out too. A fence is found after stripping the characters `indent` (default:
+    whitespace) from the start of its line, so `" \t>"` finds fences inside block quotes."""
+    fence = ""
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(indent)
+        if fence:
+            if stripped.startswith(fence):
+                fence = ""
+            continue
+        if stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+            continue
+        yield number, line
 
 
 def _too_deep(rel_path: str, line: int) -> BuildWarning:
