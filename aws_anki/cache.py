@@ -202,22 +202,27 @@ class NotesCache:
             "variant": variant,
             "sha256": hashlib.sha256(body).hexdigest(),
         }
-        target = self.path_for(source)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            import tempfile  # here: an up-to-date build imports this module but writes no entry
-
-            handle, staged = tempfile.mkstemp(prefix=".entry-", suffix=".part", dir=target.parent)
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + body)
-                os.replace(staged, target)
-            except BaseException:
-                Path(staged).unlink(missing_ok=True)
-                raise
+            write_atomic(self.path_for(source), json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + body)
         except OSError:
             return False  # a read-only or full disk makes a slower build, not a failed one
         return True
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write `data` to `target` (making its folder) through a temporary file beside it and a rename:
+    readers see the old file or the new one, never part of one."""
+    import tempfile  # here: an up-to-date build imports this module but writes nothing
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, staged = tempfile.mkstemp(prefix=".aws-anki-", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(staged, target)
+    except BaseException:
+        Path(staged).unlink(missing_ok=True)
+        raise
 
 
 # An entry's body is `marshal` of plain tuples: a FileNotes is

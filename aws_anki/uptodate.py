@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import package_fingerprint
+from .cache import package_fingerprint, write_atomic
 from .read import Scan
 
 if TYPE_CHECKING:
@@ -163,7 +162,7 @@ def save_record(cache_dir: Path, deck: Path, record: Record, notes: Mapping[str,
         digests = [digest for _, digest in notes.values()]
         notes_part = _dumps({"guid": list(notes), "id": ids, "digest": digests})
         try:
-            _write_atomic(_notes_path(Path(record.kept_at)), notes_part)  # before the header that names it
+            write_atomic(_notes_path(Path(record.kept_at)), notes_part)  # before the header that names it
             notes_sha256 = hashlib.sha256(notes_part).hexdigest()
         except OSError:
             pass
@@ -183,7 +182,7 @@ def save_record(cache_dir: Path, deck: Path, record: Record, notes: Mapping[str,
         "notes_sha256": notes_sha256,
     }
     try:
-        _write_atomic(record_path(cache_dir, deck), _dumps(header))
+        write_atomic(record_path(cache_dir, deck), _dumps(header))
     except OSError:
         pass
 
@@ -191,21 +190,6 @@ def save_record(cache_dir: Path, deck: Path, record: Record, notes: Mapping[str,
 def _dumps(data: Any) -> bytes:
     # ASCII, so that paths with undecodable bytes (lone surrogates) round-trip; dump() encodes in Python.
     return json.dumps(data, separators=(",", ":")).encode("ascii")
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write `data` to `target` through a temporary file and a rename: readers see all or nothing."""
-    import tempfile  # only builds that write pay for it
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staged = tempfile.mkstemp(prefix=".record-", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(staged, target)
-    except BaseException:
-        Path(staged).unlink(missing_ok=True)
-        raise
 
 
 def _notes_path(kept: Path) -> Path:
