@@ -260,7 +260,8 @@ def build_into(
         from .cache import default_cache_dir
 
         cache_dir = Path(options.get("cache_dir") or default_cache_dir())
-        digest = inputs_digest(scan, _options_key(options))
+        options_key = _options_key(options)
+        digest = inputs_digest(scan, options_key)
         record = load_record(cache_dir, output)
         resolve = _collector(scan.files, options.get("attachments"))
         if record is not None and record.current(digest, output, state_path(output), resolve):
@@ -282,7 +283,7 @@ def build_into(
         if not checked:
             return DeckBuild(result.report, result.write(output, use_state=use_state, now=now), result)
         written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base,
-                                      options=_options_key(options))
+                                      options=options_key)
     changes = written.changes
     save_record(cache_dir, output, Record(
         digest=digest,
