@@ -226,7 +226,6 @@ def plan_build(
     updated: list[str] = []
     unchanged: list[str] = []
     records: dict[str, NoteRecord] = {}
-    new_record, record_type = tuple.__new__, NoteRecord
     same: list[str] = []
     unchanged_append, same_append = unchanged.append, same.append
     for guid, note, record in zip(guids, notes, found):
@@ -243,7 +242,7 @@ def plan_build(
             mod = max(now, record[2] + 1)
             updated.append(guid)
         note_mods[guid] = mod
-        records[guid] = new_record(record_type, (note.identity, content, mod, note.source, note.note_type))
+        records[guid] = _record((note.identity, content, mod, note.source, note.note_type))
     removed = tuple(sorted((g, r.source) for g, r in vanished.items() if g not in records))
 
     model_mods: dict[int, int] = {}
