@@ -34,6 +34,7 @@ import os
 import re
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
+from collections import Counter
 from itertools import chain, count
 from operator import itemgetter
 from pathlib import Path
@@ -215,6 +216,7 @@ def plan_build(
             if guid and guid != guids[index]:  # a fact whose GUID was disambiguated or carried over before
                 notes[index] = replace(notes[index], guid=guid)
                 guids[index], found[index] = guid, previous_notes[guid]
+        _give_way(notes, guids, found, odd, previous_notes)
     vanished_guids = previous_notes.keys() - set(guids)
     vanished = {g: r for g, r in previous_notes.items() if g in vanished_guids} if vanished_guids else {}
     carried = _carry_over(notes, [i for i in odd if found[i] is None], vanished)
@@ -257,6 +259,34 @@ def plan_build(
     changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
     same_records = frozenset(same).difference(guids[i] for i in odd)  # odd notes: not known to be the same
     return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models), same_records)
+
+
+def _give_way(
+    notes: list[CardNote], guids: list[str], found: list[NoteRecord | None], odd: Sequence[int],
+    previous_notes: Mapping[str, NoteRecord],
+) -> None:
+    """A fact whose GUID another note holds by identity (a fact renamed kept its GUID, and a new
+    fact has its old name) gets a GUID of its own, `identity#2` and on (as `merge_notes` does for
+    colliding keys), in place: one deck must never hold two notes with one GUID."""
+    held = Counter(guids)
+    losers = [i for i in odd if held[guids[i]] > 1 and (found[i] is None or found[i][0] != notes[i].identity)]
+    if not losers:
+        return
+    from .notes import guid_for  # here: the notes stage is not needed to read or write a state
+
+    in_use = set(guids)
+    for index in losers:
+        note, suffix = notes[index], 1
+        while True:
+            suffix += 1
+            identity = f"{note.identity}#{suffix}"
+            guid = guid_for(identity)
+            record = previous_notes.get(guid)
+            if guid not in in_use and (record is None or record[0] == identity):
+                break
+        in_use.add(guid)
+        notes[index] = replace(note, guid=guid, identity=identity)
+        guids[index], found[index] = guid, record
 
 
 def _carry_over(

@@ -291,3 +291,37 @@ def test_deleting_a_fact_never_moves_its_twin(tmp_path: Path) -> None:
     assert written.changes.unchanged == (guid["FIFO"],)
     assert [g for g, _ in written.changes.removed] == [guid["Standard"]]
     assert written.changes.added == () and written.changes.updated == ()
+
+
+@pytest.mark.parametrize("writer", ["write", "build_into"])
+def test_a_new_fact_under_a_carried_over_name_gets_its_own_note(tmp_path: Path, writer: str) -> None:
+    """A fact renamed keeps its GUID; a new fact under the old name later must not take that GUID
+    too (one deck would hold two notes with one GUID): it is a new note, and the renamed one keeps
+    its reviews."""
+    vault = tmp_path / "v"
+    vault.mkdir()
+    note = vault / "dynamodb.md"
+    facts = "- **Partition key**: decides which partition stores an item\n- **Item size**: at most 400 KB\n"
+    note.write_text("# Amazon DynamoDB\n\n" + facts)
+    scene = Scenario.__new__(Scenario)  # only its build() is used: the vault is this test's own
+    scene.vault, scene.out, scene.cache, scene.writer = vault, tmp_path / "deck.apkg", tmp_path / "cache", writer
+    with open_collection(tmp_path / "anki") as col:
+        scene.build()
+        assert import_apkg(col, scene.out).new == 2
+        assert answer_due_cards(col, 10) > 0
+        schedule = schedule_snapshot(col)
+        note.write_text("# Amazon DynamoDB\n\n" + facts.replace("Partition key", "Partition keys"))
+        assert len(scene.build().changes.carried_over) == 1
+        assert import_apkg(col, scene.out).updated == 1
+        note.write_text(note.read_text() + "- **Partition key**: a new fact under the old name\n")
+        changes = scene.build().changes
+        assert len(changes.added) == 1 and not changes.updated
+        summary = import_apkg(col, scene.out)
+        assert (summary.new, summary.updated, summary.conflicting) == (1, 0, 0), summary
+        guids = [col.get_note(i).guid for i in col.find_notes("")]
+        assert len(guids) == len(set(guids)) == 3
+        after = schedule_snapshot(col)
+        assert all(after[key] == card for key, card in schedule.items())  # the renamed fact kept its reviews
+        note.write_text(note.read_text() + "\n")  # not up to date: planned again, the same
+        again = scene.build().changes
+        assert (len(again.unchanged), again.added, again.updated) == (3, (), ())
