@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from .errors import BuildWarning, InputError
 from .read import ReadResult, Scan, ScannedFile, SourceFile, decode_sources, scan_sources
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .notes import CardNote, FileNotes
     from .state import Changes
     from .stats import Quality
+    from .incremental import Memo
     from .uptodate import Lookup, Record
 
 BUNDLED_NOTES = Path(__file__).resolve().parent / "source_notes"
@@ -50,6 +51,7 @@ class BuildReport:
     quality: Quality | None = None
     files_cached: int = 0  # files whose facts came from the cache (not parsed again)
     workers: int = 0  # worker processes that parsed files (0: this process alone)
+    incremental: bool = False  # only the changed files' notes were made again (see aws_anki.incremental)
 
     @property
     def bold_spans(self) -> int | None:
@@ -94,6 +96,7 @@ class BuildReport:
             "seconds": dict(self.seconds),
             "files_cached": self.files_cached,
             "workers": self.workers,
+            "incremental": self.incremental,
             "quality": self.quality.as_dict() if self.quality else None,
         }
 
@@ -112,12 +115,22 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class DeckBuild:
-    """What `build_into` did: the report, the deck written (or found up to date), and the notes if
-    they were made (None when the deck was up to date)."""
+    """What `build_into` did: the report, the deck written (or found up to date), and the notes
+    (`result`: None when the deck was up to date)."""
 
     report: BuildReport
     written: WriteResult
-    result: BuildResult | None
+    made: BuildResult | None  # the notes as this build made them, if it made them all
+    later: Callable[[], BuildResult] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def result(self) -> BuildResult | None:
+        """The notes of the deck written: None when it was up to date. After an incremental rebuild
+        (which made only the changed files' notes) they are made on first use, from the cache."""
+        if self.made is None and self.later is not None:
+            object.__setattr__(self, "made", self.later())
+            object.__setattr__(self, "later", None)
+        return self.made
 
 
 @dataclass(frozen=True)
@@ -250,7 +263,7 @@ def build_into(
     made, with `written.up_to_date` True and `result` None (see `aws_anki.uptodate`).
     """
     from .state import state_path
-    from .uptodate import Record, file_stamp, forget, inputs_digest, kept_path, load_record, save_record
+    from .uptodate import forget, inputs_digest, kept_path, load_record, record_path, setup_digest
 
     started = time.perf_counter()
     output = Path(output)
@@ -262,6 +275,7 @@ def build_into(
         cache_dir = Path(options.get("cache_dir") or default_cache_dir())
         options_key = _options_key(options)
         digest = inputs_digest(scan, options_key)
+        setup = setup_digest(scan, options_key)
         record = load_record(cache_dir, output)
         resolve = _collector(scan.files, options.get("attachments"))
         if record is not None and record.current(digest, output, state_path(output), resolve):
@@ -276,7 +290,20 @@ def build_into(
     read = decode_sources(scan)
     del scan  # the bytes are not needed any more, and on a big vault they are a lot of memory
     with _without_cycle_collection():
-        result = _build(read, started, **options)
+        if checked and record is not None and base is not None:
+            from .incremental import load_memo, memo_path, rebuild
+
+            memo = load_memo(memo_path(record_path(cache_dir, output)), record.digest)
+            if memo is not None and memo.setup == setup:
+                settings = _settings(options)
+                built = rebuild(
+                    read, record, base, memo, output=output, cache_dir=cache_dir, digest=digest, options_key=options_key,
+                    settings=settings, now=now, started=started, later=lambda: build_deck(paths, **options),
+                )
+                if built is not None:
+                    return built
+        result, per_file = _build_files(read, started, **options)
+        files = read.files if checked else ()
         del read  # the files' text is not needed any more, and on a big vault it is a lot of memory
         if options.get("progress") is not None:
             options["progress"]("write", 0, 0)
@@ -284,20 +311,44 @@ def build_into(
             return DeckBuild(result.report, result.write(output, use_state=use_state, now=now), result)
         written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base,
                                       options=options_key)
+        from .incremental import memo_of
+
+        memo = memo_of(digest, setup, files, per_file, result.notes) if kept is not None else None
+        del files, per_file
+        _remember(cache_dir, output, digest, result.report, result.lookups, written, kept, memo)
+    return DeckBuild(result.report, written, result)
+
+
+def _remember(
+    cache_dir: Path,
+    output: Path,
+    digest: str,
+    report: BuildReport,
+    lookups: tuple[Lookup, ...],
+    written: WriteResult,
+    kept: KeptCollection | None,
+    memo: Memo | None,
+) -> None:
+    """Record the build of `digest` just written into `output`, with the memo for the next one."""
+    from .incremental import memo_path, save_memo
+    from .state import state_path
+    from .uptodate import Record, file_stamp, record_path, save_record
+
+    if memo is not None:
+        save_memo(memo_path(record_path(cache_dir, output)), memo)  # before the record that it goes with
     changes = written.changes
     save_record(cache_dir, output, Record(
         digest=digest,
-        lookups=result.lookups,
+        lookups=lookups,
         deck=file_stamp(output),
         state=file_stamp(state_path(output)),
-        report=_report_record(result.report),
+        report=_report_record(report),
         guids=(*changes.added, *changes.updated, *changes.unchanged),
         media=written.media,
         layout=kept.layout if kept else "",
         collection=file_stamp(kept.path) if kept else (-1, -1),
         kept_at=str(kept.path) if kept else "",
     ), kept.notes if kept else {})
-    return DeckBuild(result.report, written, result)
 
 
 def _scan(paths: Sequence[str | Path] | str | Path | None) -> Scan:
@@ -369,15 +420,9 @@ def _up_to_date(record: Record, output: Path, started: float) -> DeckBuild:
     return DeckBuild(report, WriteResult(output, record.deck[0], changes, record.media, (), up_to_date=True), None)
 
 
-def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
-    """`build_deck` on files already read; `given` are its keyword arguments (unknown ones refused)."""
-    clock = time.perf_counter
-    read_done = clock()  # the stages' imports below count towards the next stage, not the read
-    from .cache import NotesCache
-    from .notes import NoteOptions, merge_notes
+def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    """`build_deck`'s keyword arguments `given`, checked, with the defaults filled in."""
     from .options import DECK_LAYOUTS, REVERSE_MODES
-    from .parallel import notes_all
-    from .uptodate import lookups_of
 
     defaults = build_deck.__kwdefaults__ or {}
     unknown = set(given) - set(defaults)
@@ -388,6 +433,24 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
         raise InputError(f"deck_by must be one of {', '.join(DECK_LAYOUTS)}, not {settings['deck_by']!r}")
     if settings["reverse"] not in REVERSE_MODES:
         raise InputError(f"reverse must be one of {', '.join(REVERSE_MODES)}, not {settings['reverse']!r}")
+    return settings
+
+
+def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
+    """`build_deck` on files already read; `given` are its keyword arguments (unknown ones refused)."""
+    return _build_files(read, started, **given)[0]
+
+
+def _build_files(read: ReadResult, started: float, **given: Any) -> tuple[BuildResult, tuple[FileNotes, ...]]:
+    """`_build`, also returning each file's notes before merging."""
+    clock = time.perf_counter
+    read_done = clock()  # the stages' imports below count towards the next stage, not the read
+    from .cache import NotesCache
+    from .notes import NoteOptions, merge_notes
+    from .parallel import notes_all
+    from .uptodate import lookups_of
+
+    settings = _settings(given)
     options = NoteOptions(**{name: settings[name] for name in NoteOptions.__dataclass_fields__})
     jobs, use_cache, cache_dir = settings["jobs"], settings["use_cache"], settings["cache_dir"]
     progress, attachments, quality = settings["progress"], settings["attachments"], settings["quality"]
@@ -423,7 +486,7 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
         file_mtimes={s.rel_path: int(s.mtime) for s in read.files},  # not the files: their text is big
         media_files=dict(media.files),
         lookups=lookups_of(per_file),
-    )
+    ), per_file
 
 
 def bundled_notes() -> Path:
@@ -447,28 +510,60 @@ def _report(
 ) -> BuildReport:
     from .stats import quality as measure_quality
 
+    quality = measure_quality(notes, extractions) if with_quality else None
+    return _assemble_report(len(sources), per_file, tally(notes), unresolved, warnings, quality)
+
+
+class Tally(NamedTuple):
+    """What a report counts of notes: notes per kind, type and service, and cards per note type."""
+
+    kinds: Counter[str]
+    types: Counter[str]
+    cards: Counter[str]
+    services: Counter[str]
+
+
+def tally(notes: Sequence[CardNote]) -> Tally:
+    """The counts a report gives of `notes`."""
+    cards: Counter[str] = Counter()
+    for note in notes:
+        cards[note.note_type] += note.cards
+    return Tally(
+        Counter(n.kind for n in notes),
+        Counter(n.note_type for n in notes),
+        cards,
+        Counter(n.service or "(unresolved)" for n in notes),
+    )
+
+
+def _assemble_report(
+    files: int,
+    per_file: Sequence[FileNotes],
+    counts: Tally,
+    unresolved: Sequence[str],
+    warnings: Sequence[BuildWarning],
+    quality: Quality | None,
+) -> BuildReport:
+    """The report of a build of `files` files with these notes (`counts`) and files' notes."""
     facts = sum(f.facts for f in per_file)
     skipped: Counter[str] = Counter()
     for f in per_file:
         skipped.update(dict(f.skipped))
-    cards_by_type: Counter[str] = Counter()
-    for note in notes:
-        cards_by_type[note.note_type] += note.cards
+    notes = sum(counts.types.values())
     return BuildReport(
-        files=len(sources),
-        notes=len(notes),
-        cards=sum(cards_by_type.values()),
-        notes_by_kind=dict(sorted(Counter(n.kind for n in notes).items())),
-        notes_by_type=dict(sorted(Counter(n.note_type for n in notes).items())),
-        cards_by_type=dict(sorted(cards_by_type.items())),
-        notes_by_service=dict(Counter(n.service or "(unresolved)" for n in notes).most_common()),
+        files=files,
+        notes=notes,
+        cards=sum(counts.cards.values()),
+        notes_by_kind=dict(sorted((+counts.kinds).items())),
+        notes_by_type=dict(sorted((+counts.types).items())),
+        cards_by_type=dict(sorted((+counts.cards).items())),
+        notes_by_service=dict((+counts.services).most_common()),
         unresolved=tuple(unresolved),
         skipped=dict(skipped.most_common()),
-        merged=facts - len(notes),
+        merged=facts - notes,
         warnings=tuple(warnings),
-        quality=measure_quality(notes, extractions) if with_quality else None,
+        quality=quality,
     )
-
 
 
 def _now() -> int:

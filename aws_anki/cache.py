@@ -18,7 +18,7 @@ trusted:
   concurrent build leaves either the old entry or the new one, never half of one.
 
 An entry is a one-line JSON header (what it is for, and the SHA-256 of its body) and a body in
-`marshal` format (see `_encode`), which reads several times faster than JSON. Not pickle: loading
+`marshal` format (see `encode_notes`), which reads several times faster than JSON. Not pickle: loading
 marshal data calls no function and runs no code, so a cache folder someone else can write to can at
 worst give wrong cards for a file, never run code; and the body's values are checked to be of the
 expected types before they become notes, so an entry of the wrong shape is a miss.
@@ -43,7 +43,7 @@ from pathlib import Path
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the stages are imported when an entry is read or written: see _decode
+if TYPE_CHECKING:  # the stages are imported when an entry is read or written: see decode_notes
     from .notes import FileNotes
     from .read import SourceFile
 
@@ -167,7 +167,7 @@ class NotesCache:
                 and header.get("sha256") == hashlib.sha256(body).hexdigest()
             ):
                 return None
-            found = _decode(body)
+            found = decode_notes(body)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError, RecursionError):
             return None
         return found if found.source == source.rel_path else None
@@ -191,7 +191,7 @@ class NotesCache:
         if not source.content_hash:
             return False
         try:
-            body = _encode(notes)
+            body = encode_notes(notes)
         except ValueError:  # a value marshal cannot write
             return False
         header = {
@@ -237,7 +237,7 @@ _STRING_TUPLES = itemgetter(3, 4, 10, 13)
 _CARDS = itemgetter(14)
 
 
-def _encode(notes: FileNotes) -> bytes:
+def encode_notes(notes: FileNotes) -> bytes:
     """The body of an entry (ValueError if `notes` holds a value marshal cannot write)."""
     body = (
         notes.source,
@@ -251,7 +251,7 @@ def _encode(notes: FileNotes) -> bytes:
     return marshal.dumps(body, _MARSHAL_VERSION)
 
 
-def _decode(body: bytes) -> FileNotes:
+def decode_notes(body: bytes) -> FileNotes:
     """A FileNotes from an entry's body; ValueError or TypeError unless every value has its type.
 
     The checks over notes are C calls over the whole file (`str.join` raises TypeError on anything

@@ -89,7 +89,7 @@ def write_package(
     its row digest is taken from `base` instead of computed (see `_digests`)."""
     import genanki  # costs ~150 ms to import; only a build that writes needs it
 
-    by_type = {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
+    by_type = _models(genanki)
     # genanki writes deck by deck, each deck's notes in order: the IDs below follow the same order.
     by_deck: dict[str, list[CardNote]] = {}
     for note in notes:
@@ -97,7 +97,7 @@ def write_package(
     if not by_deck:
         raise PackageError("no notes to write: the notes gave no facts (run `aws-anki inspect --stats` to see why)")
     uses = {name: tuple(dict.fromkeys(note.note_type for note in members)) for name, members in by_deck.items()}
-    layout = json.dumps([list(uses.items()), basic_type().fingerprint, cloze_type().fingerprint, options])
+    layout = layout_of(uses, options)
     lock = _lock_kept(keep) if keep is not None else None
     if lock is None:
         keep = base = None  # another build holds the kept collection: this one writes its own, keeps none
@@ -108,6 +108,53 @@ def write_package(
     finally:
         if lock is not None:
             lock.close()
+
+
+def update_package(
+    path: Path,
+    *,
+    base: KeptCollection,
+    present: Mapping[str, str],
+    stale: Sequence[CardNote],
+    note_mods: Mapping[str, int],
+    model_mods: Mapping[int, int],
+    created: int,
+    media_files: Mapping[str, Path] | None = None,
+) -> WrittenPackage | None:
+    """Write the `.apkg` at `path` by updating the kept collection `base` in place: the notes in
+    `present` (GUID -> row digest) stay, the others go, and `stale` (the present notes whose rows
+    differ from `base`'s, or are new) are written. What `write_package` does with `base` for notes
+    whose decks and note types are those of `base`, for a caller that knows which notes changed
+    without looking at the others (`aws_anki.incremental`). None when another build holds the
+    kept collection or it is gone: nothing was written."""
+    import genanki
+
+    by_type = _models(genanki)
+    lock = _lock_kept(base.path)
+    if lock is None:
+        return None
+    try:
+        if not base.path.is_file():
+            return None
+        _check_notes(stale, by_type)
+        size, note_ids = _store(
+            Path(path), base.path, update=True, media_files=media_files, model_mods=model_mods, created=created,
+            rows=lambda cursor: _update_collection(cursor, base, present, stale, by_type, note_mods=note_mods, created=created),
+        )
+    finally:
+        lock.close()
+    return WrittenPackage(size, KeptCollection(base.path, {guid: (note_ids[guid], d) for guid, d in present.items()}, base.layout))
+
+
+def layout_of(uses: Mapping[str, Sequence[str]], options: str) -> str:
+    """A kept collection's layout: its decks in order, the note types each uses in order, the note
+    types' fingerprints and the note options. A collection is updated in place only for the same."""
+    return json.dumps([[[deck, list(types)] for deck, types in uses.items()], basic_type().fingerprint,
+                       cloze_type().fingerprint, options])
+
+
+def _models(genanki: Any) -> dict[str, Any]:
+    return {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
 
 
 def _write(
@@ -133,6 +180,40 @@ def _write(
     stale = [n for n in notes if base.notes.get(n.guid, (0, ""))[1] != digests[n.guid]] if update and base else notes
     _check_notes(stale, by_type)
 
+    def rows(cursor: sqlite3.Cursor) -> dict[str, int]:
+        if update:
+            assert base is not None
+            return _update_collection(cursor, base, digests, stale, by_type, note_mods=note_mods, created=created)
+        decks = []
+        for name, types in uses.items():
+            deck = genanki.Deck(deck_id(name), name)
+            # A note type's `did` is the last deck that uses it, as when genanki adds the notes.
+            for note_type in types:
+                deck.add_model(by_type[note_type])
+            decks.append(deck)
+        return _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
+
+    size, note_ids = _store(path, keep, update=update, rows=rows, model_mods=model_mods, created=created,
+                            media_files=media_files)
+    kept = None
+    if keep is not None:
+        kept = KeptCollection(keep, {guid: (note_ids[guid], digests[guid]) for guid in digests}, layout)
+    return WrittenPackage(size, kept)
+
+
+def _store(
+    path: Path,
+    keep: Path | None,
+    *,
+    update: bool,
+    rows: Callable[[sqlite3.Cursor], dict[str, int]],
+    model_mods: Mapping[int, int],
+    created: int,
+    media_files: Mapping[str, Path] | None,
+) -> tuple[int, dict[str, int]]:
+    """Make the collection (at `keep`, else a temporary file; `update`: the one there, in place) with
+    `rows`, which returns every note's ID by GUID, then the `.apkg` at `path` with the media.
+    Returns the package's size and the note IDs."""
     directory = path.resolve().parent
     directory.mkdir(parents=True, exist_ok=True)
     staged = _temp_path(directory, ".apkg.part")
@@ -147,18 +228,7 @@ def _write(
             connection.execute("PRAGMA journal_mode = OFF")
             connection.execute("PRAGMA synchronous = OFF")
             cursor = connection.cursor()
-            if update:
-                assert base is not None
-                note_ids = _update_collection(cursor, base, digests, stale, by_type, note_mods=note_mods, created=created)
-            else:
-                decks = []
-                for name, types in uses.items():
-                    deck = genanki.Deck(deck_id(name), name)
-                    # A note type's `did` is the last deck that uses it, as when genanki adds the notes.
-                    for note_type in types:
-                        deck.add_model(by_type[note_type])
-                    decks.append(deck)
-                note_ids = _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
+            note_ids = rows(cursor)
             _set_model_mods(cursor, model_mods, created)
             connection.commit()
         finally:
@@ -191,10 +261,7 @@ def _write(
         staged.unlink(missing_ok=True)
         if keep is None:
             database.unlink(missing_ok=True)
-    kept = None
-    if keep is not None:
-        kept = KeptCollection(keep, {guid: (note_ids[guid], digests[guid]) for guid in digests}, layout)
-    return WrittenPackage(path.stat().st_size, kept)
+    return path.stat().st_size, note_ids
 
 
 def _lock_kept(keep: Path) -> IO[bytes] | None:

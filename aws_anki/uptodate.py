@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Record", "file_stamp", "forget", "inputs_digest", "kept_path", "load_record", "lookups_of", "record_path", "save_record",
+    "setup_digest",
 ]
 
 RECORD_VERSION = 2
@@ -95,15 +96,30 @@ def inputs_digest(scan: Scan, options: str) -> str:
     """A hash of the note files (path and bytes, or why they could not be read), what went wrong
     finding them, `options`, the code and the note types' templates and CSS. The files are hashed
     before decoding: what decoding makes of them (text and warnings) follows from their bytes and the code."""
-    from .models import basic_type, cloze_type
-
-    models = f"{basic_type().fingerprint} {cloze_type().fingerprint}"
-    digest = hashlib.sha256(f"{package_fingerprint()}\0{models}\0{options}\0".encode())
+    digest = hashlib.sha256(_setup(options).encode())
     for file in scan.files:
         digest.update(f"{file.path}\0{file.rel_path}\0{file.content_hash}\0{file.error}\0".encode("utf-8", "surrogatepass"))
     for warning in scan.warnings:
         digest.update(f"{warning}\0".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def setup_digest(scan: Scan, options: str) -> str:
+    """A hash of what `inputs_digest` covers but the files' paths and contents: the code, templates,
+    `options`, what went wrong finding files, and which files could not be read."""
+    digest = hashlib.sha256(_setup(options).encode())
+    for file in scan.files:
+        if file.error:
+            digest.update(f"{file.path}\0{file.rel_path}\0{file.error}\0".encode("utf-8", "surrogatepass"))
+    for warning in scan.warnings:
+        digest.update(f"{warning}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _setup(options: str) -> str:
+    from .models import basic_type, cloze_type
+
+    return f"{package_fingerprint()}\0{basic_type().fingerprint} {cloze_type().fingerprint}\0{options}\0"
 
 
 def file_stamp(path: Path) -> tuple[int, int]:

@@ -80,7 +80,9 @@ class Scenario:
     def build(self) -> aws_anki.WriteResult:
         if self.writer == "write":
             return aws_anki.build_deck([self.vault]).write(self.out)
-        return aws_anki.build_into(self.out, [self.vault], cache_dir=self.cache).written
+        built = aws_anki.build_into(self.out, [self.vault], cache_dir=self.cache)
+        self.incremental = built.report.incremental
+        return built.written
 
     def import_(self) -> ImportSummary:
         return import_apkg(self.col, self.out)
@@ -134,6 +136,7 @@ def _check(scene: Scenario, change: Callable[[Scenario], None], *, updated: int,
     written = scene.build()
     if scene.writer == "build_into" and not written.up_to_date:
         assert scene.in_place == (0 if scene.expect_new_collection else 1)
+        assert scene.incremental is not scene.expect_new_collection  # only the changed files' notes made again
     summary = scene.import_()
     assert (summary.new, summary.updated, summary.conflicting) == (new, updated, 0), summary
     assert scene.col.note_count() == notes_before + new
