@@ -271,7 +271,9 @@ def report(results: list[dict[str, Any]]) -> None:
     print("Rebuild after editing one file, median seconds per stage:")
     for r in results:
         one = r["runs"]["onefile"]
-        print(f"{r['scale']:>5g}x " + " ".join(f"{_stage(one, s):19.3f}" for s in stages))
+        incremental = "incremental" if all(run.get("incremental") for run in one) else "full"
+        print(f"{r['scale']:>5g}x ({incremental}) "
+              + ", ".join(f"{name.rstrip('_')} {_stage(one, name):.3f}" for name in one[0]["seconds"]))
 
     base = results[0]
     base_per_mb = _median(base["runs"]["cold"], "wall") / (base["bytes"] / 1e6)
