@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from .notes import CardNote, FileNotes
     from .state import Changes
     from .stats import Quality
-    from .incremental import Memo
     from .uptodate import Lookup, Record
 
 BUNDLED_NOTES = Path(__file__).resolve().parent / "source_notes"
@@ -303,7 +302,10 @@ def build_into(
                 if built is not None:
                     return built
         result, per_file = _build_files(read, started, **options)
-        files = read.files if checked else ()
+        if checked:
+            from .incremental import file_key
+
+            files = tuple(map(file_key, read.files))
         del read  # the files' text is not needed any more, and on a big vault it is a lot of memory
         if options.get("progress") is not None:
             options["progress"]("write", 0, 0)
@@ -311,11 +313,12 @@ def build_into(
             return DeckBuild(result.report, result.write(output, use_state=use_state, now=now), result)
         written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base,
                                       options=options_key)
-        from .incremental import memo_of
+        _remember(cache_dir, output, digest, result.report, result.lookups, written, kept)
+        if kept is not None:
+            from .incremental import memo_of, memo_path, save_memo
 
-        memo = memo_of(digest, setup, files, per_file, result.notes) if kept is not None else None
-        del files, per_file
-        _remember(cache_dir, output, digest, result.report, result.lookups, written, kept, memo)
+            del kept  # its notes are a lot of memory at 100x, and the memo needs some
+            save_memo(memo_path(record_path(cache_dir, output)), memo_of(digest, setup, files, per_file, result.notes))
     return DeckBuild(result.report, written, result)
 
 
@@ -327,15 +330,12 @@ def _remember(
     lookups: tuple[Lookup, ...],
     written: WriteResult,
     kept: KeptCollection | None,
-    memo: Memo | None,
 ) -> None:
-    """Record the build of `digest` just written into `output`, with the memo for the next one."""
-    from .incremental import memo_path, save_memo
+    """Record the build of `digest` just written into `output` (the caller saves its memo after:
+    a memo goes with the record of its digest, see `incremental.load_memo`)."""
     from .state import state_path
-    from .uptodate import Record, file_stamp, record_path, save_record
+    from .uptodate import Record, file_stamp, save_record
 
-    if memo is not None:
-        save_memo(memo_path(record_path(cache_dir, output)), memo)  # before the record that it goes with
     changes = written.changes
     save_record(cache_dir, output, Record(
         digest=digest,

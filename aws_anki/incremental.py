@@ -61,6 +61,7 @@ _MEMO_SUFFIX = ".memo"
 _MARSHAL_VERSION = 4
 
 Pair = tuple[str, str]  # (deck, note type)
+FileKey = tuple[str, str, str]  # (notes-relative path, path, content hash)
 # Where keys (merge-key checksums, GUIDs) are found: one file (its notes-relative path) or several.
 Where = dict[Any, "str | tuple[str, ...]"]
 
@@ -71,7 +72,7 @@ class Memo:
 
     digest: str  # the inputs digest of that build (its record's): a memo is used only with its record
     setup: str  # digest of the code, note types, options and warnings finding files (`uptodate.setup_digest`)
-    files: tuple[tuple[str, str, str], ...]  # (notes-relative path, path, content hash), in build order
+    files: tuple[FileKey, ...]  # in build order
     summaries: tuple[bytes, ...]  # each file's FileNotes without its notes (`cache.encode_notes`)
     keys: Where  # merge-key checksum of each note (before merging) -> the file(s) it is in
     guids: Where  # GUID of each note before merging -> the file(s) it is in
@@ -79,10 +80,9 @@ class Memo:
     sizes: tuple[int, ...]  # per file, its notes (after merging)
 
 
-def memo_of(
-    digest: str, setup: str, files: Sequence[SourceFile], per_file: Sequence[FileNotes], notes: Sequence[CardNote]
-) -> Memo:
-    """The memo of a full build: its files, their notes before merging (`per_file`) and after (`notes`)."""
+def memo_of(digest: str, setup: str, files: Sequence[FileKey], per_file: Sequence[FileNotes], notes: Sequence[CardNote]) -> Memo:
+    """The memo of a full build: its files (`file_key` of each), their notes before merging
+    (`per_file`) and after (`notes`)."""
     from .notes import merge_checksums
 
     keys: Where = {}
@@ -90,17 +90,23 @@ def memo_of(
     for f in per_file:
         _add(keys, merge_checksums(f.notes), f.source)
         _add(guids, map(_GUID, f.notes), f.source)
-    parts = _per_file(files, notes)
+    rels = [rel for rel, _, _ in files]
+    parts = _per_file(rels, notes)
     return Memo(
         digest=digest,
         setup=setup,
-        files=tuple((f.rel_path, str(f.path), f.content_hash) for f in files),
+        files=tuple(files),
         summaries=tuple(encode_notes(replace(f, notes=())) for f in per_file),
         keys=keys,
         guids=guids,
-        pairs=tuple(parts[f.rel_path][0] for f in files),
-        sizes=tuple(parts[f.rel_path][1] for f in files),
+        pairs=tuple(parts[rel][0] for rel in rels),
+        sizes=tuple(parts[rel][1] for rel in rels),
     )
+
+
+def file_key(source: SourceFile) -> FileKey:
+    """What the memo keeps of a file: (notes-relative path, path, content hash)."""
+    return (source.rel_path, str(source.path), source.content_hash)
 
 
 def memo_path(record: Path) -> Path:
@@ -176,7 +182,7 @@ def rebuild(
     from .package import _digests, layout_of, update_package
     from .parallel import notes_all
     from .state import BuildState, load_state, plan_build, save_state, state_path
-    from .uptodate import lookups_of
+    from .uptodate import lookups_of, record_path
 
     clock = time.perf_counter
     read_done = clock()
@@ -256,7 +262,7 @@ def rebuild(
         return _full("a changed note's identity belongs to an unchanged file's note")
     # The decks and note types in order of first use, as a full build finds them.
     file_pairs = {rel: pairs for (rel, _, _), pairs in zip(memo.files, memo.pairs)}
-    made_parts = _per_file([by_rel[rel] for rel in after], new_made.notes)
+    made_parts = _per_file(after, new_made.notes)
     file_pairs.update((rel, pairs) for rel, (pairs, _) in made_parts.items())
     uses: dict[str, list[str]] = {}
     for deck, note_type in dict.fromkeys(chain.from_iterable(file_pairs[rel] for rel in rels)):
@@ -329,10 +335,11 @@ def rebuild(
         _add(memo.keys, merge_checksums(f.notes), f.source)
         _add(memo.guids, map(_GUID, f.notes), f.source)
     blobs = {f.source: encode_notes(replace(f, notes=())) for f in new_files}
-    _remember(cache_dir, output, digest, report, lookups_of(per_file), written, package.kept, Memo(
+    _remember(cache_dir, output, digest, report, lookups_of(per_file), written, package.kept)
+    save_memo(memo_path(record_path(cache_dir, output)), Memo(
         digest=digest,
         setup=memo.setup,
-        files=tuple((f.rel_path, str(f.path), f.content_hash) for f in files),
+        files=tuple(map(file_key, files)),
         summaries=tuple(blobs.get(rel) or summaries[rel] for rel in rels),
         keys=memo.keys,
         guids=memo.guids,
@@ -346,20 +353,23 @@ _GUID = attrgetter("guid")
 _log = logging.getLogger(__name__)
 
 
-def _per_file(files: Sequence[SourceFile], notes: Sequence[CardNote]) -> dict[str, tuple[tuple[Pair, ...], int]]:
-    """Per file, the (deck, note type) pairs of the merged `notes` whose first source it is, in
-    order of first use, and how many they are."""
-    of_file = list(map(itemgetter(0), map(methodcaller("rpartition", ":"), map(attrgetter("source"), notes))))
-    sizes = Counter(of_file)
-    out: dict[str, list[Pair]] = {f.rel_path: [] for f in files}
-    for rel, deck, note_type in dict.fromkeys(zip(of_file, map(attrgetter("deck"), notes), map(attrgetter("note_type"), notes))):
-        out.setdefault(rel, []).append((deck, note_type))
-    return {rel: (tuple(pairs), sizes[rel]) for rel, pairs in out.items()}
+def _per_file(rels: Iterable[str], notes: Sequence[CardNote]) -> dict[str, tuple[tuple[Pair, ...], int]]:
+    """Per file (of `rels`), the (deck, note type) pairs of the merged `notes` whose first source it
+    is, in order of first use, and how many notes they are."""
+    # One Counter over (file, deck, note type): it keeps the order of first use, and counts.
+    of_file = map(itemgetter(0), map(methodcaller("rpartition", ":"), map(attrgetter("source"), notes)))
+    used = Counter(zip(of_file, map(attrgetter("deck"), notes), map(attrgetter("note_type"), notes)))
+    pairs: dict[str, list[Pair]] = {rel: [] for rel in rels}
+    sizes: Counter[str] = Counter()
+    for (rel, deck, note_type), count in used.items():
+        pairs.setdefault(rel, []).append((deck, note_type))
+        sizes[rel] += count
+    return {rel: (tuple(found), sizes[rel]) for rel, found in pairs.items()}
 
 
 def _splice(
     kept: Iterator[str],
-    old_files: Sequence[tuple[str, str, str]],
+    old_files: Sequence[FileKey],
     old_sizes: Mapping[str, int],
     affected: Set[str],
     owned: Mapping[str, Any],
