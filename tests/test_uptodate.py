@@ -127,3 +127,16 @@ def test_state_file_round_trips_one_note_per_line(tmp_path: Path) -> None:
     assert "sección" in path.read_text(encoding="utf-8")  # readable, not \u-escaped
     save_state(path, BuildState({}, {}))
     assert load_state(path) == (BuildState({}, {}), ())
+
+
+def test_cli_says_when_a_rebuild_was_incremental(vault: Path, tmp_path: Path) -> None:
+    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
+    command = ["build", str(vault), "-o", str(out), "--cache-dir", str(cache)]
+    first = CliRunner().invoke(cli, command)
+    assert first.exit_code == 0 and "incremental" not in first.output, first.output
+    note = vault / "compute" / "lambda.md"
+    note.write_text(note.read_text() + "\n- **Default timeout**: 3 seconds\n")
+    second = CliRunner().invoke(cli, command)
+    assert second.exit_code == 0, second.output
+    assert "incremental: notes made again for 1 changed file, the rest kept from the last build" in second.output
+    assert "1 added, 0 updated" in second.output
