@@ -175,17 +175,101 @@ def rebuild(
     `record` and `base` are the last build's record and kept collection, `memo` its memo, `digest`
     this build's inputs digest, `settings` the build options (checked, defaults filled in) and
     `later` makes the notes of the whole deck should a caller ask for them."""
-    from .build import DeckBuild, WriteResult, _assemble_report, _collector, _now, _remember, tally
+    from .build import DeckBuild, WriteResult, _assemble_report, _remember, tally
+    from .package import update_package
+    from .state import BuildState, save_state, state_path
+    from .uptodate import lookups_of, record_path
+
+    read_done = time.perf_counter()
+    try:
+        delta = _prepare(read, base, memo, output=output, cache_dir=cache_dir, options_key=options_key,
+                         settings=settings, now=now)
+    except Exception:  # a mistake here must cost speed, never the build: nothing is written yet
+        _log.warning("the incremental rebuild failed; building in full", exc_info=True)
+        return None
+    if delta is None:
+        return None
+    files_done, merged_done = delta.files_done, time.perf_counter()
+    if settings["progress"] is not None:
+        settings["progress"]("write", 0, 0)
+    plan, media, per_file = delta.plan, delta.media, delta.per_file
+    package = update_package(
+        output, base=base, present=delta.present, stale=delta.stale, note_mods=plan.note_mods,
+        model_mods=plan.model_mods, created=delta.timestamp, media_files=media.files,
+    )
+    if package is None:
+        return _full("another build holds the kept collection")
+    save_state(state_path(output), BuildState(delta.records, plan.state.models))
+
+    counts = _tally_of(record.report)
+    for sign, notes in ((-1, delta.old_made.notes), (1, delta.new_made.notes)):
+        for total, part in zip(counts, tally(notes)):
+            total.update({key: sign * value for key, value in part.items()})
+    warnings = (*read.warnings, *chain.from_iterable(f.warnings for f in per_file), *media.warnings)
+    unresolved = tuple(chain.from_iterable(f.unresolved for f in per_file))
+    report = replace(
+        _assemble_report(len(read.files), per_file, counts, unresolved, warnings, None),
+        files_cached=len(read.files) - delta.parsed.parsed,
+        workers=delta.parsed.workers,
+        incremental=True,
+        seconds={
+            "read": round(read_done - started, 4),
+            "parse+extract+notes": round(files_done - read_done, 4),
+            "merge+plan (changed files)": round(merged_done - files_done, 4),
+            "write": round(time.perf_counter() - merged_done, 4),
+        },
+    )
+    made_changed = {*plan.changes.added, *plan.changes.updated}
+    changes = replace(plan.changes, unchanged=tuple(guid for guid in delta.order if guid not in made_changed))
+    written = WriteResult(output, package.size, changes, len(media.files))
+    _remember(cache_dir, output, digest, report, lookups_of(per_file), written, package.kept)
+    save_memo(memo_path(record_path(cache_dir, output)), _next_memo(memo, digest, read.files, delta))
+    return DeckBuild(report, written, None, later)
+
+
+@dataclass(frozen=True)
+class _Delta:
+    """What an incremental rebuild changes: worked out by `_prepare` before anything is written."""
+
+    per_file: list[FileNotes]  # every file's notes summary, in order (the affected files' with their notes)
+    old_files: list[FileNotes]  # the affected files' notes before the change ...
+    new_files: list[FileNotes]  # ... and after it
+    old_made: Any  # NotesResult of merging old_files, and of new_files
+    new_made: Any
+    media: Any  # the MediaCollector every lookup was replayed in
+    parsed: Any  # parallel.FileStats of making the changed files' notes
+    plan: Any  # state.Plan of the affected files' notes
+    records: dict[str, Any]  # the new build state's records, every note's
+    order: list[str]  # every note's GUID in the deck's order
+    present: dict[str, str]  # every note's row digest, in that order
+    stale: list[CardNote]  # the notes whose rows must be written
+    pairs: dict[str, tuple[Pair, ...]]  # per file, as in the memo
+    sizes: dict[str, int]
+    summaries: dict[str, bytes]
+    timestamp: int
+    files_done: float  # when the changed files' notes were made (perf_counter)
+
+
+def _prepare(
+    read: ReadResult,
+    base: KeptCollection,
+    memo: Memo,
+    *,
+    output: Path,
+    cache_dir: Path,
+    options_key: str,
+    settings: Mapping[str, Any],
+    now: int | None,
+) -> _Delta | None:
+    """Work out what the rebuild changes (see the module docstring), or None for a full build."""
+    from .build import _collector, _now
     from .cache import NotesCache
     from .models import basic_type, cloze_type
     from .notes import NoteOptions, merge_checksums, merge_notes
-    from .package import _digests, layout_of, update_package
+    from .package import _digests, layout_of
     from .parallel import notes_all
-    from .state import BuildState, load_state, plan_build, save_state, state_path
-    from .uptodate import lookups_of, record_path
+    from .state import BuildState, load_state, plan_build, state_path
 
-    clock = time.perf_counter
-    read_done = clock()
     files = read.files
     rels = [f.rel_path for f in files]
     old = {rel: (path, content) for rel, path, content in memo.files}
@@ -213,7 +297,7 @@ def rebuild(
         cache=cache, progress=(lambda done, total: progress("parse", done, total)) if progress is not None else None,
     )
     after = {f.source: f for f in made}  # ... and after it
-    files_done = clock()
+    files_done = time.perf_counter()
 
     # The files whose notes may merge or share a GUID with the affected ones' are affected too.
     affected = set(touched)
@@ -247,8 +331,7 @@ def rebuild(
     old_made, new_made = merge_notes(old_files), merge_notes(new_files)
     if _holders(memo.guids, map(_GUID, new_made.notes)) - affected:  # a GUID made distinct (`#2`) is another file's
         return _full("a changed note's GUID is shared with an unchanged file")
-    lock = state_path(output)
-    previous, state_warnings = load_state(lock)
+    previous, state_warnings = load_state(state_path(output))
     if previous is None or state_warnings or previous.notes.keys() != base.notes.keys():
         return _full("the build state is missing, unreadable or not the kept collection's")
     owned = {guid: r for guid, r in previous.notes.items() if r[3].rpartition(":")[0] in affected}
@@ -295,58 +378,35 @@ def rebuild(
     kept_rows = base.notes
     present = {guid: digests[guid] if guid in digests else kept_rows[guid][1] for guid in order}
     stale = [n for n in plan.notes if base.notes.get(n.guid, (0, ""))[1] != digests[n.guid]]
-    merged_done = clock()
-    if progress is not None:
-        progress("write", 0, 0)
-    package = update_package(
-        output, base=base, present=present, stale=stale, note_mods=plan.note_mods, model_mods=plan.model_mods,
-        created=timestamp, media_files=media.files,
+    return _Delta(
+        per_file=per_file, old_files=old_files, new_files=new_files, old_made=old_made, new_made=new_made,
+        media=media, parsed=parsed, plan=plan, records=records, order=order, present=present, stale=stale,
+        pairs=file_pairs, sizes=file_sizes, summaries=summaries, timestamp=timestamp, files_done=files_done,
     )
-    if package is None:
-        return _full("another build holds the kept collection")
-    save_state(lock, BuildState(records, plan.state.models))
-    del records
 
-    counts = _tally_of(record.report)
-    for sign, notes in ((-1, old_made.notes), (1, new_made.notes)):
-        for total, part in zip(counts, tally(notes)):
-            total.update({key: sign * value for key, value in part.items()})
-    warnings = (*read.warnings, *chain.from_iterable(f.warnings for f in per_file), *media.warnings)
-    unresolved = tuple(chain.from_iterable(f.unresolved for f in per_file))
-    report = replace(
-        _assemble_report(len(files), per_file, counts, unresolved, warnings, None),
-        files_cached=len(files) - parsed.parsed,
-        workers=parsed.workers,
-        incremental=True,
-        seconds={
-            "read": round(read_done - started, 4),
-            "parse+extract+notes": round(files_done - read_done, 4),
-            "merge+plan (changed files)": round(merged_done - files_done, 4),
-            "write": round(clock() - merged_done, 4),
-        },
-    )
-    made_changed = {*plan.changes.added, *plan.changes.updated}
-    changes = replace(plan.changes, unchanged=tuple(guid for guid in order if guid not in made_changed))
-    written = WriteResult(output, package.size, changes, len(media.files))
-    for f in old_files:
+
+def _next_memo(memo: Memo, digest: str, files: Sequence[SourceFile], delta: _Delta) -> Memo:
+    """The memo of an incremental rebuild: `memo` with the affected files' parts replaced."""
+    from .notes import merge_checksums
+
+    for f in delta.old_files:
         _drop(memo.keys, merge_checksums(f.notes), f.source)
         _drop(memo.guids, map(_GUID, f.notes), f.source)
-    for f in new_files:
+    for f in delta.new_files:
         _add(memo.keys, merge_checksums(f.notes), f.source)
         _add(memo.guids, map(_GUID, f.notes), f.source)
-    blobs = {f.source: encode_notes(replace(f, notes=())) for f in new_files}
-    _remember(cache_dir, output, digest, report, lookups_of(per_file), written, package.kept)
-    save_memo(memo_path(record_path(cache_dir, output)), Memo(
+    blobs = {f.source: encode_notes(replace(f, notes=())) for f in delta.new_files}
+    rels = [f.rel_path for f in files]
+    return Memo(
         digest=digest,
         setup=memo.setup,
         files=tuple(map(file_key, files)),
-        summaries=tuple(blobs.get(rel) or summaries[rel] for rel in rels),
+        summaries=tuple(blobs.get(rel) or delta.summaries[rel] for rel in rels),
         keys=memo.keys,
         guids=memo.guids,
-        pairs=tuple(file_pairs[rel] for rel in rels),
-        sizes=tuple(file_sizes[rel] for rel in rels),
-    ))
-    return DeckBuild(report, written, None, later)
+        pairs=tuple(delta.pairs[rel] for rel in rels),
+        sizes=tuple(delta.sizes[rel] for rel in rels),
+    )
 
 
 _GUID = attrgetter("guid")

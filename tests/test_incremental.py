@@ -204,3 +204,17 @@ def test_a_new_fact_under_a_name_whose_guid_was_carried_over(twin: Twin) -> None
     twin.rebuild(incremental=True)
     twin.write("database/more.md", "# Amazon DynamoDB\n\n- **Partition key**: a new fact under the old name\n")
     assert len(twin.rebuild(incremental=False).written.changes.added) == 1
+
+
+def test_a_mistake_in_the_incremental_path_costs_speed_not_the_build(twin: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("aws_anki.incremental._splice", broken)
+    twin.edit("analytics/athena.md", "per terabyte", "per TB")
+    twin.rebuild(incremental=False)  # the same deck as a full build: nothing was written before the mistake
+    assert "the incremental rebuild failed; building in full" in caplog.text
+    monkeypatch.undo()
+    twin.edit("analytics/athena.md", "per TB", "per terabyte")
+    twin.rebuild(incremental=True)
