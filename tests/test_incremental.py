@@ -39,11 +39,13 @@ VAULT = {
 class Twin:
     """A vault, its deck built with `build_into`, and a full build from the same state after each step."""
 
-    def __init__(self, root: Path, **options: Any) -> None:
+    def __init__(self, root: Path, notes: Path | None = None, **options: Any) -> None:
         self.root = root
         self.vault = root / "vault"
-        shutil.copytree(FIXTURES, self.vault)
-        for name, text in VAULT.items():
+        shutil.copytree(notes or FIXTURES, self.vault)
+        for path in self.vault.rglob("*.md"):
+            path.chmod(0o644)  # ../shared's notes are read-only
+        for name, text in VAULT.items() if notes is None else ():
             self.write(name, text)
         self.out = root / "deck.apkg"
         self.cache = root / "cache"
@@ -218,3 +220,15 @@ def test_a_mistake_in_the_incremental_path_costs_speed_not_the_build(twin: Twin,
     monkeypatch.undo()
     twin.edit("analytics/athena.md", "per TB", "per terabyte")
     twin.rebuild(incremental=True)
+
+
+def test_real_notes_edited_line_by_line(tmp_path: Path, real_notes: Path) -> None:
+    """The learners' notes (../shared): edits in each file, with the duplicates and shared keys they hold."""
+    twin = Twin(tmp_path, real_notes)
+    for path in sorted(twin.vault.rglob("*.md")):
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+        bullets = [i for i, line in enumerate(lines) if line.lstrip().startswith("- ") and len(line) > 30]
+        for index in bullets[:: max(1, len(bullets) // 3)][:3]:  # three edits spread over the file
+            lines[index] += " (edited)"
+            path.write_text("\n".join(lines), encoding="utf-8")
+            twin.rebuild(incremental=True)
