@@ -13,7 +13,8 @@ It also keeps the deck's uncompressed collection next to the record, with the no
 note ID and a digest of each row) in a file of their own whose SHA-256 the header names: only a
 build that is not up to date reads them. Such a build updates that collection in place (only the
 notes whose rows differ: see `package.write_package`) when the deck, its state, the collection and
-its notes file are all as the last build left them; otherwise it writes a new one.
+its notes file are all as the last build left them; otherwise it writes a new one. A memo beside
+the record (`aws_anki.incremental`) lets a rebuild after a few files changed redo only those.
 
 The next build with the same output reads the files' bytes (it must, to hash them; it does not
 decode them: `read.scan_sources`), and if the digest, every image lookup, the deck and the build
