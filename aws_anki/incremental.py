@@ -198,7 +198,7 @@ def rebuild(
         model_mods=plan.model_mods, created=delta.timestamp, media_files=media.files,
     )
     if package is None:
-        return _full("another build holds the kept collection")
+        return _full("another build holds the kept collection, or has updated it since")
     save_state(state_path(output), BuildState(delta.records, plan.state.models))
 
     counts = _tally_of(record.report)

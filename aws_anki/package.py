@@ -56,6 +56,17 @@ class KeptCollection:
     path: Path
     notes: Mapping[str, tuple[int, str]]  # guid -> (note ID, digest of the note's row as written)
     layout: str  # decks, the note types each uses, and the note types' fingerprints
+    # (size, mtime_ns) of the file when `notes` were known to describe it: updated in place only if
+    # it still has them once locked (another build may have updated it since), None: not checked
+    stamp: tuple[int, int] | None = None
+
+    def unchanged(self) -> bool:
+        """Whether the collection file is still the one `notes` describe (call it with the lock held)."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return False
+        return self.stamp is None or (info.st_size, info.st_mtime_ns) == self.stamp
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,7 @@ def update_package(
     differ from `base`'s, or are new) are written. What `write_package` does with `base` for notes
     whose decks and note types are those of `base`, for a caller that knows which notes changed
     without looking at the others (`aws_anki.incremental`). None when another build holds the
-    kept collection or it is gone: nothing was written."""
+    kept collection, or it is gone or changed since `base` was read: nothing was written."""
     import genanki
 
     by_type = _models(genanki)
@@ -134,7 +145,7 @@ def update_package(
     if lock is None:
         return None
     try:
-        if not base.path.is_file():
+        if not base.unchanged():
             return None
         _check_notes(stale, by_type)
         size, note_ids = _store(
@@ -174,7 +185,7 @@ def _write(
     base: KeptCollection | None,
     same_records: Collection[str],
 ) -> WrittenPackage:
-    update = base is not None and keep is not None and base.path == keep and base.layout == layout and keep.is_file()
+    update = base is not None and keep is not None and base.path == keep and base.layout == layout and base.unchanged()
     digests = _digests(notes, note_mods, created, base.notes if update and base else {}, same_records) if keep else {}
     # The notes to write: all of them, or when updating in place those whose row would differ.
     stale = [n for n in notes if base.notes.get(n.guid, (0, ""))[1] != digests[n.guid]] if update and base else notes

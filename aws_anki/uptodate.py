@@ -78,7 +78,7 @@ class Record:
         if not (self.kept_at and self.layout and self._untouched(deck, state) and file_stamp(kept) == self.collection):
             return None
         notes = _load_notes(_notes_path(kept), self.notes_sha256)
-        return KeptCollection(kept, notes, self.layout) if notes is not None else None
+        return KeptCollection(kept, notes, self.layout, self.collection) if notes is not None else None
 
     def current(self, digest: str, deck: Path, state: Path, resolve: Callable[[str, str, int], str | None]) -> bool:
         """Whether a build of `digest` into `deck` would write what is there (images looked up again)."""

@@ -7,6 +7,7 @@ byte for byte, the reports and changes the same; and the step must have taken th
 """
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -232,3 +233,24 @@ def test_real_notes_edited_line_by_line(tmp_path: Path, real_notes: Path) -> Non
             lines[index] += " (edited)"
             path.write_text("\n".join(lines), encoding="utf-8")
             twin.rebuild(incremental=True)
+
+
+def test_a_collection_another_build_updated_meanwhile_is_not_updated_again(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between reading the kept collection's notes and locking it, another build into the same deck
+    may have updated it: then it is not updated in place from notes that no longer describe it."""
+    from aws_anki import package
+
+    lock = package._lock_kept
+
+    def racing(keep: Path) -> Any:
+        handle = lock(keep)
+        os.utime(keep, ns=(1, 1))  # the other build, just done
+        return handle
+
+    monkeypatch.setattr(package, "_lock_kept", racing)
+    update = package._update_collection
+    updated: list[int] = []
+    monkeypatch.setattr(package, "_update_collection", lambda *a, **k: updated.append(1) or update(*a, **k))
+    twin.edit("analytics/athena.md", "per terabyte", "per TB")
+    twin.rebuild(incremental=False)
+    assert updated == []  # a new collection was written instead
