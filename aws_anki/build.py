@@ -273,8 +273,8 @@ def build_into(
 
         cache_dir = Path(options.get("cache_dir") or default_cache_dir())
         options_key = _options_key(options)
-        digest = inputs_digest(scan, options_key)
         setup = setup_digest(scan, options_key)
+        digest = inputs_digest(scan, setup)
         record = load_record(cache_dir, output)
         resolve = _collector(scan.files, options.get("attachments"))
         if record is not None and record.current(digest, output, state_path(output), resolve):

@@ -93,27 +93,25 @@ class Record:
         return file_stamp(deck) == self.deck and file_stamp(state) == self.state
 
 
-def inputs_digest(scan: Scan, options: str) -> str:
-    """A hash of the note files (path and bytes, or why they could not be read), what went wrong
-    finding them, `options`, the code and the note types' templates and CSS. The files are hashed
-    before decoding: what decoding makes of them (text and warnings) follows from their bytes and the code."""
-    digest = hashlib.sha256(_setup(options).encode())
-    for file in scan.files:
-        digest.update(f"{file.path}\0{file.rel_path}\0{file.content_hash}\0{file.error}\0".encode("utf-8", "surrogatepass"))
-    for warning in scan.warnings:
-        digest.update(f"{warning}\0".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
-
-
 def setup_digest(scan: Scan, options: str) -> str:
-    """A hash of what `inputs_digest` covers but the files' paths and contents: the code, templates,
-    `options`, what went wrong finding files, and which files could not be read."""
+    """A hash of what decides a deck but the note files' paths and contents: the code, the note
+    types' templates and CSS, `options`, what went wrong finding files, and which could not be read."""
     digest = hashlib.sha256(_setup(options).encode())
     for file in scan.files:
         if file.error:
             digest.update(f"{file.path}\0{file.rel_path}\0{file.error}\0".encode("utf-8", "surrogatepass"))
     for warning in scan.warnings:
         digest.update(f"{warning}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def inputs_digest(scan: Scan, setup: str) -> str:
+    """A hash of everything that decides a deck: `setup` (`setup_digest` of the scan and options)
+    and the note files (path and bytes, or why they could not be read). The files are hashed before
+    decoding: what decoding makes of them (text and warnings) follows from their bytes and the code."""
+    digest = hashlib.sha256(setup.encode())
+    for file in scan.files:
+        digest.update(f"{file.path}\0{file.rel_path}\0{file.content_hash}\0{file.error}\0".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
