@@ -46,7 +46,7 @@ from operator import attrgetter, itemgetter, methodcaller
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import decode_notes, encode_notes, write_atomic
+from .cache import _MARSHAL_VERSION, decode_notes, encode_notes, write_atomic
 from .read import ReadResult, SourceFile
 
 if TYPE_CHECKING:
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
 MEMO_VERSION = 1
 MAX_CHANGED = 0.25  # beyond this share of the files changed, a full build costs about the same
 _MEMO_SUFFIX = ".memo"
-_MARSHAL_VERSION = 4
 
 Pair = tuple[str, str]  # (deck, note type)
 FileKey = tuple[str, str, str]  # (notes-relative path, path, content hash)
@@ -83,13 +82,9 @@ class Memo:
 def memo_of(digest: str, setup: str, files: Sequence[FileKey], per_file: Sequence[FileNotes], notes: Sequence[CardNote]) -> Memo:
     """The memo of a full build: its files (`file_key` of each), their notes before merging
     (`per_file`) and after (`notes`)."""
-    from .notes import merge_checksums
-
     keys: Where = {}
     guids: Where = {}
-    for f in per_file:
-        _add(keys, merge_checksums(f.notes), f.source)
-        _add(guids, map(_GUID, f.notes), f.source)
+    _index(keys, guids, per_file, _add)
     rels = [rel for rel, _, _ in files]
     parts = _per_file(rels, notes)
     return Memo(
@@ -266,7 +261,7 @@ def _prepare(
     from .cache import NotesCache
     from .models import basic_type, cloze_type
     from .notes import NoteOptions, merge_checksums, merge_notes
-    from .package import _digests, layout_of
+    from .package import _digests, _stale, layout_of
     from .parallel import notes_all
     from .state import BuildState, load_state, plan_build, state_path
 
@@ -377,7 +372,7 @@ def _prepare(
     file_sizes.update((rel, size) for rel, (_, size) in made_parts.items())
     kept_rows = base.notes
     present = {guid: digests[guid] if guid in digests else kept_rows[guid][1] for guid in order}
-    stale = [n for n in plan.notes if base.notes.get(n.guid, (0, ""))[1] != digests[n.guid]]
+    stale = _stale(plan.notes, digests, kept_rows)
     return _Delta(
         per_file=per_file, old_files=old_files, new_files=new_files, old_made=old_made, new_made=new_made,
         media=media, parsed=parsed, plan=plan, records=records, order=order, present=present, stale=stale,
@@ -387,14 +382,8 @@ def _prepare(
 
 def _next_memo(memo: Memo, digest: str, files: Sequence[SourceFile], delta: _Delta) -> Memo:
     """The memo of an incremental rebuild: `memo` with the affected files' parts replaced."""
-    from .notes import merge_checksums
-
-    for f in delta.old_files:
-        _drop(memo.keys, merge_checksums(f.notes), f.source)
-        _drop(memo.guids, map(_GUID, f.notes), f.source)
-    for f in delta.new_files:
-        _add(memo.keys, merge_checksums(f.notes), f.source)
-        _add(memo.guids, map(_GUID, f.notes), f.source)
+    _index(memo.keys, memo.guids, delta.old_files, _drop)
+    _index(memo.keys, memo.guids, delta.new_files, _add)
     blobs = {f.source: encode_notes(replace(f, notes=())) for f in delta.new_files}
     rels = [f.rel_path for f in files]
     return Memo(
@@ -453,6 +442,15 @@ def _splice(
     if next(kept, None) is not None or left_out != len(owned):
         return None
     return order
+
+
+def _index(keys: Where, guids: Where, files: Iterable[FileNotes], how: Callable[[Where, Iterable[Any], str], None]) -> None:
+    """Record (`how=_add`) or forget (`_drop`) which files hold their notes' merge keys and GUIDs."""
+    from .notes import merge_checksums
+
+    for f in files:
+        how(keys, merge_checksums(f.notes), f.source)
+        how(guids, map(_GUID, f.notes), f.source)
 
 
 def _holders(where: Where, keys: Iterable[Any]) -> set[str]:

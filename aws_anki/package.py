@@ -188,7 +188,7 @@ def _write(
     update = base is not None and keep is not None and base.path == keep and base.layout == layout and base.unchanged()
     digests = _digests(notes, note_mods, created, base.notes if update and base else {}, same_records) if keep else {}
     # The notes to write: all of them, or when updating in place those whose row would differ.
-    stale = [n for n in notes if base.notes.get(n.guid, (0, ""))[1] != digests[n.guid]] if update and base else notes
+    stale = _stale(notes, digests, base.notes) if update and base else notes
     _check_notes(stale, by_type)
 
     def rows(cursor: sqlite3.Cursor) -> dict[str, int]:
@@ -413,6 +413,11 @@ def _digests(
         else:
             out[guid] = _digest(note, note_mods.get(guid, created))
     return out
+
+
+def _stale(notes: Sequence[CardNote], digests: Mapping[str, str], kept: Mapping[str, tuple[int, str]]) -> list[CardNote]:
+    """The notes whose rows differ from the kept collection's (`kept`: GUID -> (note ID, digest)), or are new."""
+    return [n for n in notes if kept.get(n.guid, (0, ""))[1] != digests[n.guid]]
 
 
 def _digest(note: CardNote, mod: int) -> str:
