@@ -78,11 +78,8 @@ class Scenario:
         path.write_text(text.replace(old, new), encoding="utf-8")
 
     def build(self) -> aws_anki.WriteResult:
-        if self.writer == "write":
-            return aws_anki.build_deck([self.vault]).write(self.out)
-        built = aws_anki.build_into(self.out, [self.vault], cache_dir=self.cache)
-        self.incremental = built.report.incremental
-        return built.written
+        written, self.incremental = _build(self.writer, self.vault, self.out, self.cache)
+        return written
 
     def import_(self) -> ImportSummary:
         return import_apkg(self.col, self.out)
@@ -98,6 +95,14 @@ class Scenario:
         """Answer every new card once (Good), then the learner edits the SQS note in Anki."""
         assert answer_due_cards(self.col, 50) > 0
         edit_note(self.col, self.guid_of("Visibility timeout"), "Back", "LEARNER'S OWN WORDS")
+
+
+def _build(writer: str, vault: Path, out: Path, cache: Path) -> tuple[aws_anki.WriteResult, bool]:
+    """Build `vault` into `out` the `writer` way; also whether the build was incremental."""
+    if writer == "write":
+        return aws_anki.build_deck([vault]).write(out), False
+    built = aws_anki.build_into(out, [vault], cache_dir=cache)
+    return built.written, built.report.incremental
 
 
 @pytest.fixture(params=["write", "build_into"])
@@ -306,25 +311,28 @@ def test_a_new_fact_under_a_carried_over_name_gets_its_own_note(tmp_path: Path, 
     note = vault / "dynamodb.md"
     facts = "- **Partition key**: decides which partition stores an item\n- **Item size**: at most 400 KB\n"
     note.write_text("# Amazon DynamoDB\n\n" + facts)
-    scene = Scenario.__new__(Scenario)  # only its build() is used: the vault is this test's own
-    scene.vault, scene.out, scene.cache, scene.writer = vault, tmp_path / "deck.apkg", tmp_path / "cache", writer
+    out = tmp_path / "deck.apkg"
+
+    def build() -> aws_anki.WriteResult:
+        return _build(writer, vault, out, tmp_path / "cache")[0]
+
     with open_collection(tmp_path / "anki") as col:
-        scene.build()
-        assert import_apkg(col, scene.out).new == 2
+        build()
+        assert import_apkg(col, out).new == 2
         assert answer_due_cards(col, 10) > 0
         schedule = schedule_snapshot(col)
         note.write_text("# Amazon DynamoDB\n\n" + facts.replace("Partition key", "Partition keys"))
-        assert len(scene.build().changes.carried_over) == 1
-        assert import_apkg(col, scene.out).updated == 1
+        assert len(build().changes.carried_over) == 1
+        assert import_apkg(col, out).updated == 1
         note.write_text(note.read_text() + "- **Partition key**: a new fact under the old name\n")
-        changes = scene.build().changes
+        changes = build().changes
         assert len(changes.added) == 1 and not changes.updated
-        summary = import_apkg(col, scene.out)
+        summary = import_apkg(col, out)
         assert (summary.new, summary.updated, summary.conflicting) == (1, 0, 0), summary
         guids = [col.get_note(i).guid for i in col.find_notes("")]
         assert len(guids) == len(set(guids)) == 3
         after = schedule_snapshot(col)
         assert all(after[key] == card for key, card in schedule.items())  # the renamed fact kept its reviews
         note.write_text(note.read_text() + "\n")  # not up to date: planned again, the same
-        again = scene.build().changes
+        again = build().changes
         assert (len(again.unchanged), again.added, again.updated) == (3, (), ())
