@@ -170,7 +170,7 @@ class ZipWriter:
                 # Deflate grows incompressible data a little: a bound decides ZIP64 or not up front.
                 entry = self._begin(name, _DEFLATED, size + (size >> 10) + 64 * (size // chunk_size + 2))
                 deflated = _deflate_chunks(handle.fileno(), size, chunk_size, level, known, keyed=store is not None,
-                                           threads=threads or _threads())
+                                           threads=threads or usable_cpus())
                 with closing(deflated):
                     for chunk in deflated:
                         self._out.write(chunk.packed)
@@ -323,8 +323,9 @@ def _reader(fd: int) -> Callable[[int, int], bytes]:
     return read_at
 
 
-def _threads() -> int:
-    """Threads to deflate on: one per CPU this process may use."""
+def usable_cpus() -> int:
+    """How many CPUs this process may use (its affinity where the system says): threads to deflate
+    on here, and the default number of parsing workers (`parallel.worker_count`)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

@@ -17,11 +17,11 @@ saves below about `PARALLEL_MIN_BYTES` of text (measured with `benchmarks/run.py
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, Sequence
 
+from .archive import usable_cpus
 from .cache import NotesCache
 from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
@@ -74,10 +74,7 @@ def worker_count(jobs: int | None = None) -> int:
     """How many workers `jobs` means: None or 0 is one per CPU this process may use."""
     if jobs is not None and jobs > 0:
         return jobs
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cpus()
 
 
 def notes_all(
