@@ -39,6 +39,7 @@ LABEL_TERMS = frozenset({
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
 _GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
+_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 # Given a media reference, its file, line: the name the file has in the package, or None if missing.
 MediaResolver = Callable[[str, str, int], "str | None"]
@@ -130,11 +131,9 @@ def file_notes(
         lookups.append((target, line, name))
         return name
 
-    file_service = _file_service(extraction, catalog, warnings)
-    notes = tuple(
-        _note(fact, extraction, file_service, options, recorded if media is not None else None, catalog)
-        for fact in extraction.facts
-    )
+    shared = _Shared(extraction, _file_service(extraction, catalog, warnings), options, catalog)
+    resolver = recorded if media is not None else None
+    notes = tuple(_note(fact, shared, resolver) for fact in extraction.facts)
     return FileNotes(
         source=extraction.source,
         notes=notes,
@@ -168,20 +167,47 @@ def _file_service(extraction: Extraction, catalog: Catalog, warnings: list[Build
     return found
 
 
-def _note(
-    fact: Fact,
-    extraction: Extraction,
-    file_service: Service | None,
-    options: NoteOptions,
-    media: MediaResolver | None,
-    catalog: Catalog,
-) -> CardNote:
-    services, index = resolve_path(fact.headings, catalog=catalog)
-    if file_service is not None:
-        services, index = (file_service,), 0
-    # Notes of a section share their context, tags and deck: one string object each (interned, and
-    # pickle keeps them shared on the way back from a worker) instead of a copy per note.
-    context = sys.intern(context_line(fact.headings, services, index))
+class _Shared:
+    """What the notes of one file share, worked out once per heading path, service set or service
+    instead of once per note: a section's notes get one context, tag and deck string object each
+    (pickle keeps them shared on the way back from a worker)."""
+
+    def __init__(self, extraction: Extraction, file_service: Service | None, options: NoteOptions, catalog: Catalog):
+        self.extraction, self.file_service, self.options, self.catalog = extraction, file_service, options, catalog
+        self._places: dict[tuple[str, ...], tuple[tuple[Service, ...], str, str, str]] = {}
+        self._tags: dict[tuple[Service, ...], tuple[str, ...]] = {}
+        self._decks: dict[Service | None, str] = {}
+
+    def place(self, headings: tuple[str, ...]) -> tuple[tuple[Service, ...], str, str, str]:
+        """(services the headings name, context line, the same HTML-escaped, normalised section path)."""
+        found = self._places.get(headings)
+        if found is None:
+            services, index = resolve_path(headings, catalog=self.catalog)
+            if self.file_service is not None:
+                services, index = (self.file_service,), 0
+            context = sys.intern(context_line(headings, services, index))
+            sections = "/".join(normalise(h) for h in headings[1:])
+            found = self._places[headings] = (services, context, html.escape(context), sections)
+        return found
+
+    def tags(self, services: tuple[Service, ...]) -> tuple[str, ...]:
+        """The tags of a note of these services (see `note_tags`)."""
+        found = self._tags.get(services)
+        if found is None:
+            found = self._tags[services] = tuple(sys.intern(t) for t in note_tags(services, self.extraction, self.options))
+        return found
+
+    def deck(self, service: Service | None) -> str:
+        """The deck of a note of this service (see `deck_name`)."""
+        found = self._decks.get(service)
+        if found is None:
+            found = self._decks[service] = sys.intern(deck_name(self.options, service, self.extraction))
+        return found
+
+
+def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
+    options, catalog = shared.options, shared.catalog
+    services, context, escaped_context, sections = shared.place(fact.headings)
     if not services:
         # No heading names a service: a fact whose own text names exactly one still belongs to it.
         mentioned = catalog.in_text(html_to_plain(f"{fact.front} {fact.back}"))
@@ -197,21 +223,21 @@ def _note(
             clean = _resolve_images(clean, fact, media, media_names)
         return finish_cloze(clean) if cloze else clean
 
-    tags = tuple(sys.intern(tag) for tag in note_tags(services, extraction, options))
+    tags = shared.tags(services)
     if options.secondary_tags:
         mentioned = catalog.in_text(html_to_plain(fact.front + " " + fact.back))
         tags = tuple(dict.fromkeys((*tags, *(f"mentions::{_tag_safe(s.tag)}" for s in mentioned if s not in services))))
-    deck = sys.intern(deck_name(options, service, extraction))
+    deck = shared.deck(service)
     if fact.is_cloze:
         note_type = "cloze"
-        fields: tuple[str, ...] = (finish(fact.front, cloze=True), html.escape(context), finish(fact.extra), html.escape(source))
-        cards = len(set(re.findall(r"\{\{c(\d+)::", fields[0]))) or 1
+        fields: tuple[str, ...] = (finish(fact.front, cloze=True), escaped_context, finish(fact.extra), html.escape(source))
+        cards = len(set(_CLOZE_NUMBER.findall(fields[0]))) or 1
     else:
         note_type = "basic"
         reverse = _wants_reverse(fact, options)
-        fields = (finish(fact.front), finish(fact.back), html.escape(context), finish(fact.extra), html.escape(source), "1" if reverse else "")
+        fields = (finish(fact.front), finish(fact.back), escaped_context, finish(fact.extra), html.escape(source), "1" if reverse else "")
         cards = 2 if reverse else 1
-    identity = identity_key(service, fact, note_type)
+    identity = _identity(service, sections, note_type, fact.subject)
     content = [f for name, f in zip(CLOZE_FIELDS if fact.is_cloze else BASIC_FIELDS, fields) if name != "Source"]
     return CardNote(
         guid=guid_for(identity),
@@ -296,8 +322,11 @@ def deck_name(options: NoteOptions, service: Service | None, extraction: Extract
 
 def identity_key(service: Service | None, fact: Fact, note_type: str) -> str:
     """The stable key a note's GUID is made from: service, sections below the file title, subject."""
-    sections = "/".join(normalise(h) for h in fact.headings[1:])
-    return f"{service.key if service else '-'}|{sections}|{note_type}|{normalise(fact.subject)}"
+    return _identity(service, "/".join(normalise(h) for h in fact.headings[1:]), note_type, fact.subject)
+
+
+def _identity(service: Service | None, sections: str, note_type: str, subject: str) -> str:
+    return f"{service.key if service else '-'}|{sections}|{note_type}|{normalise(subject)}"
 
 
 def guid_for(key: str) -> str:

@@ -39,6 +39,10 @@ class Service:
     category: str
     aliases: tuple[str, ...]
 
+    def __hash__(self) -> int:
+        # Keys are unique in a catalog; hashing the key alone keeps per-note lookups keyed by service cheap.
+        return hash(self.key)
+
 
 class _Form(NamedTuple):
     """One way of writing a service's name, as the trie stores it (without an AWS/Amazon prefix)."""
