@@ -51,7 +51,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .parse import Block, Document, Section, inline_text, lines_outside_fences
@@ -81,12 +80,19 @@ _COPULA = re.compile(r"^\s*(is|are|was|were|means|refers to|es|son|significa|se 
 _WHOLE_BOLD_SPLIT = re.compile(
     r"\s+(?:is|are|es|son)\s+(?=(?:a|an|the|one|un|una|el|la|los|las)\s)|\s*(?<!:)[=:](?!:)\s+", re.I
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*_\[])")
+# The gap between two sentences is group 1 (a leading `[.!?]` rather than a look-behind lets the
+# regex engine skip quickly to the candidates).
+_SENTENCE_END = re.compile(r"[.!?](\s+)(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*_\[])")
 _ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|eg|ie|etc|vs|approx|incl|p\.ej|aprox|no|nr|min|max)\.)$", re.I)
-_FIRST_PERSON = re.compile(
+# First-person musing: at the start of a line, or `I think`/`I was`... anywhere. Two patterns, so that
+# the costly search anywhere runs only on lines holding an `I `.
+_FIRST_PERSON_START = re.compile(
     r"^(?:\W*)(?:I(?![/:=&-])|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|IMO|IMHO|my|in my (?:opinion|experience)|"
-    r"to be fair, I|honestly|yo|creo|me parece|no sé|pienso)\b"
-    r"|\bI (?:think|wonder|guess|believe|could not|couldn't|couldn’t|can't|was|am|have|had|would|don't|do not|"
+    r"to be fair, I|honestly|yo|creo|me parece|no sé|pienso)\b",
+    re.I,
+)
+_FIRST_PERSON_ANY = re.compile(
+    r"\bI (?:think|wonder|guess|believe|could not|couldn't|couldn’t|can't|was|am|have|had|would|don't|do not|"
     r"never|found|find|tried|love|like|hope)\b",
     re.I,
 )
@@ -116,6 +122,9 @@ _CLAUSE_WORDS = frozenset(
     "can could will would should must may might have has had does did is are was were allows lets get gets got "
     "means makes creates needs puede pueden tiene tienen es son hay".split()
 )
+_SECOND_PERSON = frozenset(("you", "your", "we", "our", "tú", "usted"))
+# What may stand between two bold spans that make one deletion ("**S3** and **EBS**").
+_JOINERS = frozenset(("", "and", "or", "&", "/", ",", "y", "o", "+", ", and", ", or"))
 # Words that carry no fact on their own: a bold span made only of these is not a deletion.
 _FILLER = frozenset(
     "a an the and or of to in on for with by at from as is are be been was were it this that these those there "
@@ -132,14 +141,22 @@ _URL_ONLY = re.compile(r"^\s*(?:<)?https?://\S+(?:>)?\s*$")
 _QUESTION = re.compile(r"^\s*(?:Q|Question|P|Pregunta)\s*[:.]\s*", re.I)
 _ANSWER = re.compile(r"^\s*(?:A|Answer|R|Respuesta)\s*[:.]\s*", re.I)
 _WORD = re.compile(r"\w+")
+# Matched on a line without its leading spaces and `>` (matching them in the pattern is slow: it backtracks).
 _DEFINITION_LINE = re.compile(
-    r"^[ \t>]*(?:[-*+]|\d{1,3}[.)])?[ \t]*"
+    r"(?:[-*+]|\d{1,3}[.)])?[ \t]*"
     r"(?:\*\*(?P<bold>[^*\n]{1,70}?)(?::\*\*|\*\*[ \t]*(?::|=|-(?=\s)|–|—|(?:is|are|es|son)(?=\s)))"
     r"|(?P<plain>[\w\"'(][^:=*\n]{0,69}?)(?::(?=\s)|[ \t]=|[ \t]-[ \t]|[ \t]–[ \t]))"
     r"[ \t]*(?P<body>\S.*)$"
 )
 _MARKUP = re.compile(r"\*\*|==|`|(?<!\w)_|_(?!\w)")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_ANY_WORD = re.compile(r"\w")
+_QUOTED = re.compile(r"[\"“'].*[\"”']")
+_URL_IN_TERM = re.compile(r"https?$|\bhttps?://")
+_DIGITS = re.compile(r"[\d\s]+")
+_TAG = re.compile(r"<[^>]+>")
+_SENTENCE_TAIL = re.compile(r"[.!?]\s+$")
+_BARE_SEPARATORS = (":", *(s.strip() for s in _SEPARATORS))
 
 
 @dataclass(frozen=True)
@@ -204,34 +221,54 @@ def extract_facts(document: Document) -> Extraction:
 
 def bold_texts(document: Document) -> Iterator[tuple[int, str]]:
     """Every bold span outside headings (hard-wrapped ones repaired), with its line."""
+    found: list[tuple[int, str]] = []
     for section in document.sections:
         for block in section.blocks:
-            yield from _bold_in(block.token, block.line)
+            _bold_in(block.token, block.line, found)
+    return iter(found)
 
 
-def _bold_in(token: Token, line: int) -> Iterator[tuple[int, str]]:
-    """The bold spans in one token and its children, with the nearest line known."""
+def _bold_in(token: Token, line: int, found: list[tuple[int, str]]) -> None:
+    """Add the bold spans in one token and its children to `found`, with the nearest line known."""
     line = token.get("line", line)
-    if token["type"] == "strong":
+    kind = token["type"]
+    if kind == "strong":
         text = inline_text(token["children"]).strip()
         if text:
-            yield line, text
+            found.append((line, text))
         return
-    children = token.get("children") or ()
-    if token["type"] in ("paragraph", "block_text", "table_cell"):
+    children = token.get("children")
+    if not children:
+        return
+    if kind in ("paragraph", "block_text", "table_cell"):
         children = repair_bold(children)
     for child in children:
-        yield from _bold_in(child, line)
+        if "children" not in child:
+            continue  # a leaf (text, code span...) holds no bold
+        if child["type"] == "strong":  # the common case, without a call
+            text = inline_text(child["children"]).strip()
+            if text:
+                found.append((child.get("line", line), text))
+        else:
+            _bold_in(child, line, found)
 
 
 def definition_lines(text: str) -> Iterator[tuple[int, str, str]]:
     """Lines that read `Term: definition` (any separator), found on the raw text outside code."""
     for number, raw in lines_outside_fences(text):
-        match = _DEFINITION_LINE.match(raw)
+        # Most lines hold no separator at all: a cheap test first (a dash separator follows a term's
+        # first character, so an item's own `- ` marker is left out of it).
+        rest = raw.lstrip(" \t>")
+        if not ("**" in rest or ":" in rest or "=" in rest or "–" in rest or " -" in rest[1:] or "\t-" in rest[1:]):
+            continue
+        match = _DEFINITION_LINE.match(rest)
         if match is None:
             continue
-        term = _MARKUP.sub("", match.group("bold") or match.group("plain") or "").strip(" :")
-        body = _MARKUP.sub("", _LINK.sub(r"\1", match.group("body"))).strip()
+        term = _strip_markup(match.group("bold") or match.group("plain") or "").strip(" :")
+        body = match.group("body")
+        if "](" in body:
+            body = _LINK.sub(r"\1", body)
+        body = _strip_markup(body).strip()
         if _QUESTION.fullmatch(term + ":") or _ANSWER.fullmatch(term + ":") or _NOTE_PREFIX.fullmatch(term + ":"):
             term = ""  # a `Q:`/`A:`/`Note:` label, not a term: only what follows it must be in a card
             if not body:
@@ -240,25 +277,42 @@ def definition_lines(text: str) -> Iterator[tuple[int, str, str]]:
             yield number, term, body
 
 
+def _strip_markup(text: str) -> str:
+    """The text without `**`, `==`, backticks and `_` emphasis marks."""
+    if "*" in text or "=" in text or "`" in text or "_" in text:
+        return _MARKUP.sub("", text)
+    return text
+
+
 # Inline helpers ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Line:
     """A run of inline tokens that reads as one statement (a bullet head or one sentence)."""
 
-    tokens: tuple[Token, ...]
-    line: int
+    # A plain slotted class: lines are made by the thousand, and `text` is read many times.
+    __slots__ = ("_text", "line", "tokens")
 
-    @cached_property
+    def __init__(self, tokens: tuple[Token, ...], line: int) -> None:
+        self.tokens = tokens
+        self.line = line
+        self._text: str | None = None
+
+    @property
     def text(self) -> str:
         """The plain text of the line."""
-        return inline_text(self.tokens).strip()
+        text = self._text
+        if text is None:
+            text = self._text = inline_text(self.tokens).strip()
+        return text
 
 
 def repair_bold(tokens: Sequence[Token]) -> tuple[Token, ...]:
     """Re-pair `**` left as literal text by hard wrapping (`we are **` / `reserving x**`) into bold."""
-    if not any(t["type"] == "text" and "**" in t["raw"] for t in tokens):
+    for token in tokens:
+        if token["type"] == "text" and "**" in token["raw"]:
+            break
+    else:
         return tuple(tokens)
     pieces: list[Token | None] = []  # None marks a literal `**`
     for token in tokens:
@@ -292,36 +346,61 @@ def repair_bold(tokens: Sequence[Token]) -> tuple[Token, ...]:
     return tuple(out)
 
 
-def _strong_tokens(tokens: Sequence[Token]) -> Iterator[Token]:
+def _strong_tokens(tokens: Sequence[Token], found: list[Token] | None = None) -> list[Token]:
     """Bold tokens of a line, nested ones included (not inside links)."""
+    if found is None:
+        found = []
     for token in tokens:
-        if token["type"] == "strong":
-            yield token
-        elif "children" in token and token["type"] != "link":
-            yield from _strong_tokens(token["children"])
+        kind = token["type"]
+        if kind == "strong":
+            found.append(token)
+        elif kind != "link" and "children" in token:
+            _strong_tokens(token["children"], found)
+    return found
 
 
 def _has_key_term(tokens: Sequence[Token]) -> bool:
     """Whether a line carries a key term: bold, a highlight, or an author's cloze."""
-    return any(t["type"] in ("strong", "mark") for t in tokens) or any(
-        t["type"] == "text" and "{{c" in t["raw"] for t in tokens
-    )
+    for token in tokens:
+        kind = token["type"]
+        if kind == "strong" or kind == "mark" or (kind == "text" and "{{c" in token["raw"]):
+            return True
+    return False
+
+
+def _first_person(text: str) -> re.Match[str] | None:
+    """The first-person phrase of a text (at its start if there is one there), or None."""
+    found = _FIRST_PERSON_START.match(text)
+    if found is None and ("I " in text or "i " in text or "\u0130 " in text or "\u0131 " in text):
+        found = _FIRST_PERSON_ANY.search(text)  # (`I` ignoring case also matches `İ` and `ı`)
+    return found
 
 
 def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
     """Why a line is not worth a card (first-person, link-only, ...), or None."""
-    meaningful = [t for t in tokens if not (t["type"] == "text" and not t["raw"].strip()) and t["type"] != "softbreak"]
-    if meaningful and all(t["type"] in ("image", "embed") for t in meaningful):
+    meaningful: list[Token] = []
+    links: list[Token] = []
+    only_images = True
+    for token in tokens:
+        kind = token["type"]
+        if kind == "softbreak" or (kind == "text" and not token["raw"].strip()):
+            continue
+        meaningful.append(token)
+        if kind == "link":
+            links.append(token)
+        if kind != "image" and kind != "embed":
+            only_images = False
+    if meaningful and only_images:
         return "image-only"
-    if not meaningful or not re.search(r"\w", text):
+    if not meaningful or not _ANY_WORD.search(text):
         return "empty"
-    links = [t for t in meaningful if t["type"] == "link"]
-    outside = " ".join(t["raw"] for t in meaningful if t["type"] == "text")
-    if links and len(_WORD.findall(outside)) <= 2 and not _has_key_term(meaningful):
-        return "link-only"
-    if _URL_ONLY.match(text):
+    if links:
+        outside = " ".join(t["raw"] for t in meaningful if t["type"] == "text")
+        if len(_WORD.findall(outside)) <= 2 and not _has_key_term(meaningful):
+            return "link-only"
+    if "://" in text and _URL_ONLY.match(text):
         return "bare-url"
-    first_person = _FIRST_PERSON.search(text)
+    first_person = _first_person(text)
     if first_person and (first_person.start() == 0 or not _has_key_term(meaningful)):
         return "first-person"
     if _POINTER_OPENER.match(text) and len(text) < 160 and (links or _POINTER_NOUN.search(text)):
@@ -335,14 +414,15 @@ def _earliest_separator(raw: str) -> tuple[int, int] | None:
     colon = raw.find(":")
     while colon >= 0 and (raw[colon + 1 : colon + 2] not in (" ", "\t", "") or raw[colon - 1 : colon] == ":"):
         colon = raw.find(":", colon + 1)
-    found = [(raw.find(sep), len(sep)) for sep in _SEPARATORS if raw.find(sep) >= 0]
-    if colon >= 0:
-        found.append((colon, 1))
-    if not found:
-        return None
     if colon >= 0 and _is_term(raw[:colon].strip()):
         return colon, 1
-    return min(found)
+    found = [(colon, 1)] if colon >= 0 else []
+    if "-" in raw or "=" in raw or "–" in raw or "—" in raw:  # one of these is in every other separator
+        for sep in _SEPARATORS:
+            at = raw.find(sep)
+            if at >= 0:
+                found.append((at, len(sep)))
+    return min(found) if found else None
 
 
 def _split_tokens(tokens: Sequence[Token], index: int, offset: int, skip: int) -> tuple[list[Token], list[Token]]:
@@ -357,10 +437,14 @@ def _split_tokens(tokens: Sequence[Token], index: int, offset: int, skip: int) -
     return left, right
 
 
-def split_definition(tokens: Sequence[Token]) -> tuple[list[Token], list[Token]] | None:
-    """Split `Term: definition` style tokens into (term, definition), or None."""
+def split_definition(tokens: Sequence[Token], text: str | None = None) -> tuple[list[Token], list[Token]] | None:
+    """Split `Term: definition` style tokens into (term, definition), or None; `text`: their plain text if known."""
     first = tokens[0] if tokens else None
-    if first is None or _FLOW.search(inline_text(tokens)):
+    if first is None:
+        return None
+    if text is None:
+        text = inline_text(tokens)
+    if ("->" in text or "=>" in text or "→" in text) and _FLOW.search(text):
         return None
     # `**Term**: def`, `**Term** - def`, `**Term** is def`, `` `term`: def ``, `**Term:** def`
     if first["type"] in ("strong", "codespan", "emphasis") and len(tokens) > 1:
@@ -371,7 +455,7 @@ def split_definition(tokens: Sequence[Token]) -> tuple[list[Token], list[Token]]
         if rest["type"] == "text" and _is_term(term):
             raw = rest["raw"]
             stripped = raw.lstrip()
-            for sep in (":", *(s.strip() for s in _SEPARATORS)):
+            for sep in _BARE_SEPARATORS:
                 if stripped.startswith(sep) and (sep not in ("-", ":") or stripped[len(sep) : len(sep) + 1] in (" ", "")):
                     if sep == "-" and not raw.startswith(" "):
                         continue
@@ -384,10 +468,12 @@ def split_definition(tokens: Sequence[Token]) -> tuple[list[Token], list[Token]]
         if first["type"] == "strong":
             return None
     # `Term: def` with the separator in a text token near the start
+    length = 0  # of the plain text of the tokens up to this one
     for index, token in enumerate(tokens):
         if token["type"] != "text":
             if token["type"] in ("link", "image", "embed", "strong", "mark", "inline_html"):
                 return None
+            length += len(inline_text((token,)))
             continue
         found = _earliest_separator(token["raw"])
         if found is not None:
@@ -398,7 +484,8 @@ def split_definition(tokens: Sequence[Token]) -> tuple[list[Token], list[Token]]
             if _is_term(term) and inline_text(right).strip() and not (dash and len(term.split()) > MAX_DASH_TERM_WORDS):
                 return left, right
             return None
-        if len(inline_text(tokens[: index + 1])) > MAX_TERM_CHARS:
+        length += len(token["raw"])
+        if length > MAX_TERM_CHARS:
             return None
     return None
 
@@ -421,30 +508,41 @@ def _rest_tokens(body: str, tail: Sequence[Token]) -> list[Token]:
 
 def _is_term(term: str) -> bool:
     """Whether a text reads as a term: a short noun phrase, not a clause or a pronoun."""
+    if not 0 < len(term) <= MAX_TERM_CHARS:
+        return False
     words = term.split()
+    if len(words) > MAX_TERM_WORDS:
+        return False
+    lowered = [word.lower() for word in words]
     return (
-        0 < len(term) <= MAX_TERM_CHARS
-        and len(words) <= MAX_TERM_WORDS
-        and not term.endswith((".", ",", ";"))
+        not term.endswith((".", ",", ";"))
         and term.count("(") == term.count(")")
         and term.count('"') % 2 == 0
-        and not re.fullmatch(r"[\"“'].*[\"”']", term)  # a quoted title
+        and not (term[0] in "\"“'" and _QUOTED.fullmatch(term))  # a quoted title
         and ". " not in term
-        and words[-1].lower() not in _DANGLING
-        and not any(w.lower() in _CLAUSE_WORDS for w in words[1:])
-        and not any(w.lower() in ("you", "your", "we", "our", "tú", "usted") for w in words)
-        and words[0].lower().strip("\"'(") not in _PRONOUNS
-        and not re.search(r"https?$|\bhttps?://", term)
-        and not re.fullmatch(r"[\d\s]+", term)
+        and lowered[-1] not in _DANGLING
+        and _CLAUSE_WORDS.isdisjoint(lowered[1:])
+        and _SECOND_PERSON.isdisjoint(lowered)
+        and lowered[0].strip("\"'(") not in _PRONOUNS
+        and not ("http" in term and _URL_IN_TERM.search(term))
+        and not _DIGITS.fullmatch(term)
         and not (len(words) > 1 and _SENTENCE_OPENER.match(term))
-        and not _FIRST_PERSON.match(term)
+        and not (_FIRST_PERSON_START.match(term) or _FIRST_PERSON_ANY.match(term))
     )
 
 
 def _is_filler(text: str) -> bool:
     """Whether a bold span is only function words (nothing worth hiding)."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    return not words or all(w in _FILLER for w in words)
+    for word in _WORD.findall(text):
+        if word.lower() not in _FILLER:
+            return False
+    return True
+
+
+def _ends_with_abbreviation(text: str) -> bool:
+    """Whether a text ends with an abbreviation such as `e.g.` or `etc.` (not a sentence end)."""
+    # A match is at most 8 characters long: search only the end (`\b` still sees the character before).
+    return _ABBREVIATIONS.search(text, max(0, len(text) - 10)) is not None
 
 
 def _sentence_bounds(text: str) -> list[tuple[int, int]]:
@@ -452,9 +550,9 @@ def _sentence_bounds(text: str) -> list[tuple[int, int]]:
     bounds: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        if _ABBREVIATIONS.search(text[start : match.start()]):
+        if _ends_with_abbreviation(text[start : match.start(1)]):
             continue
-        bounds.append((start, match.start()))
+        bounds.append((start, match.start(1)))
         start = match.end()
     bounds.append((start, len(text)))
     return bounds
@@ -465,39 +563,42 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
 
     Spans joined only by "and"/"or"/punctuation share a number; filler spans, spans hiding more
     than 60% of the line, and long spans that leave too little of their sentence are left out."""
-    texts = [inline_text((token,)) for token in tokens]
-    plain = "".join(texts)
-    visible = len(plain.strip()) or 1
-    offsets: list[tuple[int, int]] = []
-    position = 0
-    for text in texts:
-        offsets.append((position, position + len(text)))
-        position += len(text)
-    sentences: list[tuple[int, int]] = []
+    texts: list[str] = []  # the plain text of each token
     groups: list[list[int]] = []
     previous = -10
     for index, token in enumerate(tokens):
-        if token["type"] not in ("strong", "mark") or _is_filler(texts[index]):
+        kind = token["type"]
+        if kind == "text":
+            texts.append(token["raw"])
+            continue
+        text = inline_text((token,))
+        texts.append(text)
+        if (kind != "strong" and kind != "mark") or _is_filler(text):
             continue
         if all(child["type"] == "link" for child in token["children"]):
             continue  # a link in bold is a pointer, not a fact
-        between = "".join(texts[previous + 1 : index]).strip().lower() if groups else None
-        if between is None or between not in ("", "and", "or", "&", "/", ",", "y", "o", "+", ", and", ", or"):
-            groups.append([])
-        groups[-1].append(index)
+        if not groups or "".join(texts[previous + 1 : index]).strip().lower() not in _JOINERS:
+            groups.append([index])
+        else:
+            groups[-1].append(index)
         previous = index
+    if not groups:
+        return {}
+    plain = "".join(texts)
+    visible = len(plain.strip()) or 1
+    sentences: list[tuple[int, int]] = []
     numbers: dict[int, int] = {}
     number_count = 0
     for group in groups:
-        size = sum(offsets[i][1] - offsets[i][0] for i in group)
-        if size > MAX_DELETION_SHARE * visible:
-            continue
-        words = sum(len(texts[i].split()) for i in group)
-        if words > MAX_DELETION_WORDS:
+        size = words = 0
+        for i in group:
+            size += len(texts[i])
+            words += len(texts[i].split())
+        if size > MAX_DELETION_SHARE * visible or words > MAX_DELETION_WORDS:
             continue
         if words > MAX_SENTENCE_DELETION_WORDS:
             sentences = sentences or _sentence_bounds(plain)
-            start = offsets[group[0]][0]
+            start = sum(len(text) for text in texts[: group[0]])
             sentence = next((b for b in sentences if b[0] <= start < b[1]), (0, len(plain)))
             if len(plain[sentence[0] : sentence[1]].split()) - words < MIN_SENTENCE_CUE_WORDS:
                 continue
@@ -546,21 +647,29 @@ def _strip_colon(tokens: Sequence[Token]) -> tuple[Token, ...]:
 
 def _strip_note_prefix(line: _Line) -> _Line:
     """Drop a leading `Note:` / `Tip:` / `Nota:` from a line."""
-    tokens = list(line.tokens)
-    if tokens and tokens[0]["type"] == "text":
-        match = _NOTE_PREFIX.match(tokens[0]["raw"])
+    tokens = line.tokens
+    if not tokens:
+        return line
+    first = tokens[0]
+    if first["type"] == "text":
+        match = _NOTE_PREFIX.match(first["raw"])
         if match:
-            rest = tokens[0]["raw"][match.end() :]
-            tokens = ([{"type": "text", "raw": rest}] if rest else []) + tokens[1:]
-            return _Line(tuple(tokens), line.line)
-    if tokens and tokens[0]["type"] == "strong" and _NOTE_PREFIX.fullmatch(inline_text(tokens[0]["children"]) + " "):
+            rest = first["raw"][match.end() :]
+            return _Line((*([{"type": "text", "raw": rest}] if rest else []), *tokens[1:]), line.line)
+    elif first["type"] == "strong" and _NOTE_PREFIX.fullmatch(inline_text(first["children"]) + " "):
         return _Line(tuple(_lstrip(tokens[1:])), line.line)
     return line
 
 
 def _visible_len(html_text: str) -> int:
     """Length of the visible text of some HTML (tags dropped, spaces collapsed)."""
-    return len(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split()))
+    return len(" ".join(html.unescape(_TAG.sub(" ", html_text)).split()))
+
+
+def _fits_answer(html_text: str) -> bool:
+    """Whether the visible text of some HTML is at most MAX_ANSWER_CHARS long."""
+    # The visible text is never longer than the HTML: measure it only for long HTML.
+    return len(html_text) <= MAX_ANSWER_CHARS or _visible_len(html_text) <= MAX_ANSWER_CHARS
 
 
 def _lines(children: Sequence[Token], line: int) -> Iterator[_Line]:
@@ -601,8 +710,8 @@ def _sentences(tokens: Sequence[Token], line: int) -> Iterator[_Line]:
         raw = token["raw"]
         start = 0
         for match in _SENTENCE_END.finditer(raw):
-            piece = raw[start : match.start()]
-            if _ABBREVIATIONS.search(piece) or (not piece.strip() and not current):
+            piece = raw[start : match.start(1)]
+            if _ends_with_abbreviation(piece) or (not piece.strip() and not current):
                 continue
             current.append({"type": "text", "raw": piece})
             yield _Line(tuple(current), line)
@@ -610,12 +719,12 @@ def _sentences(tokens: Sequence[Token], line: int) -> Iterator[_Line]:
             start = match.end()
         tail = raw[start:]
         following = tokens[index + 1] if index + 1 < len(tokens) else None
-        ends = re.search(r"[.!?]\s+$", tail)
+        ends = _SENTENCE_TAIL.search(tail)
         if ends and following is not None and following["type"] in ("strong", "codespan", "emphasis", "link", "mark"):
             first = inline_text([following])[:1]
             # Notes often start a sentence in lower case right with a bold span: `... hours. **this** is`.
             starts = first.isupper() or first.isdigit() or following["type"] in ("strong", "mark")
-            if starts and not _ABBREVIATIONS.search(tail[: ends.start() + 1]):
+            if starts and not _ends_with_abbreviation(tail[: ends.start() + 1]):
                 if tail[: ends.start() + 1].strip() or current:
                     current.append({"type": "text", "raw": tail[: ends.start() + 1]})
                     yield _Line(tuple(current), line)
@@ -631,7 +740,7 @@ def _sentences(tokens: Sequence[Token], line: int) -> Iterator[_Line]:
 def _trim(tokens: Sequence[Token], line: int) -> tuple[str, str]:
     """HTML of an answer and of its overflow: the first sentences up to ~400 characters stay."""
     full = inline_html(tokens)
-    if _visible_len(full) <= MAX_ANSWER_CHARS:
+    if _fits_answer(full):
         return full, ""
     kept: list[str] = []
     rest: list[str] = []
@@ -771,13 +880,14 @@ class _Builder:
             found = self.heads[id(item)] = (item, _item_head(item))
         return found[1]
 
-    def split(self, tokens: Sequence[Token]) -> tuple[list[Token], list[Token]] | None:
+    def split(self, line: _Line) -> tuple[list[Token], list[Token]] | None:
         """`split_definition` of a line's tokens (memoised)."""
+        tokens = line.tokens
         if not tokens:
             return None
         found = self.splits.get(id(tokens))
         if found is None:
-            found = self.splits[id(tokens)] = (tokens, split_definition(tokens))
+            found = self.splits[id(tokens)] = (tokens, split_definition(tokens, line.text))
         return found[1]
 
     def fact(
@@ -835,22 +945,29 @@ class _Builder:
             else:
                 self.skip(line.line, reason, text)
             return False
-        if any(t["type"] == "text" and _AUTHOR_OPEN.search(t["raw"]) for t in tokens):
+        author_cloze = has_marks = False
+        for token in tokens:
+            kind = token["type"]
+            if kind == "mark":
+                has_marks = True
+            elif kind == "text" and "{{c" in token["raw"] and _AUTHOR_OPEN.search(token["raw"]):
+                author_cloze = True
+        if author_cloze:
             fact = _author_cloze(line, extra, path, self.source)
             if fact is not None:
                 self.add(fact)
                 return True
-        marks = [t for t in tokens if t["type"] == "mark"]
-        if marks:
+        if has_marks:
+            marks = [t for t in tokens if t["type"] == "mark"]
             numbers = {id(t): n for n, t in enumerate(marks, start=1)}
             self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, text, "highlight"))
             return True
-        definition = self.split(tokens)
+        definition = self.split(line)
         if definition is not None:
             pattern = "bold-term" if tokens[0]["type"] == "strong" else "plain-term"
             self.add(self._definition(definition[0], definition[1], line.line, extra, path, pattern))
             return True
-        spans = list(_strong_tokens(tokens))
+        spans = _strong_tokens(tokens)
         if spans:
             bold_chars = sum(len(inline_text(s["children"])) for s in spans)
             numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(text) else {}
@@ -870,7 +987,10 @@ class _Builder:
 
     def _drop_pointer_tail(self, line: _Line) -> _Line:
         """Drop a last sentence that only points elsewhere (`Read more here.`, a bare link)."""
-        if not any(t["type"] == "link" for t in line.tokens):
+        for token in line.tokens:
+            if token["type"] == "link":
+                break
+        else:
             return line
         sentences = list(_sentences(line.tokens, line.line))
         if len(sentences) < 2:
@@ -930,7 +1050,7 @@ class _Builder:
         details = [(back, overflow + detail) for back, overflow, detail in points if overflow or detail]
         extra = "<ul>" + "".join(f"<li>{b}{d}</li>" for b, d in details) + "</ul>" if details else ""
         back = "<ul>" + "".join(f"<li>{b}</li>" for b, _, _ in points) + "</ul>"
-        if len(points) <= MAX_LIST_ITEMS and _visible_len(back) <= MAX_ANSWER_CHARS:
+        if len(points) <= MAX_LIST_ITEMS and _fits_answer(back):
             self.facts.append(self.fact("statement", _escape(label), back, extra, self.headings, line, subject, "key-points"))
             return
         body = "".join(f"<li>{cloze_open(n)}{b}{CLOZE_CLOSE}</li>" for n, (b, _, _) in enumerate(points, start=1))
@@ -944,7 +1064,7 @@ class _Builder:
         lead_tokens = _strip_colon(_unbold(_strip_note_prefix(lead).tokens))
         lead_text = inline_text(lead_tokens).strip()
         heads = [self.head(item) for item in items]
-        definitions = [self.split(head.tokens) for head in heads]
+        definitions = [self.split(head) for head in heads]
         all_terms = all(d is not None for d in definitions)
         # The back lists each item's term (when all are definitions) or its first sentence; the rest
         # of an item (more sentences, sub-items, code) goes to the extra field.
@@ -965,7 +1085,7 @@ class _Builder:
         extra_items = [(label, detail) for label, detail in zip(labels, details) if detail]
         extra = "".join(f"<li>{label}{detail}</li>" for label, detail in extra_items)
         extra = f"<ul>{extra}</ul>" if extra else ""
-        if len(items) <= MAX_LIST_ITEMS and _visible_len(back) <= MAX_ANSWER_CHARS:
+        if len(items) <= MAX_LIST_ITEMS and _fits_answer(back):
             self.add(Fact("list", front, back, extra, headings, self.source, lead.line, lead_text, "enumeration"))
         elif not all_terms:
             body = "".join(
@@ -991,7 +1111,7 @@ class _Builder:
         terms: list[str] = []
         for item in items:
             head = self.head(item)
-            definition = self.split(head.tokens)
+            definition = self.split(head)
             if definition is None or len(inline_text(definition[0]).split()) > 4:
                 return
             terms.append(inline_html(_strip_colon(_unbold(definition[0]))))
@@ -1012,7 +1132,7 @@ class _Builder:
             for sub in sub_items:
                 self.item(sub, headings, in_enumeration)
             return
-        definition = self.split(head.tokens)
+        definition = self.split(head)
         if in_enumeration and not (definition or _has_key_term(head.tokens)):
             # Already shown on its enumeration's card: only its own key sub-items make more cards.
             for sub in sub_items:
@@ -1040,7 +1160,7 @@ class _Builder:
     def _key_sub_item(self, item: Token, headings: tuple[str, ...], listed: bool) -> None:
         """A sub-item under a fact makes a card of its own only if it has a key term (at any depth)."""
         head = self.head(item)
-        if head.tokens and (_has_key_term(head.tokens) or self.split(head.tokens)):
+        if head.tokens and (_has_key_term(head.tokens) or self.split(head)):
             self.item(item, headings, in_enumeration=listed)
             return
         for sub in _sub_items(item):
@@ -1257,7 +1377,7 @@ def _handle_html(builder: _Builder, block: Block, following: Block | None) -> in
     raw = str(block.token.get("raw", ""))
     if "<img" in raw.lower():
         builder.attach(raw, block.line, "image")
-    elif re.sub(r"<[^>]+>", "", raw).strip():
+    elif _TAG.sub("", raw).strip():
         builder.skip(block.line, "raw-html-block", raw)
     return 0
 

@@ -45,7 +45,10 @@ MAX_LINE = 10_000  # characters; longer lines are warned about (pasted data, a l
 _LONG_LINE = re.compile(r"^[^\n]{%d}" % (MAX_LINE + 1), re.M)
 _DEEP_PREFIX = re.compile(r"^[ \t>]{%d,}" % (MAX_NESTING - 1), re.M)
 _MARKER_LINE = re.compile(r"^([ \t>]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
-_LIST_MARKER = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
+# A list marker at the start of the text, and after a newline (a leading `\n` lets the regex engine
+# jump from line to line instead of trying `^` at every character).
+_FIRST_LIST_MARKER = re.compile(r"[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
+_LIST_MARKER = re.compile(r"\n[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
 
 
@@ -298,7 +301,8 @@ def _sections(tokens: Sequence[Token], title: str) -> Iterator[Section]:
 def _stamp_lines(tokens: list[dict[str, Any]], text: str) -> None:
     """Turn `_pos` offsets into 1-based lines, and give every list item the line of its marker."""
     newlines = [m.start() for m in re.finditer("\n", text)]
-    markers = [bisect_right(newlines, m.start()) + 1 for m in _LIST_MARKER.finditer(text)]
+    markers = [1] if _FIRST_LIST_MARKER.match(text) else []
+    markers += [bisect_right(newlines, m.start()) + 1 for m in _LIST_MARKER.finditer(text)]
     lines = text.split("\n")
     for token in tokens:
         pos = token.pop("_pos", None)

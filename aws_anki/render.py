@@ -178,17 +178,25 @@ class InlineOptions:
 
 def inline_html(children: Sequence[Token], *, deletions: Mapping[int, int] | None = None) -> str:
     """Render inline tokens; `deletions` maps id(token) to the cloze number that hides it."""
-    options = InlineOptions(deletions)
-    return _inline(children, options)
+    return _inline(children, InlineOptions(deletions))
 
 
 def _inline(children: Sequence[Token], options: InlineOptions) -> str:
     out: list[str] = []
+    deletions = options.deletions
     for child in children:
-        rendered = INLINE_RENDERERS.get(child["type"], _render_unknown)(child, options)
-        number = options.deletions.get(id(child))
-        if number is not None:
-            rendered = f"{cloze_open(number)}{rendered}{CLOZE_CLOSE}"
+        kind = child["type"]
+        if kind == "text":  # most tokens: `_render_text` without the call
+            rendered = child["raw"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        elif kind in _WRAP_TAGS:  # bold and the like: `_wrap` without the call
+            tag = _WRAP_TAGS[kind]
+            rendered = f"<{tag}>{_inline(child['children'], options)}</{tag}>"
+        else:
+            rendered = INLINE_RENDERERS.get(kind, _render_unknown)(child, options)
+        if deletions:
+            number = deletions.get(id(child))
+            if number is not None:
+                rendered = f"{cloze_open(number)}{rendered}{CLOZE_CLOSE}"
         out.append(rendered)
     return "".join(out)
 
@@ -266,12 +274,10 @@ def _plain(children: Sequence[Token]) -> str:
     return "".join(c.get("raw", "") if "raw" in c else _plain(c.get("children", ())) for c in children)
 
 
+_WRAP_TAGS = {"strong": "b", "emphasis": "i", "mark": "mark", "strikethrough": "s"}
 INLINE_RENDERERS: dict[str, InlineRenderer] = {
     "text": _render_text,
-    "strong": _wrap("b"),
-    "emphasis": _wrap("i"),
-    "mark": _wrap("mark"),
-    "strikethrough": _wrap("s"),
+    **{kind: _wrap(tag) for kind, tag in _WRAP_TAGS.items()},
     "codespan": _render_codespan,
     "link": _render_link,
     "image": _render_image,
