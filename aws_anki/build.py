@@ -301,7 +301,7 @@ def build_into(
                 )
                 if built is not None:
                     return built
-        result, per_file = _build_files(read, started, **options)
+        result, per_file = _build_files(read, started, meanwhile=_load_writer, **options)
         if checked:
             from .incremental import file_key
 
@@ -320,6 +320,17 @@ def build_into(
             del kept  # its notes are a lot of memory at 100x, and the memo needs some
             save_memo(memo_path(record_path(cache_dir, output)), memo_of(digest, setup, files, per_file, result.notes))
     return DeckBuild(result.report, written, result)
+
+
+def _load_writer() -> None:
+    """Import what writing a deck needs (genanki alone takes about 50 ms), so that a build that
+    parses in worker processes does it while they work instead of after."""
+    try:
+        import genanki  # noqa: F401
+
+        from . import package, state  # noqa: F401
+    except Exception:  # only a head start: the writer imports them again and reports what fails
+        pass
 
 
 def _remember(
@@ -441,8 +452,11 @@ def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     return _build_files(read, started, **given)[0]
 
 
-def _build_files(read: ReadResult, started: float, **given: Any) -> tuple[BuildResult, tuple[FileNotes, ...]]:
-    """`_build`, also returning each file's notes before merging."""
+def _build_files(
+    read: ReadResult, started: float, *, meanwhile: Callable[[], object] | None = None, **given: Any
+) -> tuple[BuildResult, tuple[FileNotes, ...]]:
+    """`_build`, also returning each file's notes before merging; `meanwhile` is work to do while
+    worker processes parse (see `parallel.notes_all`)."""
     clock = time.perf_counter
     read_done = clock()  # the stages' imports below count towards the next stage, not the read
     from .cache import NotesCache
@@ -461,7 +475,7 @@ def _build_files(read: ReadResult, started: float, **given: Any) -> tuple[BuildR
     media = _collector(read.files, attachments)
     per_file, extractions, parsed = notes_all(
         read.files, options=options, media=media, jobs=jobs, cache=cache,
-        keep_extractions=quality, progress=on_progress,
+        keep_extractions=quality, progress=on_progress, meanwhile=meanwhile,
     )
     files_done = clock()
     made = merge_notes(per_file)

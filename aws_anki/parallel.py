@@ -87,6 +87,7 @@ def notes_all(
     keep_extractions: bool = False,
     progress: Progress | None = None,
     min_parallel_bytes: int | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> tuple[tuple[FileNotes, ...], tuple[Extraction, ...], FileStats]:
     """Every source's notes, in order, and (with `keep_extractions`) their extractions.
 
@@ -95,6 +96,10 @@ def notes_all(
     `min_parallel_bytes` (default `PARALLEL_MIN_BYTES`) of text. Images are looked up in `media`'s
     attachment folders (the defaults without it), and the lookups replayed in `media`, in file
     order; a cached entry whose images no longer resolve the same is made again.
+
+    `meanwhile` is work of this process's own to do while worker processes parse: it runs in a
+    thread, once they have all started (never before a fork), and is done before this returns; it
+    is not run at all when there are no workers.
     """
     if min_parallel_bytes is None:
         min_parallel_bytes = PARALLEL_MIN_BYTES
@@ -136,9 +141,14 @@ def notes_all(
         with pool:
             futures = {pool.submit(_notes_batch, [sources[i] for i in batch], job): batch
                        for batch in _batches(todo, sources, workers)}
-            for future in as_completed(futures):
-                for index, made in zip(futures[future], future.result()):
-                    finished(index, made)
+            helper = _thread(meanwhile) if meanwhile is not None else None
+            try:
+                for future in as_completed(futures):
+                    for index, made in zip(futures[future], future.result()):
+                        finished(index, made)
+            finally:
+                if helper is not None:
+                    helper.join()
     else:
         workers = 0
         for index, made in zip(todo, _notes_batch([sources[i] for i in todo], job)):
@@ -202,6 +212,15 @@ def _pool(workers: int) -> Any:
         return ProcessPoolExecutor(max_workers=workers)
     except (OSError, NotImplementedError, ImportError):  # e.g. no /dev/shm semaphores in a sandbox
         return None
+
+
+def _thread(work: Callable[[], object]) -> Any:
+    """Start `work` in a daemon thread; returns the thread."""
+    import threading
+
+    thread = threading.Thread(target=work, name="aws-anki-meanwhile", daemon=True)
+    thread.start()
+    return thread
 
 
 def _register_pickling() -> None:

@@ -90,6 +90,41 @@ def test_progress_counts_every_file(many: Path) -> None:
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+def test_meanwhile_runs_in_a_thread_while_workers_parse(many: Path) -> None:
+    import threading
+    import time
+
+    sources = read_sources([many]).files
+    ran: list[tuple[str, bool]] = []
+
+    def work() -> None:
+        time.sleep(0.2)  # still running when the workers are done: notes_all must wait for it
+        ran.append((threading.current_thread().name, threading.current_thread() is threading.main_thread()))
+
+    _, _, stats = notes_all(sources, jobs=2, min_parallel_bytes=0, meanwhile=work)
+    assert stats.workers == 2
+    assert ran == [("aws-anki-meanwhile", False)]
+
+
+def test_meanwhile_is_not_run_without_workers(vault: Path) -> None:
+    ran: list[bool] = []
+    _, _, stats = notes_all(read_sources([vault]).files, jobs=1, meanwhile=lambda: ran.append(True))
+    assert stats.workers == 0 and ran == []
+
+
+def test_a_build_into_a_deck_loads_the_writer_while_workers_parse(many: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import aws_anki.build as build
+
+    calls: list[str] = []
+    real = build._load_writer
+    monkeypatch.setattr(build, "_load_writer", lambda: (calls.append("loaded"), real()))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    built = build.build_into(tmp_path / "deck.apkg", [many], jobs=2, cache_dir=tmp_path / "cache")
+    assert built.report.workers == 2 and calls == ["loaded"]
+    assert (tmp_path / "deck.apkg").stat().st_size > 0
+
+
 def test_batches_cover_every_file_once(many: Path) -> None:
     sources = read_sources([many]).files
     todo = list(range(len(sources)))
