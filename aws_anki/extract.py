@@ -246,7 +246,7 @@ def _bold_in(token: Token, line: int, found: list[tuple[int, str]]) -> None:
         if "children" not in child:
             continue  # a leaf (text, code span...) holds no bold
         if child["type"] == "strong":  # the common case, without a call
-            text = inline_text(child["children"]).strip()
+            text = _span_text(child["children"]).strip()
             if text:
                 found.append((child.get("line", line), text))
         else:
@@ -378,33 +378,37 @@ def _first_person(text: str) -> re.Match[str] | None:
 
 def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
     """Why a line is not worth a card (first-person, link-only, ...), or None."""
-    meaningful: list[Token] = []
-    links: list[Token] = []
+    # Line breaks and blank text are not meaningful; they hold no key term either, so
+    # `_has_key_term(tokens)` below is that of the meaningful tokens.
+    meaningful = links = False
     only_images = True
     for token in tokens:
         kind = token["type"]
-        if kind == "softbreak" or (kind == "text" and not token["raw"].strip()):
-            continue
-        meaningful.append(token)
-        if kind == "link":
-            links.append(token)
-        if kind != "image" and kind != "embed":
-            only_images = False
+        if kind == "text":
+            if token["raw"].strip():
+                meaningful, only_images = True, False
+        elif kind != "softbreak":
+            meaningful = True
+            if kind == "link":
+                links = True
+                only_images = False
+            elif kind != "image" and kind != "embed":
+                only_images = False
     if meaningful and only_images:
         return "image-only"
     if not meaningful or not _ANY_WORD.search(text):
         return "empty"
     if links:
-        outside = " ".join(t["raw"] for t in meaningful if t["type"] == "text")
-        if len(_WORD.findall(outside)) <= 2 and not _has_key_term(meaningful):
+        outside = " ".join(t["raw"] for t in tokens if t["type"] == "text" and t["raw"].strip())
+        if len(_WORD.findall(outside)) <= 2 and not _has_key_term(tokens):
             return "link-only"
     if "://" in text and _URL_ONLY.match(text):
         return "bare-url"
     first_person = _first_person(text)
-    if first_person and (first_person.start() == 0 or not _has_key_term(meaningful)):
+    if first_person and (first_person.start() == 0 or not _has_key_term(tokens)):
         return "first-person"
     if _POINTER_OPENER.match(text) and len(text) < 160 and (links or _POINTER_NOUN.search(text)):
-        if not _has_key_term(meaningful) or links:
+        if not _has_key_term(tokens) or links:
             return "pointer"
     return None
 
@@ -533,6 +537,8 @@ def _is_term(term: str) -> bool:
 
 def _is_filler(text: str) -> bool:
     """Whether a bold span is only function words (nothing worth hiding)."""
+    if text.isascii():  # lower-casing ASCII moves no word boundary
+        return _FILLER.issuperset(_WORD.findall(text.lower()))
     for word in _WORD.findall(text):
         if word.lower() not in _FILLER:
             return False
@@ -571,11 +577,15 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
         if kind == "text":
             texts.append(token["raw"])
             continue
-        text = inline_text((token,))
-        texts.append(text)
-        if (kind != "strong" and kind != "mark") or _is_filler(text):
+        if kind != "strong" and kind != "mark":
+            texts.append(inline_text((token,)))
             continue
-        if all(child["type"] == "link" for child in token["children"]):
+        children = token["children"]
+        text = _span_text(children)
+        texts.append(text)
+        if _is_filler(text):
+            continue
+        if (not children or children[0]["type"] == "link") and all(child["type"] == "link" for child in children):
             continue  # a link in bold is a pointer, not a fact
         if not groups or "".join(texts[previous + 1 : index]).strip().lower() not in _JOINERS:
             groups.append([index])
@@ -608,6 +618,15 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
         for i in group:
             numbers[id(tokens[i])] = number_count
     return numbers
+
+
+def _span_text(children: Sequence[Token]) -> str:
+    """`inline_text(children)`, without the call for the usual bold span: one text token."""
+    if len(children) == 1:
+        child = children[0]
+        if child["type"] == "text":
+            return child["raw"]  # type: ignore[no-any-return]
+    return inline_text(children)
 
 
 def _unbold(tokens: Sequence[Token]) -> tuple[Token, ...]:
@@ -969,7 +988,7 @@ class _Builder:
             return True
         spans = _strong_tokens(tokens)
         if spans:
-            bold_chars = sum(len(inline_text(s["children"])) for s in spans)
+            bold_chars = sum(len(_span_text(s["children"])) for s in spans)
             numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(text) else {}
             if not numbers:
                 return self._whole_bold(line, extra, path, listed)

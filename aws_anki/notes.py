@@ -15,7 +15,7 @@ import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -38,7 +38,10 @@ LABEL_TERMS = frozenset({
 })
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
 _GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_GUID_BASE2 = len(_GUID_ALPHABET) ** 2
+_GUID_PAIRS = tuple(a + b for a in _GUID_ALPHABET for b in _GUID_ALPHABET)
 _NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
+_ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 _CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 # Given a media reference, its file, line: the name the file has in the package, or None if missing.
@@ -175,8 +178,12 @@ class _Shared:
     def __init__(self, extraction: Extraction, file_service: Service | None, options: NoteOptions, catalog: Catalog):
         self.extraction, self.file_service, self.options, self.catalog = extraction, file_service, options, catalog
         self._places: dict[tuple[str, ...], tuple[tuple[Service, ...], str, str, str]] = {}
-        self._tags: dict[tuple[Service, ...], tuple[str, ...]] = {}
-        self._decks: dict[Service | None, str] = {}
+        self._tags: dict[tuple[Service, ...], tuple[tuple[str, ...], str]] = {}
+        # By id: hashing a Service is a Python call. Each entry keeps its key object alive.
+        self._tags_by_id: dict[int, tuple[tuple[Service, ...], tuple[tuple[str, ...], str]]] = {}
+        self._decks: dict[int, tuple[Service | None, str]] = {}
+        self._headings: dict[str, str] = {}  # heading -> normalise(heading)
+        self._sources: dict[str, str] = {}  # fact source -> the same HTML-escaped
 
     def place(self, headings: tuple[str, ...]) -> tuple[tuple[Service, ...], str, str, str]:
         """(services the headings name, context line, the same HTML-escaped, normalised section path)."""
@@ -186,23 +193,42 @@ class _Shared:
             if self.file_service is not None:
                 services, index = (self.file_service,), 0
             context = sys.intern(context_line(headings, services, index))
-            sections = "/".join(normalise(h) for h in headings[1:])
+            sections = "/".join(self.normalised(h) for h in headings[1:])
             found = self._places[headings] = (services, context, html.escape(context), sections)
         return found
 
-    def tags(self, services: tuple[Service, ...]) -> tuple[str, ...]:
-        """The tags of a note of these services (see `note_tags`)."""
+    def normalised(self, heading: str) -> str:
+        """`normalise(heading)`: the paths of a file share most of their headings."""
+        found = self._headings.get(heading)
+        if found is None:
+            found = self._headings[heading] = normalise(heading)
+        return found
+
+    def source(self, source: str, line: int) -> str:
+        """`html.escape(f"{source}:{line}")`, escaping the path once per file (`:` and digits need none)."""
+        found = self._sources.get(source)
+        if found is None:
+            found = self._sources[source] = html.escape(source)
+        return f"{found}:{line}"
+
+    def tags(self, services: tuple[Service, ...]) -> tuple[tuple[str, ...], str]:
+        """The tags of a note of these services (see `note_tags`), and its content tags as one string."""
+        known = self._tags_by_id.get(id(services))
+        if known is not None:
+            return known[1]
         found = self._tags.get(services)
         if found is None:
-            found = self._tags[services] = tuple(sys.intern(t) for t in note_tags(services, self.extraction, self.options))
+            tags = tuple(sys.intern(t) for t in note_tags(services, self.extraction, self.options))
+            found = self._tags[services] = (tags, " ".join(_content_tags(tags)))
+        self._tags_by_id[id(services)] = (services, found)
         return found
 
     def deck(self, service: Service | None) -> str:
         """The deck of a note of this service (see `deck_name`)."""
-        found = self._decks.get(service)
+        found = self._decks.get(id(service))
         if found is None:
-            found = self._decks[service] = sys.intern(deck_name(self.options, service, self.extraction))
-        return found
+            found = self._decks[id(service)] = (service, sys.intern(deck_name(self.options, service, self.extraction)))
+        return found[1]
 
 
 def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
@@ -223,22 +249,25 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
             clean = _resolve_images(clean, fact, media, media_names)
         return finish_cloze(clean) if cloze else clean
 
-    tags = shared.tags(services)
+    tags, content_tags = shared.tags(services)
     if options.secondary_tags:
         mentioned = catalog.in_text(html_to_plain(fact.front + " " + fact.back))
         tags = tuple(dict.fromkeys((*tags, *(f"mentions::{_tag_safe(s.tag)}" for s in mentioned if s not in services))))
+        content_tags = " ".join(_content_tags(tags))
     deck = shared.deck(service)
     if fact.is_cloze:
         note_type = "cloze"
-        fields: tuple[str, ...] = (finish(fact.front, cloze=True), escaped_context, finish(fact.extra), html.escape(source))
+        fields: tuple[str, ...] = (finish(fact.front, cloze=True), escaped_context, finish(fact.extra), shared.source(fact.source, fact.line))
         cards = len(set(_CLOZE_NUMBER.findall(fields[0]))) or 1
     else:
         note_type = "basic"
         reverse = _wants_reverse(fact, options)
-        fields = (finish(fact.front), finish(fact.back), escaped_context, finish(fact.extra), html.escape(source), "1" if reverse else "")
+        fields = (
+            finish(fact.front), finish(fact.back), escaped_context, finish(fact.extra), shared.source(fact.source, fact.line),
+            "1" if reverse else "",
+        )
         cards = 2 if reverse else 1
     identity = _identity(service, sections, note_type, fact.subject)
-    content = [f for name, f in zip(CLOZE_FIELDS if fact.is_cloze else BASIC_FIELDS, fields) if name != "Source"]
     return CardNote(
         guid=guid_for(identity),
         note_type=note_type,
@@ -252,7 +281,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         source=source,
         merged_sources=(),
         identity=identity,
-        content_hash=_hash("\x1f".join([*content, " ".join(_content_tags(tags)), "" if options.deck_by == "file" else deck])),
+        content_hash=_hash("\x1f".join((*_HASHED_FIELDS[note_type](fields), content_tags, "" if options.deck_by == "file" else deck))),
         media=tuple(media_names),
         cards=cards,
     )
@@ -265,12 +294,18 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
     named = headings[index]
     rest = list(headings[index + 1 :])
     lead = " & ".join(s.name for s in services)
-    # The service's own heading adds nothing ("AWS Lambda", "Lambda"); a feature heading that
-    # merely contains the name ("S3 Object Lambda", "EC2 - Placement Groups") stays.
-    own_words = {"aws", "amazon", *(w for s in services for w in _spelling_words(s))}
-    if index > 0 and not set(normalise(re.sub(r"\([^)]*\)", " ", named)).split()) <= own_words:
+    if index > 0 and not _spells_services(named, tuple(services)):
         rest.insert(0, named)
     return CONTEXT_SEPARATOR.join([lead, *rest])
+
+
+@lru_cache(maxsize=4096)  # every path below a service heading asks again
+def _spells_services(heading: str, services: tuple[Service, ...]) -> bool:
+    """Whether a heading only spells its services' names: the service's own heading adds nothing
+    ("AWS Lambda", "Lambda"); a feature heading that merely contains the name ("S3 Object Lambda",
+    "EC2 - Placement Groups") does."""
+    own_words = {"aws", "amazon", *(w for s in services for w in _spelling_words(s))}
+    return set(normalise(re.sub(r"\([^)]*\)", " ", heading)).split()) <= own_words
 
 
 @cache  # per service: every note of a service asks again
@@ -332,15 +367,22 @@ def _identity(service: Service | None, sections: str, note_type: str, subject: s
 def guid_for(key: str) -> str:
     """A short, stable GUID for a key (64 bits of SHA-256, base 62)."""
     number = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
-    out = []
-    while number:
-        number, digit = divmod(number, 62)
-        out.append(_GUID_ALPHABET[digit])
-    return "".join(reversed(out)) or "0"
+    # Two base-62 digits at a time: 2**64 < 62**11, so five pairs and a last digit hold any number.
+    number, d1 = divmod(number, _GUID_BASE2)
+    number, d2 = divmod(number, _GUID_BASE2)
+    number, d3 = divmod(number, _GUID_BASE2)
+    number, d4 = divmod(number, _GUID_BASE2)
+    number, d5 = divmod(number, _GUID_BASE2)
+    pairs = _GUID_PAIRS
+    return (_GUID_ALPHABET[number] + pairs[d5] + pairs[d4] + pairs[d3] + pairs[d2] + pairs[d1]).lstrip("0") or "0"
 
 
 def normalise(text: str) -> str:
     """Lower-case words only: what two spellings of the same heading or subject share."""
+    if text.isascii():
+        # The same without a regex: NFKC leaves ASCII alone, casefold is lower, and `[\W_]` is
+        # every character but a letter or digit.
+        return " ".join(text.lower().translate(_ASCII_NON_WORD).split())
     return _NORMALISE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
@@ -383,6 +425,11 @@ def _resolve_images(field_html: str, fact: Fact, media: MediaResolver, used: lis
     return rewrite_images(field_html, resolve)
 
 
+# The fields a note's content hash covers (all but Source), per note type.
+_HASHED_FIELDS = {
+    "basic": itemgetter(*(i for i, name in enumerate(BASIC_FIELDS) if name != "Source")),
+    "cloze": itemgetter(*(i for i, name in enumerate(CLOZE_FIELDS) if name != "Source")),
+}
 # The fields that say what a fact is (not Source or Context), per note type, as one C call.
 _TEXT_FIELDS = {
     "basic": itemgetter(*(i for i, name in enumerate(BASIC_FIELDS) if name not in ("Source", "Context"))),

@@ -50,6 +50,7 @@ _MARKER_LINE = re.compile(r"^([ \t>]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _FIRST_LIST_MARKER = re.compile(r"[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
 _LIST_MARKER = re.compile(r"\n[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
+_SNIPPET_PREFIX = 64  # characters of an item's text that nearly always hold its first four words
 
 
 @dataclass(frozen=True)
@@ -300,10 +301,8 @@ def _sections(tokens: Sequence[Token], title: str) -> Iterator[Section]:
 
 def _stamp_lines(tokens: list[dict[str, Any]], text: str) -> None:
     """Turn `_pos` offsets into 1-based lines, and give every list item the line of its marker."""
-    newlines = [m.start() for m in re.finditer("\n", text)]
-    markers = [1] if _FIRST_LIST_MARKER.match(text) else []
-    markers += [bisect_right(newlines, m.start()) + 1 for m in _LIST_MARKER.finditer(text)]
-    lines = text.split("\n")
+    markers, marker_lines = _list_markers(text)
+    line, counted = 1, 0  # `line` is the line number at offset `counted`
     for token in tokens:
         pos = token.pop("_pos", None)
         if pos is None:
@@ -311,20 +310,47 @@ def _stamp_lines(tokens: list[dict[str, Any]], text: str) -> None:
         # A paragraph's text may start with the blank remainder of the previous line.
         while pos < len(text) and text[pos] in " \t\n":
             pos += 1
-        token["line"] = bisect_right(newlines, pos - 1) + 1
+        # Tokens come in text order: count only the newlines since the previous one.
+        if pos >= counted:
+            line += text.count("\n", counted, pos)
+        else:
+            line = text.count("\n", 0, pos) + 1
+        counted = pos
+        token["line"] = line
         if token["type"] == "list":
-            start = bisect_right(markers, token["line"] - 1)
-            _stamp_items(token, markers, start, lines)
+            start = bisect_right(markers, line - 1)
+            _stamp_items(token, markers, start, marker_lines)
 
 
-def _stamp_items(list_token: dict[str, Any], markers: list[int], index: int, lines: list[str]) -> int:
+def _list_markers(text: str) -> tuple[list[int], list[str]]:
+    """The line number and the text of every line that starts with a list marker."""
+    markers: list[int] = []
+    marker_lines: list[str] = []
+    if _FIRST_LIST_MARKER.match(text):
+        markers.append(1)
+        marker_lines.append(text.split("\n", 1)[0])
+    line, counted = 1, 0
+    find, count = text.find, text.count
+    for match in _LIST_MARKER.finditer(text):
+        start = match.start() + 1  # the marker's line starts after the matched newline
+        line += count("\n", counted, start)
+        counted = start
+        end = find("\n", start)
+        markers.append(line)
+        marker_lines.append(text[start:] if end < 0 else text[start:end])
+    return markers, marker_lines
+
+
+def _stamp_items(list_token: dict[str, Any], markers: list[int], index: int, marker_lines: list[str]) -> int:
     """Assign marker lines to list items in pre-order; returns the next unused marker index."""
     for item in list_token.get("children", ()):
         snippet = _item_snippet(item)
         chosen = index
         # A marker-like line inside an item (code, lazy text) can shift the walk: confirm by text.
         for candidate in range(index, min(index + 4, len(markers))):
-            if not snippet or snippet in _SNIPPET_STRIP.sub("", lines[markers[candidate] - 1]):
+            line = marker_lines[candidate]
+            # The snippet holds no stripped character: found in the line, it is in the stripped line too.
+            if not snippet or snippet in line or snippet in _SNIPPET_STRIP.sub("", line):
                 chosen = candidate
                 break
         if chosen < len(markers):
@@ -335,13 +361,21 @@ def _stamp_items(list_token: dict[str, Any], markers: list[int], index: int, lin
         for child in item.get("children", ()):
             if child["type"] == "list":
                 child["line"] = item["line"]
-                index = _stamp_items(child, markers, index, lines)
+                index = _stamp_items(child, markers, index, marker_lines)
     return index
 
 
 def _item_snippet(item: Token) -> str:
     for child in item.get("children", ()):
         if child["type"] in ("block_text", "paragraph"):
-            words = _SNIPPET_STRIP.sub("", inline_text(child.get("children", ()))).split()
+            # Only the first three words count. Stripping drops single characters, so a prefix of the
+            # text that holds a fourth word gives the same three words as the whole text: most
+            # items have one in their first text token, and need not render the rest.
+            children = child.get("children", ())
+            if children and children[0]["type"] == "text":
+                words = _SNIPPET_STRIP.sub("", children[0]["raw"][:_SNIPPET_PREFIX]).split(None, 3)
+                if len(words) > 3:
+                    return " ".join(words[:3])[:24]
+            words = _SNIPPET_STRIP.sub("", inline_text(children)).split(None, 3)
             return " ".join(words[:3])[:24]
     return ""
