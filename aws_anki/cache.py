@@ -78,6 +78,19 @@ def code_fingerprint() -> str:
     import` lines, lazy ones included), the package's data files, and the installed libraries
     (size and modification time of each one's `__init__`: an upgrade rewrites it; this costs far
     less than importing `importlib.metadata` or the libraries themselves)."""
+    return _fingerprint(_PACKAGE / f"{name}.py" for name in _stage_modules())
+
+
+@cache
+def package_fingerprint() -> str:
+    """`code_fingerprint` widened to every module of the package: what decides a whole deck, not
+    only one file's notes (see `aws_anki.uptodate`, which adds the note types' templates). Every
+    module counts, so no imports are followed: the up-to-date check reads each file once."""
+    return _fingerprint(sorted(_PACKAGE.rglob("*.py")))
+
+
+def _fingerprint(modules: Iterable[Path]) -> str:
+    """The hash of the format, the libraries, `modules` and the package's data files."""
     digest = hashlib.sha256(f"format {FORMAT} python {sys.version_info[:2]} marshal {_MARSHAL_VERSION}\n".encode())
     for library in _LIBRARIES:
         try:
@@ -89,19 +102,9 @@ def code_fingerprint() -> str:
         stamp = f"{origin} {info.st_size} {info.st_mtime_ns}" if info else "-"
         digest.update(f"{library} {stamp}\n".encode())
     data = sorted(p for p in (_PACKAGE / "data").rglob("*") if p.is_file())
-    for path in [*(_PACKAGE / f"{name}.py" for name in _stage_modules()), *data]:
+    for path in [*modules, *data]:
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
-    return digest.hexdigest()
-
-
-@cache
-def package_fingerprint() -> str:
-    """`code_fingerprint` widened to every module of the package: what decides a whole deck, not
-    only one file's notes (see `aws_anki.uptodate`, which adds the note types' templates)."""
-    digest = hashlib.sha256(code_fingerprint().encode())
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
