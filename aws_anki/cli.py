@@ -431,7 +431,20 @@ def services(as_json: bool, category: str | None) -> None:
 
 def main() -> None:
     """Entry point of the `aws-anki` console script."""
-    cli(prog_name="aws-anki")
+    try:
+        cli(prog_name="aws-anki")
+    finally:
+        _end_of_process()
+
+
+def _end_of_process() -> None:
+    """For a program about to exit: freeze what is alive, so that the cycle collections run while
+    the interpreter shuts down do not scan every module and object again (about 20 ms after a
+    build, 5 ms after an up-to-date one). Only for a process that is ending: frozen objects are
+    never collected."""
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -93,6 +93,11 @@ def main(argv: list[str]) -> None:
     info["rss_main_mb"] = own.ru_maxrss / 1024
     info["rss_worker_mb"] = workers.ru_maxrss / 1024
     print(json.dumps(info))
+    # Every measured process, the floor too, ends as `aws-anki` does (`aws_anki.cli._end_of_process`:
+    # not imported, it would bring click in).
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":

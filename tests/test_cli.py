@@ -117,3 +117,18 @@ def test_progress_shows_stages_once_a_build_is_slow(vault: Path, tmp_path: Path,
     quiet = _Progress(enabled=False)
     build_into(tmp_path / "other.apkg", [vault], cache_dir=tmp_path / "cache", jobs=1, progress=quiet)
     assert capsys.readouterr().err == ""
+
+
+def test_console_script_freezes_what_is_alive_before_the_process_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from aws_anki import cli as cli_module
+
+    monkeypatch.setattr(sys, "argv", ["aws-anki", "--help"])
+    before = gc.get_freeze_count()
+    try:
+        with pytest.raises(SystemExit):
+            cli_module.main()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
