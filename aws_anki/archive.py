@@ -19,7 +19,6 @@ import hashlib
 import os
 import stat
 import struct
-import tempfile
 import threading
 import zlib
 from collections import deque
@@ -404,6 +403,8 @@ class _StoreWriter:
         self._temp: Path | None = None
         self._file: IO[bytes] | None = None
         try:
+            import tempfile  # here: this module is imported before a build forks its workers; only the store needs it
+
             handle, name = tempfile.mkstemp(prefix=".aws-anki-", suffix=".deflate.part", dir=path.parent)
             self._temp = Path(name)
             self._file = os.fdopen(handle, "wb")

@@ -328,7 +328,7 @@ def _load_writer() -> None:
     try:
         import genanki  # noqa: F401
 
-        from . import package, state  # noqa: F401
+        from . import incremental, package, state  # noqa: F401
     except Exception:  # only a head start: the writer imports them again and reports what fails
         pass
 
@@ -522,9 +522,11 @@ def _report(
     warnings: Sequence[BuildWarning],
     with_quality: bool,
 ) -> BuildReport:
-    from .stats import quality as measure_quality
+    quality = None
+    if with_quality:
+        from .stats import quality as measure_quality
 
-    quality = measure_quality(notes, extractions) if with_quality else None
+        quality = measure_quality(notes, extractions)
     return _assemble_report(len(sources), per_file, tally(notes), unresolved, warnings, quality)
 
 
