@@ -41,7 +41,8 @@ _GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 _GUID_BASE2 = len(_GUID_ALPHABET) ** 2
 _GUID_PAIRS = tuple(a + b for a in _GUID_ALPHABET for b in _GUID_ALPHABET)
 _NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
-_ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+# An ASCII byte to itself lower-cased if it is a letter or digit, else to a space (one C call per text).
+_ASCII_WORD_BYTES = bytes(ord(chr(c).lower()) if c < 128 and chr(c).isalnum() else 32 for c in range(256))
 _CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 # Given a media reference, its file, line: the name the file has in the package, or None if missing.
@@ -390,7 +391,7 @@ def normalise(text: str) -> str:
     if text.isascii():
         # The same without a regex: NFKC leaves ASCII alone, casefold is lower, and `[\W_]` is
         # every character but a letter or digit.
-        return " ".join(text.lower().translate(_ASCII_NON_WORD).split())
+        return b" ".join(text.encode("ascii").translate(_ASCII_WORD_BYTES).split()).decode("ascii")
     return _NORMALISE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
