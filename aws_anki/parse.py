@@ -44,11 +44,12 @@ MAX_NESTING = 20
 MAX_LINE = 10_000  # characters; longer lines are warned about (pasted data, a lost line break)
 _LONG_LINE = re.compile(r"^[^\n]{%d}" % (MAX_LINE + 1), re.M)
 _DEEP_PREFIX = re.compile(r"^[ \t>]{%d,}" % (MAX_NESTING - 1), re.M)
-_MARKER_LINE = re.compile(r"^([ \t>]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+_MARKER = r"(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)"  # a list item's bullet or number, then a space or the end
+_MARKER_LINE = re.compile(r"^([ \t>]*)" + _MARKER)
 # A list marker at the start of the text, and after a newline (a leading `\n` lets the regex engine
 # jump from line to line instead of trying `^` at every character).
-_FIRST_LIST_MARKER = re.compile(r"[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
-_LIST_MARKER = re.compile(r"\n[ \t>]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)", re.M)
+_FIRST_LIST_MARKER = re.compile(r"[ \t>]*" + _MARKER, re.M)
+_LIST_MARKER = re.compile(r"\n[ \t>]*" + _MARKER, re.M)
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
 _SNIPPET_PREFIX = 64  # characters of an item's text that nearly always hold its first four words
 
