@@ -434,16 +434,16 @@ def _resolve_images(field_html: str, fact: Fact, media: MediaResolver, used: lis
     return rewrite_images(field_html, resolve)
 
 
-# The fields a note's content hash covers (all but Source), per note type.
-_HASHED_FIELDS = {
-    "basic": itemgetter(*(i for i, name in enumerate(BASIC_FIELDS) if name != "Source")),
-    "cloze": itemgetter(*(i for i, name in enumerate(CLOZE_FIELDS) if name != "Source")),
-}
-# The fields that say what a fact is (not Source or Context), per note type, as one C call.
-_TEXT_FIELDS = {
-    "basic": itemgetter(*(i for i, name in enumerate(BASIC_FIELDS) if name not in ("Source", "Context"))),
-    "cloze": itemgetter(*(i for i, name in enumerate(CLOZE_FIELDS) if name not in ("Source", "Context"))),
-}
+def _fields_but(*left_out: str) -> dict[str, itemgetter[tuple[str, ...]]]:
+    """Per note type, one C call that takes a note's fields but `left_out`, in order."""
+    return {
+        note_type: itemgetter(*(i for i, name in enumerate(names) if name not in left_out))
+        for note_type, names in (("basic", BASIC_FIELDS), ("cloze", CLOZE_FIELDS))
+    }
+
+
+_HASHED_FIELDS = _fields_but("Source")  # what a note's content hash covers
+_TEXT_FIELDS = _fields_but("Source", "Context")  # what says what a fact is
 
 
 def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
