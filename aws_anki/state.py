@@ -180,6 +180,10 @@ def save_state(path: Path, state: BuildState) -> None:
 
 
 _LINES_PER_WRITE = 10_000
+_COLUMNS = ("guid", "identity", "hash", "mod", "source", "type")
+_STRING_COLUMNS = itemgetter(0, 1, 2, 4, 5)
+_MOD = itemgetter(3)
+_PLAIN = re.compile(r"[0-9A-Za-z_\-]*")
 
 
 def _state_lines(guids: Sequence[str], notes: Mapping[str, NoteRecord], plain: bool) -> list[str]:
@@ -191,10 +195,6 @@ def _state_lines(guids: Sequence[str], notes: Mapping[str, NoteRecord], plain: b
         return [f'  ["{g}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}"]' for g, r in zip(guids, records)]
     # a state file edited by hand may hold anything
     return [f"  [{quote(g)}, {quote(r[0])}, {quote(r[1])}, {int(r[2])}, {quote(r[3])}, {quote(r[4])}]" for g, r in zip(guids, records)]
-_COLUMNS = ("guid", "identity", "hash", "mod", "source", "type")
-_STRING_COLUMNS = itemgetter(0, 1, 2, 4, 5)
-_MOD = itemgetter(3)
-_PLAIN = re.compile(r"[0-9A-Za-z_\-]*")
 
 
 def plan_build(
