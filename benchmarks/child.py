@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 
 def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> dict[str, Any]:
@@ -30,6 +30,8 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
             size += len(text)
             md.parse(text)
         return {"import": imported - started, "parse": time.perf_counter() - imported, "chars": size}
+    if kind == "bound":
+        return _bound(vault, jobs, started)
     import aws_anki
     import aws_anki.build  # the package imports its pipeline lazily: time the import here
 
@@ -57,6 +59,63 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
     if kind == "genanki" and built.made is not None:  # not `result`: that would make the notes of an incremental build
         info["genanki_size"] = _genanki_default_size(built.result, Path(out).with_suffix(".genanki.apkg"))
     return info
+
+
+def _bound(vault: str, jobs: int | None, started: float) -> dict[str, Any]:
+    """The per-file work alone (parse, extract, make notes), at its most parallel: the files split
+    by size over one process per worker, forked once everything is imported. Nothing goes between
+    processes but a count, and nothing is cached, merged or written, so no build of these files can
+    be faster on this many cores."""
+    import os
+
+    from aws_anki.media import MediaCollector
+    from aws_anki.notes import file_notes
+    from aws_anki.parallel import extract_one, worker_count
+    from aws_anki.read import read_sources
+
+    imported = time.perf_counter()
+    shares = split_evenly(read_sources([vault]).files, worker_count(jobs))
+
+    def make(share: list[Any]) -> int:
+        media = MediaCollector.for_files(share)
+        return sum(len(file_notes(extract_one(source), media=media).notes) for source in share)
+
+    children = []
+    for share in shares[1:]:
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.write(writer, str(make(share)).encode())
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        os.close(writer)
+        children.append((pid, reader))
+    made = make(shares[0])
+    for pid, reader in children:
+        with os.fdopen(reader, "rb") as counted:
+            got = counted.read()
+        if os.waitpid(pid, 0)[1] != 0 or not got:
+            raise SystemExit("a bound process failed")
+        made += int(got)
+    # Notes as made per file, before duplicate facts merge.
+    return {"import": imported - started, "parse": time.perf_counter() - imported, "workers": len(shares), "notes": made}
+
+
+def split_evenly(files: Sequence[Any], parts: int) -> list[list[Any]]:
+    """The files in at most `parts` shares of about equal text: biggest first, each to the lightest."""
+    shares: list[list[Any]] = [[] for _ in range(max(1, min(parts, len(files))))]
+    sizes = [0] * len(shares)
+    for source in sorted(files, key=lambda f: -len(f.text)):
+        lightest = sizes.index(min(sizes))
+        shares[lightest].append(source)
+        sizes[lightest] += len(source.text)
+    return shares
 
 
 def _genanki_default_size(result: Any, path: Path) -> int:

@@ -11,6 +11,8 @@ measures, each run in a fresh process (wall time, CPU time of the process and it
 - cold:    `build_into` (what `aws-anki build` runs) with an empty cache and no previous build;
 - nochange: the same build again (cache and build state kept);
 - onefile: the same after editing one file;
+- bound (with --bound): only the per-file work (parse, extract, notes), the files split evenly over
+  one process per worker forked after the imports: what no build of the vault can beat here;
 
 and prints medians of --repeat runs, per-stage seconds, and the ratios the targets are about.
 Nothing here asserts: it measures. Run `--switch` to see where parallel parsing starts to pay.
@@ -206,14 +208,19 @@ _ENV = dict(os.environ)
 # ---------------------------------------------------------------- the benchmark
 
 
-def run_scale(scale: float, work: Path, repeat: int, jobs: int | None, real_notes: Path | None) -> dict[str, Any]:
+def run_scale(
+    scale: float, work: Path, repeat: int, jobs: int | None, real_notes: Path | None, bound: bool = False
+) -> dict[str, Any]:
     vault = work / f"vault-{scale:g}x"
     files, size = make_vault(scale, vault, real_notes)
     print(f"\n{scale:g}x: {files} files, {size / 1e6:.2f} MB in {vault}", flush=True)
-    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("floor", "cold", "nochange", "onefile")}
+    kinds = ("floor", "cold", "nochange", "onefile") + (("bound",) if bound else ())
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
     genanki_size = 0
     for attempt in range(repeat):
         runs["floor"].append(measure("floor", vault, work / "unused.apkg", work, jobs))
+        if bound:
+            runs["bound"].append(measure("bound", vault, work / "unused.apkg", work, jobs))
         cache_dir = work / f"cache-{scale:g}x-{attempt}"
         out = work / f"deck-{scale:g}x.apkg"
         for leftover in (cache_dir, out, out.with_name(out.name + ".lock.json")):
@@ -291,6 +298,16 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"{r['scale']:>5g}x {cold / _median(runs['floor'], 'wall'):11.2f} {per_mb / base_per_mb:14.2f}"
               f" {_median(runs['nochange'], 'wall') / cold:14.3f} {_median(runs['onefile'], 'wall') / cold:13.3f}"
               f" {apkg:13.2f} {peak:12.0f}")
+    bounded = [r for r in results if r["runs"].get("bound")]
+    if bounded:
+        print("\nPer-file bound: parse, extract and notes only, the files split evenly over the workers"
+              " (forked after the imports); nothing sent back, cached, merged or written:")
+        print(f"{'scale':>6} {'workers':>8} {'bound s':>8} {'bound/floor':>12} {'cold/bound':>11}")
+        for r in bounded:
+            runs = r["runs"]
+            least = _median(runs["bound"], "wall")
+            print(f"{r['scale']:>5g}x {runs['bound'][0]['workers']:>8} {least:8.2f}"
+                  f" {least / _median(runs['floor'], 'wall'):12.2f} {_median(runs['cold'], 'wall') / least:11.2f}")
 
 
 def switch_point(work: Path, real_notes: Path | None, repeat: int) -> None:
@@ -324,6 +341,8 @@ def main() -> None:
     parser.add_argument("--real-notes", type=Path, default=REAL_NOTES, help="extra notes to copy from, if present")
     parser.add_argument("--workdir", type=Path, help="where vaults and caches go (default: a temporary folder)")
     parser.add_argument("--switch", action="store_true", help="also measure where parallel parsing starts to pay")
+    parser.add_argument("--bound", action="store_true",
+                        help="also measure the per-file work alone, split over the workers (needs os.fork)")
     parser.add_argument("--json", type=Path, help="also write all measurements to this file")
     args = parser.parse_args()
     real_notes = args.real_notes if args.real_notes and args.real_notes.is_dir() else None
@@ -335,7 +354,10 @@ def main() -> None:
     print(f"aws_anki benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
           f"notes from {BUNDLED}" + (f" and {real_notes}" if real_notes else "") + f"; code copied to {code}")
     try:
-        results = [run_scale(scale, work, args.repeat, args.jobs or None, real_notes) for scale in args.scale]
+        bound = args.bound and hasattr(os, "fork")
+        if args.bound and not bound:
+            print("--bound needs os.fork, which this system lacks: not measured")
+        results = [run_scale(scale, work, args.repeat, args.jobs or None, real_notes, bound) for scale in args.scale]
         report(results)
         if args.switch:
             switch_point(work, real_notes, args.repeat)
