@@ -64,8 +64,8 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
 def _bound(vault: str, jobs: int | None, started: float) -> dict[str, Any]:
     """The per-file work alone (parse, extract, make notes), at its most parallel: the files split
     by size over one process per worker, forked once everything is imported. Nothing goes between
-    processes but a count, and nothing is cached, merged or written, so no build of these files can
-    be faster on this many cores."""
+    processes but a count, and nothing is cached, merged or written, so no build with this per-file
+    code can be faster on this many cores."""
     import os
 
     from aws_anki.media import MediaCollector

@@ -12,7 +12,8 @@ measures, each run in a fresh process (wall time, CPU time of the process and it
 - nochange: the same build again (cache and build state kept);
 - onefile: the same after editing one file;
 - bound (with --bound): only the per-file work (parse, extract, notes), the files split evenly over
-  one process per worker forked after the imports: what no build of the vault can beat here;
+  one process per worker forked after the imports: what no build with this per-file code can beat
+  on this machine;
 
 and prints medians of --repeat runs, per-stage seconds, and the ratios the targets are about.
 Nothing here asserts: it measures. Run `--switch` to see where parallel parsing starts to pay.
