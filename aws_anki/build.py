@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .extract import Extraction
     from .package import KeptCollection
     from .media import MediaCollector
-    from .notes import CardNote, FileNotes
+    from .notes import CardNote, FileNotes, NoteOptions
     from .state import Changes
     from .stats import Quality
     from .uptodate import Lookup, Record
@@ -447,6 +447,19 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _note_options(settings: Mapping[str, Any]) -> NoteOptions:
+    """The note options among the build `settings` (see `_settings`)."""
+    from .notes import NoteOptions
+
+    return NoteOptions(**{name: settings[name] for name in NoteOptions.__dataclass_fields__})
+
+
+def _parse_progress(settings: Mapping[str, Any]) -> Callable[[int, int], None] | None:
+    """The build's progress callback as the parse stage calls it (files done, in all), or None."""
+    progress = settings["progress"]
+    return (lambda done, total: progress("parse", done, total)) if progress is not None else None
+
+
 def _build(read: ReadResult, started: float, **given: Any) -> BuildResult:
     """`build_deck` on files already read; `given` are its keyword arguments (unknown ones refused)."""
     return _build_files(read, started, **given)[0]
@@ -460,22 +473,20 @@ def _build_files(
     clock = time.perf_counter
     read_done = clock()  # the stages' imports below count towards the next stage, not the read
     from .cache import NotesCache
-    from .notes import NoteOptions, merge_notes
+    from .notes import merge_notes
     from .parallel import notes_all
     from .uptodate import lookups_of
 
     settings = _settings(given)
-    options = NoteOptions(**{name: settings[name] for name in NoteOptions.__dataclass_fields__})
     jobs, use_cache, cache_dir = settings["jobs"], settings["use_cache"], settings["cache_dir"]
-    progress, attachments, quality = settings["progress"], settings["attachments"], settings["quality"]
+    attachments, quality = settings["attachments"], settings["quality"]
     cache = NotesCache(cache_dir) if use_cache else None
     if cache is not None:
         cache.prune_old_formats()
-    on_progress = (lambda done, total: progress("parse", done, total)) if progress is not None else None
     media = _collector(read.files, attachments)
     per_file, extractions, parsed = notes_all(
-        read.files, options=options, media=media, jobs=jobs, cache=cache,
-        keep_extractions=quality, progress=on_progress, meanwhile=meanwhile,
+        read.files, options=_note_options(settings), media=media, jobs=jobs, cache=cache,
+        keep_extractions=quality, progress=_parse_progress(settings), meanwhile=meanwhile,
     )
     files_done = clock()
     made = merge_notes(per_file)

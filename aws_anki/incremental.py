@@ -257,10 +257,10 @@ def _prepare(
     now: int | None,
 ) -> _Delta | None:
     """Work out what the rebuild changes (see the module docstring), or None for a full build."""
-    from .build import _collector, _now
+    from .build import _collector, _note_options, _now, _parse_progress
     from .cache import NotesCache
     from .models import basic_type, cloze_type
-    from .notes import NoteOptions, merge_checksums, merge_notes
+    from .notes import merge_checksums, merge_notes
     from .package import _digests, _stale, layout_of
     from .parallel import notes_all
     from .state import BuildState, load_state, plan_build, state_path
@@ -273,10 +273,11 @@ def _prepare(
         return _full("two note files share a notes-relative path")
     changed = [f for f in files if old.get(f.rel_path) != now_files[f.rel_path]]
     touched = {f.rel_path for f in changed} | (old.keys() - now_files.keys())
-    if not touched or len(touched) > max(4, int(len(files) * MAX_CHANGED)):
+    limit = max(4, int(len(files) * MAX_CHANGED))  # affected files, beyond which a full build is as fast
+    if not touched or len(touched) > limit:
         return _full("no file changed, or too many")
 
-    options = NoteOptions(**{name: settings[name] for name in NoteOptions.__dataclass_fields__})
+    options = _note_options(settings)
     cache = NotesCache(cache_dir)
     variant = repr(options)  # as `parallel.notes_all` keys the cache
     before: dict[str, FileNotes] = {}  # the notes of the files the change affects: before it ...
@@ -286,10 +287,9 @@ def _prepare(
             if entry is None:
                 return _full("the cache no longer holds a changed file's old notes")
             before[rel] = entry
-    progress = settings["progress"]
     made, _, parsed = notes_all(
         changed, options=options, media=_collector(changed, settings["attachments"]), jobs=settings["jobs"],
-        cache=cache, progress=(lambda done, total: progress("parse", done, total)) if progress is not None else None,
+        cache=cache, progress=_parse_progress(settings),
     )
     after = {f.source: f for f in made}  # ... and after it
     files_done = time.perf_counter()
@@ -298,7 +298,6 @@ def _prepare(
     affected = set(touched)
     by_rel = {f.rel_path: f for f in files}
     pending = [*before.values(), *made]
-    limit = max(4, int(len(files) * MAX_CHANGED))
     while pending:
         notes = pending.pop().notes
         for rel in _holders(memo.keys, merge_checksums(notes)) | _holders(memo.guids, map(_GUID, notes)):
