@@ -364,12 +364,9 @@ def deck_name(options: NoteOptions, service: Service | None, extraction: Extract
     return base
 
 
-def identity_key(service: Service | None, fact: Fact, note_type: str) -> str:
-    """The stable key a note's GUID is made from: service, sections below the file title, subject."""
-    return _identity(service, "/".join(normalise(h) for h in fact.headings[1:]), note_type, fact.subject)
-
-
 def _identity(service: Service | None, sections: str, note_type: str, subject: str) -> str:
+    """The stable key a note's GUID is made from: service, sections below the file title (each
+    normalised, joined by `/`), note type, subject."""
     return f"{service.key if service else '-'}|{sections}|{note_type}|{normalise(subject)}"
 
 
