@@ -50,9 +50,12 @@ from .cache import _MARSHAL_VERSION, decode_notes, encode_notes, write_atomic
 from .read import ReadResult, SourceFile
 
 if TYPE_CHECKING:
-    from .build import DeckBuild
-    from .notes import CardNote, FileNotes
+    from .build import DeckBuild, Tally
+    from .media import MediaCollector
+    from .notes import CardNote, FileNotes, NotesResult
     from .package import KeptCollection
+    from .parallel import FileStats
+    from .state import NoteRecord, Plan
     from .uptodate import Record
 
 MEMO_VERSION = 1
@@ -229,12 +232,12 @@ class _Delta:
     per_file: list[FileNotes]  # every file's notes summary, in order (the affected files' with their notes)
     old_files: list[FileNotes]  # the affected files' notes before the change ...
     new_files: list[FileNotes]  # ... and after it
-    old_made: Any  # NotesResult of merging old_files, and of new_files
-    new_made: Any
-    media: Any  # the MediaCollector every lookup was replayed in
-    parsed: Any  # parallel.FileStats of making the changed files' notes
-    plan: Any  # state.Plan of the affected files' notes
-    records: dict[str, Any]  # the new build state's records, every note's
+    old_made: NotesResult  # old_files merged, and new_files
+    new_made: NotesResult
+    media: MediaCollector  # every lookup replayed in it
+    parsed: FileStats  # of making the changed files' notes
+    plan: Plan  # of the affected files' notes
+    records: dict[str, NoteRecord]  # the new build state's records, every note's
     order: list[str]  # every note's GUID in the deck's order
     present: dict[str, str]  # every note's row digest, in that order
     stale: list[CardNote]  # the notes whose rows must be written
@@ -420,7 +423,7 @@ def _splice(
     old_files: Sequence[FileKey],
     old_sizes: Mapping[str, int],
     affected: Set[str],
-    owned: Mapping[str, Any],
+    owned: Mapping[str, NoteRecord],
     made: Mapping[str, list[str]],
 ) -> list[str] | None:
     """The GUIDs of the deck in order: `kept` (the last build's, in its order) with each affected
@@ -483,7 +486,7 @@ def _drop(where: Where, keys: Iterable[Any], rel: str) -> None:
             where[key] = rest[0] if len(rest) == 1 else rest
 
 
-def _tally_of(report: Mapping[str, Any]) -> Any:
+def _tally_of(report: Mapping[str, Any]) -> Tally:
     """The counts of a recorded report (`BuildReport.as_dict`), as `build.tally` makes them."""
     from .build import Tally
 
