@@ -155,9 +155,9 @@ class ZipWriter:
         threads: int | None = None,
     ) -> Deflated:
         """Add the file at `source` deflated at `level` in chunks of `chunk_size` (default
-        `CHUNK_SIZE`), on `threads` threads (default: one per CPU). With `store`, chunks deflated by the last call with that store are reused,
-        and the store is replaced by this call's chunks (if it cannot be, the entry is written all
-        the same)."""
+        `CHUNK_SIZE`), on `threads` threads (default: one per CPU). With `store`, chunks deflated
+        by the last call with that store are reused, and the store is replaced by this call's
+        chunks (if it cannot be, the entry is written all the same)."""
         chunk_size = chunk_size or CHUNK_SIZE
         key = _store_key(level, chunk_size)
         known = _load_store(store, key) if store is not None else {}

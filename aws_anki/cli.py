@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from .notes import CardNote
 
 
-
 def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every command that builds notes."""
     decorators = [
