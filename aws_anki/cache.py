@@ -34,7 +34,6 @@ import importlib.util
 import json
 import marshal
 import os
-import re
 import sys
 from functools import cache
 from itertools import chain, starmap
@@ -57,8 +56,6 @@ _ENTRY_FOLDER = f"notes-v{FORMAT}"
 # Libraries whose behaviour shapes an Extraction (tokens, sanitised and highlighted HTML).
 _LIBRARIES = ("mistune", "nh3", "pygments", "yaml", "ftfy")
 _PACKAGE = Path(__file__).resolve().parent
-# `from .module import ...` or `from . import module, other` (lazy imports inside functions too).
-_RELATIVE_IMPORT = re.compile(r"^[ \t]*from \.(?:(\w+)(?:\.\w+)*[ \t]+import|[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+))", re.M)
 
 
 def default_cache_dir() -> Path:
@@ -73,12 +70,12 @@ def default_cache_dir() -> Path:
 
 @cache
 def code_fingerprint() -> str:
-    """A hash of everything that decides what the stages up to notes make of a file: the modules of
-    this package that the read, parse, extract and notes stages import (found by following their `from .x
-    import` lines, lazy ones included), the package's data files, and the installed libraries
-    (size and modification time of each one's `__init__`: an upgrade rewrites it; this costs far
-    less than importing `importlib.metadata` or the libraries themselves)."""
-    return _fingerprint(_PACKAGE / f"{name}.py" for name in _stage_modules())
+    """A hash of everything that can decide what the stages up to notes make of a file: every module
+    of this package (sub-packages included; following imports would miss a module that a moved
+    stage reaches in a way the follower does not see, and serve stale notes), the package's data
+    files, and the installed libraries (size and modification time of each one's `__init__`: an
+    upgrade rewrites it)."""
+    return _fingerprint(sorted(_PACKAGE.rglob("*.py")))
 
 
 @cache
@@ -106,24 +103,6 @@ def _fingerprint(modules: Iterable[Path]) -> str:
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
     return digest.hexdigest()
-
-
-def _stage_modules() -> list[str]:
-    """The package modules that `read`, `parse`, `extract`, `notes` and this module import, transitively."""
-    seen: set[str] = set()
-    todo = ["read", "parse", "extract", "notes", "cache"]
-    while todo:
-        name = todo.pop()
-        path = _PACKAGE / f"{name}.py"
-        if name in seen or not path.is_file():
-            continue
-        seen.add(name)
-        for match in _RELATIVE_IMPORT.finditer(path.read_text(encoding="utf-8")):
-            if match.group(1):
-                todo.append(match.group(1))
-            else:
-                todo.extend(n.strip().split(" as ")[0] for n in match.group(2).strip("()").split(","))
-    return sorted(seen)
 
 
 class NotesCache:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import marshal
+import shutil
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import aws_anki
-from aws_anki.cache import CACHE_DIR_ENV, ENTRY_SUFFIX, NotesCache, _NOTE_FIELDS, _stage_modules, code_fingerprint, default_cache_dir
+from aws_anki.cache import CACHE_DIR_ENV, ENTRY_SUFFIX, NotesCache, _NOTE_FIELDS, code_fingerprint, default_cache_dir
 from aws_anki import cache as cache_module
 from aws_anki.cli import cli
 from aws_anki.errors import BuildWarning
@@ -230,9 +231,19 @@ def test_cli_cache_options(vault: Path, tmp_path: Path) -> None:
     assert "Parsing notes" not in result.output  # no progress bar outside a terminal
 
 
-def test_fingerprint_covers_the_stages() -> None:
-    assert {"read", "parse", "extract", "render", "notes", "services", "models"} <= set(_stage_modules())
-    assert len(code_fingerprint()) == 64
+def test_fingerprint_changes_with_a_module_in_a_sub_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing any module, however deep in the package, invalidates every cache entry."""
+    package = tmp_path / "aws_anki"
+    shutil.copytree(Path(cache_module.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache_module, "_PACKAGE", package)
+    before = cache_module.code_fingerprint.__wrapped__()
+    nested = sorted(package.glob("*/*.py"))
+    assert nested, "the package has sub-packages"
+    for module in nested:
+        module.write_text(module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        after = cache_module.code_fingerprint.__wrapped__()
+        assert len(after) == 64 and after != before, module
+        before = after
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .parse import Block, Document, Section, inline_text, lines_outside_fences
-from .render import CLOZE_CLOSE, CLOZE_HINT, blocks_html, cloze_open, inline_html
+from ..parse import Block, Document, Section, inline_text, lines_outside_fences
+from ..render import CLOZE_CLOSE, CLOZE_HINT, blocks_html, cloze_open, inline_html
 
 Token = Mapping[str, Any]
 
