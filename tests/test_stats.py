@@ -11,7 +11,19 @@ import aws_anki
 from aws_anki.cli import cli
 from aws_anki.extract import Extraction
 from aws_anki.notes import CardNote
-from aws_anki.stats import DEFECT_KINDS, deletion_shares, quality, visible_text
+from aws_anki.cardtext import card_text, html_text
+from aws_anki.preview import preview_cards
+from aws_anki.stats import (
+    CARD_DEFECT_KINDS,
+    DEFECT_KINDS,
+    CardQuality,
+    card_quality,
+    deletion_shares,
+    introduces_list,
+    quality,
+    split_sentences,
+    visible_text,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 MIN_COVERAGE = 0.95
@@ -127,3 +139,203 @@ def test_inspect_stats_prints_defects_and_patterns() -> None:
     data = json.loads(CliRunner().invoke(cli, ["inspect", str(FIXTURES), "--stats", "--json"]).output)
     assert data["quality"]["defects"] == {kind: 0 for kind in DEFECT_KINDS}
     assert data["quality"]["facts_by_pattern"]["qa"] == 4  # author_markers.md and qa_sentences.md
+
+
+# Card defects: one case with and one without each defect, on hand-made notes -------------------
+
+
+def basic(front: str, back: str, *, context: str = "Amazon SQS › Queues", extra: str = "", reverse: str = "",
+          source: str = "sqs.md:1") -> CardNote:
+    """A hand-made basic note (with its fields in order, as the templates read them)."""
+    fields = (front, back, context, extra, source, reverse)
+    return note(fields, context=context, source=source)
+
+
+def cloze(text: str, *, context: str = "Amazon SQS › Queues", extra: str = "", source: str = "sqs.md:1") -> CardNote:
+    """A hand-made cloze note."""
+    return note((text, context, extra, source), cloze=True, context=context, source=source)
+
+
+def kinds(*notes: CardNote) -> set[str]:
+    """The defect classes the cards of these notes have."""
+    return {d.kind for d in card_quality(notes).defects}
+
+
+def cards_with(kind: str, *notes: CardNote) -> list[str]:
+    """`source (card)` of each card with this defect."""
+    return [f"{d.source} ({d.card})" for d in card_quality(notes).defects if d.kind == kind]
+
+
+CLEAN = [
+    basic("Default retention period", "four days"),
+    cloze("The default retention period is {{c1::four days}}."),
+    cloze("A consumer deletes a message after {{c1::reading}} it."),
+]
+
+
+def test_clean_cards_have_no_defect() -> None:
+    found = card_quality(CLEAN)
+    assert found.defects == () and found.defective_cards == 0
+    assert (found.notes, found.cards) == (3, 3)
+
+
+def test_grab_bag_front() -> None:
+    assert cards_with("grab_bag_front", basic("Amazon SQS › Queues: key points", "<ul><li>cheap</li></ul>")) == ["sqs.md:1 (Card 1)"]
+    sentences = "<ul><li>Messages are kept for four days unless you change it.</li><li>A consumer must delete each message it reads.</li></ul>"
+    assert "grab_bag_front" in kinds(basic("Delivery", sentences))
+    assert "grab_bag_front" not in kinds(basic("Queue types", sentences))  # the front asks for a list
+    assert "grab_bag_front" not in kinds(basic("Limits:", sentences))
+    assert "grab_bag_front" not in kinds(basic("Delivery", "<ul><li>at least once</li><li>in any order</li></ul>"))
+
+
+def test_introduces_list() -> None:
+    assert introduces_list("Storage classes") and introduces_list("Types of queues") and introduces_list("Why use it?")
+    assert introduces_list("Use cases of FIFO queues")
+    assert not introduces_list("Delivery") and not introduces_list("Consumers use long polling to save money")
+
+
+def test_cloze_over_one_sentence() -> None:
+    assert "cloze_over_one_sentence" in kinds(cloze("Messages stay {{c1::four days}}. You may raise it to two weeks."))
+    assert "cloze_over_one_sentence" in kinds(cloze("<ul><li>kept {{c1::four days}}</li><li>two weeks at most</li></ul>"))
+    one = "By default, e.g. for a new queue, messages stay {{c1::four days}} vs. 14 at most (see limits.txt, v1.5 etc. for more)."
+    assert "cloze_over_one_sentence" not in kinds(cloze(one))
+    assert "cloze_over_one_sentence" not in kinds(cloze("Default retention:<br>{{c1::four days}}"))  # a lead-in and its line
+    assert "cloze_over_one_sentence" not in kinds(cloze("Ordered queues:<ul><li>{{c1::FIFO}} keeps the order</li></ul>"))
+
+
+def test_split_sentences_ignores_abbreviations_decimals_and_file_names() -> None:
+    assert split_sentences("One here. Two, e.g. this, i.e. that etc. and 3.5 in file.txt! Three? Four") == [
+        "One here.", "Two, e.g. this, i.e. that etc. and 3.5 in file.txt!", "Three?", "Four"]
+    assert split_sentences("Queues vs. topics... are alike.") == ["Queues vs. topics... are alike."]
+
+
+def test_set_item_blanked() -> None:
+    one_of_three = cloze("Queue kinds:<ul><li>{{c1::Standard}}</li><li>FIFO</li><li>Delay</li></ul>")
+    assert "set_item_blanked" in kinds(one_of_three)
+    key_terms = cloze(
+        "<ul><li>Standard queues deliver {{c1::at least once}}</li><li>FIFO queues deliver {{c2::exactly once}}</li>"
+        "<li>Delay queues wait up to {{c3::15 minutes}}</li></ul>"
+    )
+    assert "set_item_blanked" not in kinds(key_terms)
+    assert "set_item_blanked" not in kinds(cloze("Queue kinds:<ul><li>{{c1::Standard}}</li><li>FIFO</li></ul>"))
+
+
+def test_whole_sentence_blanked() -> None:
+    assert "whole_sentence_blanked" in kinds(cloze("Queues: {{c1::consumers must delete each message}}."))
+    assert "whole_sentence_blanked" not in kinds(cloze("Consumers must {{c1::delete}} each message after reading it."))
+
+
+@pytest.mark.parametrize("back", [
+    "• sent to one consumer", "works everywhere ✅", "fast 🚀", "<ul><li>o sent to one consumer</li></ul>",
+    "see queue-diagram.png", "sent once<br>o then deleted",
+])
+def test_glyph(back: str) -> None:
+    assert "glyph" in kinds(basic("Delivery", back))
+
+
+@pytest.mark.parametrize("back", [
+    '<img src="queue-diagram.png" alt="diagram">', "<code>aws s3 cp photo.png s3://bucket/</code>",
+    "either one o the other", "→ sent to one consumer",
+])
+def test_no_glyph(back: str) -> None:
+    assert "glyph" not in kinds(basic("Delivery", back))
+
+
+def test_meta() -> None:
+    assert "meta" in kinds(basic("About", "This page covers the settings of a queue."))
+    assert "meta" in kinds(basic("Folder", "Each file in this folder describes one service."))
+    links = "".join(f'<li><a href="https://example.com/{n}">{n}</a></li>' for n in ("retention", "polling", "limits"))
+    assert "meta" in kinds(basic("Reading", f"<ul>{links}</ul>"))
+    assert "meta" in kinds(basic("Start", "the basics", context="Amazon SQS › Table of Contents"))
+    assert "meta" not in kinds(basic("Reading", "<ul><li>retention</li><li>polling</li><li>limits</li></ul>"))
+
+
+def test_meta_table_of_contents_is_a_nested_list_of_the_file_s_own_headings() -> None:
+    sections = [basic(f"{name} fact", "yes", context=f"Amazon SQS › {name}", source=f"sqs.md:{n}")
+                for n, name in enumerate(("Retention", "Polling", "Long polling", "Limits"), 10)]
+    contents = "<ul><li>Retention</li><li>Polling<ul><li>Long polling</li></ul></li><li>Limits</li></ul>"
+    found = card_quality([basic("Sections", contents, context="Amazon SQS"), *sections])
+    assert [d.source for d in found.defects if d.kind == "meta"] == ["sqs.md:1"]
+    flat = "<ul><li>Retention</li><li>Polling</li><li>Limits</li></ul>"  # a short flat list: a small set, kept
+    assert "meta" not in {d.kind for d in card_quality([basic("Parts", flat, context="Amazon SQS"), *sections]).defects}
+
+
+def test_long_answer() -> None:
+    prose = ("Messages stay in the queue for four days unless the owner sets another period. "
+             "The period can be set anywhere from one minute up to fourteen days for each queue.")
+    assert "long_answer" in kinds(basic("Retention", prose))
+    items = "".join(f"<li>item {n} has a lot of words in it so it reads long</li>" for n in range(4))
+    assert "long_answer" in kinds(basic("Retention", f"<ul>{items}</ul>"))
+    assert "long_answer" in kinds(cloze("Retention is {{c1::four days unless the owner of the queue sets another period}}."))
+    assert "long_answer" not in kinds(basic("Retention", "four days, at most 14", extra=prose))  # Extra is not the answer
+    assert "long_answer" not in kinds(basic("Retention", f"<ul>{items[: items.index('</li>') + 5]}</ul>"))
+    assert "long_answer" not in kinds(cloze("Retention is {{c1::four days}} unless the owner sets another period."))
+
+
+def test_parent_twice() -> None:
+    glued = basic("Visibility timeout hides a message", "<ul><li>Visibility timeout hides a message from other consumers</li></ul>")
+    assert "parent_twice" in kinds(glued)
+    repeated = basic("Amazon SQS › Visibility timeout: key points", "30 s", context="Amazon SQS › Visibility timeout")
+    assert "parent_twice" in kinds(repeated)
+    assert "parent_twice" not in kinds(basic("Visibility timeout", "hides a message from other consumers"))
+
+
+def test_answer_on_front() -> None:
+    assert "answer_on_front" in kinds(cloze("Use {{c1::long polling}} to cut empty receives: long-polling waits 20 s."))
+    assert "answer_on_front" in kinds(basic("Longest wait of long polling", "long polling"))
+    assert "answer_on_front" in kinds(basic("What it is", "FIFO", context="Amazon SQS › FIFO queues"))  # the context counts
+    assert "answer_on_front" not in kinds(cloze("Use {{c1::long polling}} to cut empty receives."))
+    assert "answer_on_front" not in kinds(cloze("A delay lasts up to {{c1::15}} minutes, {{c2::5}} by default."))
+    assert "answer_on_front" not in kinds(basic("Longest wait of long polling", "20 seconds"))
+
+
+def test_duplicate_first_field() -> None:
+    first = basic("Use cases", "decoupling", source="sqs.md:3")
+    second = basic("<b>Use  CASES</b>", "buffering", source="sns.md:8")
+    assert cards_with("duplicate_first_field", first, second, CLEAN[0]) == ["sqs.md:3 (Card 1)", "sns.md:8 (Card 1)"]
+    assert "duplicate_first_field" not in kinds(first, cloze("Use cases"), basic("Use cases of FIFO", "ordering"))
+
+
+def test_big_deletion_and_no_context() -> None:
+    assert "big_deletion" in kinds(cloze("{{c1::every message is deleted after reading}} x"))
+    assert "no_context" in kinds(basic("Retention", "four days", context=""))
+    assert not {"big_deletion", "no_context"} & kinds(*CLEAN)
+
+
+def test_counts_are_per_card_and_share_is_of_cards() -> None:
+    two_cards = cloze("Messages: {{c1::kept four days}} and {{c2::deleted after reading}}.", context="")
+    found = card_quality([two_cards, CLEAN[0]])
+    assert isinstance(found, CardQuality) and (found.notes, found.cards) == (2, 3)
+    assert found.counts["no_context"] == 2 and found.defective_cards == 2
+    assert found.defective_share == pytest.approx(2 / 3)
+    assert [d.card for d in found.examples("no_context")] == ["Cloze 1"]  # one example per note
+    assert found.as_dict()["counts"] == found.counts
+
+
+# Cards as plain text ---------------------------------------------------------------------------
+
+
+def test_card_text_of_a_basic_card() -> None:
+    made = basic("Retention <b>period</b>", "<ul><li>four days<ul><li>by default</li></ul></li><li>14 at most</li></ul>",
+                 extra='<table><tr><th>Queue</th><th>Days</th></tr><tr><td>FIFO</td><td>4</td></tr></table><img src="q.png">')
+    front, back = card_text(preview_cards(made)[0])
+    assert front == "Amazon SQS › Queues\nRetention period"
+    assert back == ("Amazon SQS › Queues\nRetention period\n---\n- four days\n  - by default\n- 14 at most\n"
+                    "Queue | Days\nFIFO | 4\n[image]")
+    assert "sqs.md" not in back  # the source line is how the card was made, not what it says
+
+
+def test_card_text_of_cloze_cards() -> None:
+    cards = preview_cards(cloze("Kept {{c1::four days}}, at most {{c2::14::number}} &amp; <i>no</i> more."))
+    assert [card_text(card)[0] for card in cards] == [
+        "Amazon SQS › Queues\nKept [...], at most 14 & no more.",
+        "Amazon SQS › Queues\nKept four days, at most [number] & no more.",
+    ]
+    assert card_text(cards[0])[1] == "Amazon SQS › Queues\nKept four days, at most 14 & no more."
+
+
+def test_html_text_definition_lists_code_and_blank_lines() -> None:
+    assert html_text("<dl><dt>FIFO</dt><dd>ordered</dd><dt>Standard</dt><dd>best effort</dd></dl>") == "FIFO: ordered\nStandard: best effort"
+    assert html_text("<pre><code>a = 1\n\n\n  b = 2\n</code></pre><p>then</p><p></p><p>  end  </p>") == "a = 1\n\n  b = 2\nthen\nend"
+    assert html_text("<ol><li>first</li><li>second</li></ol>") == "- first\n- second"
+    assert html_text("a<br><br><br>b <script>x()</script>") == "a\nb"
