@@ -14,6 +14,7 @@ from .options import DECK_LAYOUTS, REVERSE_MODES
 
 if TYPE_CHECKING:
     from .notes import CardNote
+    from .stats import CardQuality
 
 
 def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -218,22 +219,42 @@ def _print_summary(report: BuildReport, path: Path, size: int, up_to_date: bool 
 
 @cli.command()
 @_build_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per note (JSON lines).")
-@click.option("--stats", is_flag=True, help="Counts per kind and service, coverage and skipped lines instead of notes.")
-def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, **build_options: Any) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per note, card or skipped line (JSON lines).")
+@click.option("--stats", is_flag=True,
+              help="Counts per kind and service, coverage, skipped lines, and card defects per class with examples.")
+@click.option("--skipped", is_flag=True, help="Every line that made no card, with its reason, grouped by reason.")
+@click.option("--sample", type=click.IntRange(min=1), metavar="N",
+              help="N cards drawn at random, each as the learner sees it (FRONT:/BACK:, blanks as [...]).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --sample draw (same seed, same cards).")
+@click.option("--no-source", is_flag=True, help="With --sample: leave out each card's file and kind (for blind rating).")
+def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, skipped: bool, sample: int | None, seed: int,
+            no_source: bool, **build_options: Any) -> None:
     """Show the notes a build would make, without writing a deck.
+
+    --sample writes cards the way blind raters get them (see the quality rubric); --stats counts
+    the card defects a program can see; --skipped lists the lines that made no card.
 
     Example: aws-anki inspect notes/lambda.md --json | head
     """
-    result = _run_build(paths, quality=stats, **build_options)
+    modes = [name for name, on in (("--stats", stats), ("--skipped", skipped), ("--sample", sample is not None)) if on]
+    if len(modes) > 1:
+        raise click.UsageError(f"{' and '.join(modes)} cannot be used together")
+    if no_source and sample is None:
+        raise click.UsageError("--no-source goes with --sample")
+    result = _run_build(paths, quality=stats or skipped, **build_options)
     if stats:
-        data = result.report.as_dict()
-        if as_json:
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        else:
-            _print_stats(result.report)
-        return
-    _echo_warnings(result.report.warnings)
+        _inspect_stats(result, as_json)
+    elif skipped:
+        _inspect_skipped(result, as_json)
+    elif sample is not None:
+        _echo_warnings(result.report.warnings)
+        _inspect_sample(result, sample, seed, no_source, as_json)
+    else:
+        _echo_warnings(result.report.warnings)
+        _inspect_notes(result, as_json)
+
+
+def _inspect_notes(result: BuildResult, as_json: bool) -> None:
     if as_json:
         for note in result.notes:
             click.echo(json.dumps(note_as_dict(note), ensure_ascii=False))
@@ -247,6 +268,69 @@ def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, **build_options
         click.echo(f"    Q: {_shorten(question)}")
         if answer:
             click.echo(f"    A: {_shorten(answer)}")
+
+
+def _inspect_stats(result: BuildResult, as_json: bool) -> None:
+    from .stats import card_quality
+
+    cards = card_quality(result.notes)
+    if as_json:
+        data = result.report.as_dict()
+        data["card_quality"] = cards.as_dict()
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    _print_stats(result.report)
+    _print_card_quality(cards)
+
+
+def _print_card_quality(cards: CardQuality) -> None:
+    click.echo(f"Card defects: {cards.defective_cards} of {cards.cards} cards ({cards.defective_share:.1%}) "
+               f"from {cards.notes} notes have at least one")
+    for kind, count in cards.counts.items():
+        click.echo(f"  {kind:<26} {count}")
+        for defect in cards.examples(kind):
+            click.echo(f"      {defect.source} ({defect.card}): {defect.text}")
+
+
+def _inspect_skipped(result: BuildResult, as_json: bool) -> None:
+    skips = [skip for extraction in result.extractions for skip in extraction.skipped]
+    if as_json:
+        for skip in skips:
+            click.echo(json.dumps({"source": skip.source, "line": skip.line, "reason": skip.reason, "text": skip.text},
+                                  ensure_ascii=False))
+        return
+    by_reason: dict[str, list[Any]] = {}
+    for skip in skips:
+        by_reason.setdefault(skip.reason, []).append(skip)
+    click.echo(f"{len(skips)} lines made no card, for {len(by_reason)} reasons")
+    for reason, found in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0])):
+        click.echo(f"{reason} ({len(found)}):")
+        for skip in found:
+            click.echo(f"  {skip.source}:{skip.line}  {_shorten(skip.text)}")
+
+
+def _inspect_sample(result: BuildResult, size: int, seed: int, no_source: bool, as_json: bool) -> None:
+    """Cards drawn with `random.Random(seed)`, printed as the quality rubric's raters get them."""
+    import random
+
+    from .cardtext import card_text
+    from .preview import preview_cards
+
+    cards = [card for note in result.notes for card in preview_cards(note)]
+    drawn = random.Random(seed).sample(range(len(cards)), min(size, len(cards)))
+    if not as_json:
+        click.echo(f"# {len(drawn)} of {len(cards)} cards, seed {seed}")
+    for number, index in enumerate(drawn, 1):
+        card = cards[index]
+        front, back = card_text(card)
+        if as_json:
+            data: dict[str, object] = {"card": number, "front": front, "back": back}
+            if not no_source:
+                data.update(source=card.note.source, kind=card.note.kind, template=card.template)
+            click.echo(json.dumps(data, ensure_ascii=False))
+            continue
+        where = "" if no_source else f" — {card.note.source} ({card.note.kind})"
+        click.echo(f"\n## Card {number}{where}\nFRONT:\n{front}\nBACK:\n{back}")
 
 
 def note_as_dict(note: CardNote) -> dict[str, object]:
@@ -286,11 +370,10 @@ def _print_stats(report: BuildReport) -> None:
         click.echo("Facts per pattern:")
         for pattern, count in quality.facts_by_pattern.items():
             click.echo(f"  {pattern or '(none)':<28} {count}")
-        click.echo("Defects: " + ", ".join(f"{kind} {count}" for kind, count in quality.defect_counts.items()))
-        for defect in quality.defects[:20]:
-            click.echo(f"  {defect.kind} {defect.source}: {defect.text}")
+        if quality.uncovered:
+            click.echo(f"Bold spans and definition lines in no card: {len(quality.uncovered)}")
         for where in quality.uncovered[:10]:
-            click.echo(f"  not in any card: {where}")
+            click.echo(f"  {where}")
     click.echo(f"Facts whose service could not be resolved: {len(report.unresolved)}")
     for where in report.unresolved[:20]:
         click.echo(f"  {where}")

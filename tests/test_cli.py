@@ -132,3 +132,63 @@ def test_console_script_freezes_what_is_alive_before_the_process_ends(monkeypatc
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def _sample(vault: Path, *options: str) -> str:
+    result = CliRunner().invoke(cli, ["inspect", str(vault), "--sample", "4", *options])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_inspect_sample_prints_cards_as_raters_get_them(vault: Path) -> None:
+    shown = _sample(vault)
+    first = shown.splitlines()[0]
+    assert re.fullmatch(r"# 4 of \d+ cards, seed 0", first)
+    headers = re.findall(r"^## Card (\d+) — (\S+\.md:\d+) \((\w+)\)$", shown, re.M)
+    assert [number for number, _, _ in headers] == ["1", "2", "3", "4"]
+    cards = shown.split("\n## Card ")[1:]
+    assert all("\nFRONT:\n" in card and "\nBACK:\n" in card for card in cards)
+    assert re.search(r"</?[a-z]+[ >]", shown) is None  # no HTML left
+
+
+def test_inspect_sample_is_repeatable_by_seed(vault: Path) -> None:
+    assert _sample(vault) == _sample(vault, "--seed", "0")
+    assert _sample(vault, "--seed", "7") == _sample(vault, "--seed", "7")
+    drawn = _sample(vault).split("\n", 1)[1]  # the cards, without the line naming the seed
+    assert any(_sample(vault, "--seed", str(seed)).split("\n", 1)[1] != drawn for seed in (1, 2, 3))
+
+
+def test_inspect_sample_without_source_hides_how_cards_were_made(vault: Path) -> None:
+    with_source, blind = _sample(vault, "--seed", "5"), _sample(vault, "--seed", "5", "--no-source")
+    assert re.findall(r"^## Card \d+$", blind, re.M) == ["## Card 1", "## Card 2", "## Card 3", "## Card 4"]
+    assert ".md" not in blind and "(definition)" not in blind and "(cloze)" not in blind
+    assert re.sub(r" — .*", "", with_source) == blind  # the same cards, only the sources gone
+    bad = CliRunner().invoke(cli, ["inspect", str(vault), "--no-source"])
+    assert bad.exit_code == 2 and "--no-source goes with --sample" in bad.output
+
+
+def test_inspect_sample_as_json_lines(vault: Path) -> None:
+    lines = CliRunner().invoke(cli, ["inspect", str(vault), "--sample", "3", "--json", "--no-source"]).stdout.splitlines()
+    cards = [json.loads(line) for line in lines]
+    assert [c["card"] for c in cards] == [1, 2, 3] and all(set(c) == {"card", "front", "back"} for c in cards)
+
+
+def test_inspect_skipped_lists_each_line_by_reason(vault: Path) -> None:
+    result = CliRunner().invoke(cli, ["inspect", str(vault), "--skipped"])
+    assert result.exit_code == 0, result.output
+    assert re.match(r"\d+ lines made no card, for \d+ reasons\n", result.stdout)
+    assert re.search(r"^first-person \(1\):\n  compute/ec2\.md:\d+  I am not sure", result.stdout, re.M)
+    rows = [json.loads(line) for line in CliRunner().invoke(cli, ["inspect", str(vault), "--skipped", "--json"]).stdout.splitlines()]
+    assert {"source", "line", "reason", "text"} == set(rows[0]) and "first-person" in {r["reason"] for r in rows}
+
+
+def test_inspect_modes_exclude_each_other(vault: Path) -> None:
+    result = CliRunner().invoke(cli, ["inspect", str(vault), "--stats", "--sample", "2"])
+    assert result.exit_code == 2 and "--stats and --sample cannot be used together" in result.output
+
+
+def test_inspect_stats_counts_card_defects(vault: Path) -> None:
+    result = CliRunner().invoke(cli, ["inspect", str(vault), "--stats"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^Card defects: \d+ of \d+ cards", result.stdout, re.M)
+    assert re.search(r"^  answer_on_front +\d+$", result.stdout, re.M)

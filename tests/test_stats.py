@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -131,14 +132,17 @@ def test_quality_is_measured_only_when_asked(vault: Path) -> None:
     assert report.as_dict()["coverage"] is None and report.notes > 0
 
 
-def test_inspect_stats_prints_defects_and_patterns() -> None:
+def test_inspect_stats_prints_card_defects_and_patterns() -> None:
     result = CliRunner().invoke(cli, ["inspect", str(FIXTURES), "--stats"])
     assert result.exit_code == 0, result.output
-    assert "Defects: big_deletion 0, long_answer 0, no_context 0, duplicate_front 0" in result.output
+    assert re.search(r"Card defects: \d+ of \d+ cards \(\d+\.\d%\) from \d+ notes", result.stdout)
+    assert all(re.search(rf"^  {kind} +\d+$", result.stdout, re.M) for kind in CARD_DEFECT_KINDS)
     assert "Facts per pattern:" in result.output and "table-row" in result.output
-    data = json.loads(CliRunner().invoke(cli, ["inspect", str(FIXTURES), "--stats", "--json"]).output)
+    data = json.loads(CliRunner().invoke(cli, ["inspect", str(FIXTURES), "--stats", "--json"]).stdout)
     assert data["quality"]["defects"] == {kind: 0 for kind in DEFECT_KINDS}
     assert data["quality"]["facts_by_pattern"]["qa"] == 4  # author_markers.md and qa_sentences.md
+    assert set(data["card_quality"]["counts"]) == set(CARD_DEFECT_KINDS)
+    assert data["card_quality"]["cards"] >= data["card_quality"]["notes"] == data["notes"]
 
 
 # Card defects: one case with and one without each defect, on hand-made notes -------------------
