@@ -328,10 +328,12 @@ LIST_WORDS = frozenset(
     "properties characteristics elements stages phases pillars principles practices differences considerations "
     "factors services tools cases patterns scenarios metrics attributes fields values settings parameters "
     "policies targets sources states statuses actions events".split()
-) | {"use cases", "best practices", "key features"}
+) | {"use case", "use cases", "best practices", "key features"}
 _KEY_POINTS = re.compile(r"\bkey points\W*$", re.I)
 _INTRODUCES_LIST = re.compile(r"[:?]\s*$|\b(?:include|includes|including|consists? of|such as|as follows|following)\s*$", re.I)
 _WORD = re.compile(r"\w+", re.U)
+# A word of an answer looked for on the front: `10%` is not `10`, `long-polling` is `long polling`.
+_ANSWER_WORD = re.compile(r"\w+%?", re.U)
 # A word as a reader counts it: `us-east-1`, `don't` and `e.g.` are one each.
 _COUNTED_WORD = re.compile(r"\w+(?:[-'’.]\w+)*", re.U)
 _SENTENCE_END = re.compile(r"([.!?]+)([\"'”’)\]]*)\s+(?=\S)")
@@ -838,9 +840,9 @@ def _answer_on_front(seen: _CardView) -> str | None:
     else:
         answer = view.front if seen.card.template == "Reverse" else view.back
         answers = [answer] if word_count(answer) <= MAX_SHORT_ANSWER_WORDS else []
-    front_words = _WORD.findall(seen.front.casefold())
+    front_words = _ANSWER_WORD.findall(seen.front.casefold())
     for answer in answers:
-        words = _words(answer)
+        words = _ANSWER_WORD.findall(answer.casefold())
         if words and not all(word in _STOPWORDS for word in words) and _has_run(front_words, "".join(words)):
             return f"{answer.strip()} (on the front: {seen.front.replace(chr(10), ' / ')})"
     return None

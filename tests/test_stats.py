@@ -290,6 +290,7 @@ def test_answer_on_front() -> None:
     assert "answer_on_front" in kinds(basic("What it is", "FIFO", context="Amazon SQS › FIFO queues"))  # the context counts
     assert "answer_on_front" not in kinds(cloze("Use {{c1::long polling}} to cut empty receives."))
     assert "answer_on_front" not in kinds(cloze("A delay lasts up to {{c1::15}} minutes, {{c2::5}} by default."))
+    assert "answer_on_front" not in kinds(cloze("A canary takes {{c1::10%}} of the traffic for 10 minutes."))
     assert "answer_on_front" not in kinds(basic("Longest wait of long polling", "20 seconds"))
 
 
