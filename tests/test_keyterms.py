@@ -104,6 +104,11 @@ def test_a_capitalised_word_opening_the_sentence_is_no_version() -> None:
     assert best("Supports 5 read replicas per source") == ("number", "5")
 
 
+def test_a_count_after_a_name_is_no_version() -> None:
+    assert terms("A cluster of Aurora 15 replicas at most") == [("number", "15"), ("service", "Aurora")]
+    assert terms("It keeps Aurora 15 behind the scenes") == [("service", "Aurora")]
+
+
 def test_plain_count_ranks_after_services() -> None:
     assert terms("Kinesis comes in 4 flavours") == [("service", "Kinesis"), ("number", "4")]
 

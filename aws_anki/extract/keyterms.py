@@ -360,11 +360,11 @@ def _numbers(text: str, lowered: str) -> list[_Candidate]:
         if match.group("range"):
             found.append(_Candidate(_RANK_NUMBER, start, end, "number"))
             continue
-        if not limited and _not_a_fact(text, start, end):
-            continue
         after = text[end : end + 40]
         words = _NEXT_WORDS.match(after)
         counted = words is not None and any(w and w.lower() in _COUNT_NOUNS for w in words.groups())
+        if not limited and _not_a_fact(text, start, end, counted=counted):
+            continue
         if limited or counted or (words is not None and _RATE_AHEAD.match(after)):
             found.append(_Candidate(_RANK_NUMBER, start, end, "number"))
         else:
@@ -372,8 +372,11 @@ def _numbers(text: str, lowered: str) -> list[_Candidate]:
     return found
 
 
-def _not_a_fact(text: str, start: int, end: int) -> bool:
-    """Tell whether a bare number (no unit) is a year, a version, a label or a list marker."""
+def _not_a_fact(text: str, start: int, end: int, *, counted: bool) -> bool:
+    """Tell whether a bare number (no unit) is a year, a version, a label or a list marker.
+
+    A number counting things ("Aurora 15 replicas") is no version even after a capitalised name.
+    """
     value = text[start:end]
     if len(value) == 4 and _YEAR.fullmatch(value):
         return True
@@ -388,7 +391,7 @@ def _not_a_fact(text: str, start: int, end: int) -> bool:
     bare = previous.strip("\"'“”()[],")
     if bare.lower().rstrip(".") in _LABEL_WORDS:
         return True
-    if not bare or not bare[0].isalpha() or not any(ch.isupper() for ch in bare):
+    if counted or not bare or not bare[0].isalpha() or not any(ch.isupper() for ch in bare):
         return False
     # "Python 3.12", "TLS 1.2", "Windows Server 2019": a capitalised name word, not opening the sentence.
     before_word = gap[: len(gap) - 1 - len(previous)].rstrip(_START_STRIP)
