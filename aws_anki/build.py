@@ -50,7 +50,6 @@ class BuildReport:
     quality: Quality | None = None
     files_cached: int = 0  # files whose facts came from the cache (not parsed again)
     workers: int = 0  # worker processes that parsed files (0: this process alone)
-    incremental: bool = False  # only the changed files' notes were made again (see aws_anki.incremental)
 
     @property
     def bold_spans(self) -> int | None:
@@ -95,7 +94,6 @@ class BuildReport:
             "seconds": dict(self.seconds),
             "files_cached": self.files_cached,
             "workers": self.workers,
-            "incremental": self.incremental,
             "quality": self.quality.as_dict() if self.quality else None,
         }
 
@@ -262,7 +260,7 @@ def build_into(
     made, with `written.up_to_date` True and `result` None (see `aws_anki.uptodate`).
     """
     from .state import state_path
-    from .uptodate import forget, inputs_digest, kept_path, load_record, record_path, setup_digest
+    from .uptodate import forget, inputs_digest, kept_path, load_record, setup_digest
 
     started = time.perf_counter()
     output = Path(output)
@@ -289,23 +287,7 @@ def build_into(
     read = decode_sources(scan)
     del scan  # the bytes are not needed any more, and on a big vault they are a lot of memory
     with _without_cycle_collection():
-        if checked and record is not None and base is not None:
-            from .incremental import load_memo, memo_path, rebuild
-
-            memo = load_memo(memo_path(record_path(cache_dir, output)), record.digest)
-            if memo is not None and memo.setup == setup:
-                settings = _settings(options)
-                built = rebuild(
-                    read, record, base, memo, output=output, cache_dir=cache_dir, digest=digest, options_key=options_key,
-                    settings=settings, now=now, started=started, later=lambda: build_deck(paths, **options),
-                )
-                if built is not None:
-                    return built
-        result, per_file = _build_files(read, started, meanwhile=_load_writer, **options)
-        if checked:
-            from .incremental import file_key
-
-            files = tuple(map(file_key, read.files))
+        result, _ = _build_files(read, started, meanwhile=_load_writer, **options)
         del read  # the files' text is not needed any more, and on a big vault it is a lot of memory
         if options.get("progress") is not None:
             options["progress"]("write", 0, 0)
@@ -314,11 +296,6 @@ def build_into(
         written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base,
                                       options=options_key)
         _remember(cache_dir, output, digest, result.report, result.lookups, written, kept)
-        if kept is not None:
-            from .incremental import memo_of, memo_path, save_memo
-
-            del kept  # its notes are a lot of memory at 100x, and the memo needs some
-            save_memo(memo_path(record_path(cache_dir, output)), memo_of(digest, setup, files, per_file, result.notes))
     return DeckBuild(result.report, written, result)
 
 
@@ -328,7 +305,7 @@ def _load_writer() -> None:
     try:
         import genanki  # noqa: F401
 
-        from . import incremental, package, state  # noqa: F401
+        from . import package, state  # noqa: F401
     except Exception:  # only a head start: the writer imports them again and reports what fails
         pass
 
@@ -342,8 +319,7 @@ def _remember(
     written: WriteResult,
     kept: KeptCollection | None,
 ) -> None:
-    """Record the build of `digest` just written into `output` (the caller saves its memo after:
-    a memo goes with the record of its digest, see `incremental.load_memo`)."""
+    """Record the build of `digest` just written into `output`."""
     from .state import state_path
     from .uptodate import Record, file_stamp, save_record
 

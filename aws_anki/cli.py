@@ -210,10 +210,6 @@ def _print_summary(report: BuildReport, path: Path, size: int, up_to_date: bool 
         click.echo(f"  by kind: {kinds}")
     if report.merged:
         click.echo(f"  {report.merged} duplicate facts merged")
-    if report.incremental and not up_to_date:
-        remade = report.files - report.files_cached
-        click.echo(f"  incremental: notes made again for {remade} changed file{'' if remade == 1 else 's'}, "
-                   "the rest kept from the last build")
     click.echo(f"  {len(report.warnings)} warnings")
 
 
