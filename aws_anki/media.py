@@ -76,7 +76,7 @@ class MediaCollector:
                 return None
             where = ", ".join(f"{f}/" for f in self.folders)
             self._warn(source, line, "missing-image", f"image {target!r} not found next to the note, in the notes root "
-                       f"or in {where}; the card shows its alt text instead")
+                       f"or in {where}; the card leaves it out")
             return None
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             self._warn(source, line, "not-an-image", f"{target!r} is not a supported image ({', '.join(sorted(IMAGE_EXTENSIONS))})")

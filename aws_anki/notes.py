@@ -12,7 +12,6 @@ import html
 import re
 import sys
 import unicodedata
-import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
@@ -23,6 +22,7 @@ from .errors import BuildWarning
 from .models import BASIC_FIELDS, CLOZE_FIELDS
 from .options import DECK_LAYOUTS, REVERSE_MODES  # noqa: F401 (part of this module's interface)
 from .render import finish_cloze, rewrite_images, sanitize
+from .glyphs import strip_heading_noise
 from .services import Catalog, Service, load_catalog, resolve_path
 
 if TYPE_CHECKING:
@@ -35,6 +35,16 @@ LABEL_TERMS = frozenset({
     "use case", "use cases", "example", "examples", "pros", "cons", "note", "notes", "tip", "tips",
     "pricing", "price", "cost", "limits", "limit", "benefits", "features", "caso de uso", "casos de uso",
     "ejemplo", "ventajas", "desventajas", "precio",
+})
+# Fronts that name a kind of point, not a subject: they always carry their section.
+GENERIC_FRONTS = frozenset({
+    *LABEL_TERMS, "security", "performance", "overview", "description", "definition", "summary", "scenarios",
+    "scenario", "availability", "durability", "monitoring", "integration", "integrations", "encryption", "scaling",
+    "billing", "considerations", "advantages", "disadvantages", "cost savings", "similar tools", "key features",
+    "how it works", "when to use", "use", "purpose", "characteristics", "types", "options", "limitations",
+    "best practices", "requirements", "architecture", "components", "concepts", "benefit", "feature", "costs",
+    "reliability", "latency", "throughput", "storage", "logging", "access", "permissions", "configuration",
+    "ventajas", "desventajas", "seguridad", "resumen", "descripción",
 })
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
 _GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -67,7 +77,7 @@ class CardNote:
 
     guid: str
     note_type: str  # "basic" or "cloze"
-    kind: str  # definition | cloze | list | row | qa | statement
+    kind: str  # definition | cloze | list | row | cell | qa
     fields: tuple[str, ...]
     tags: tuple[str, ...]
     deck: str
@@ -145,7 +155,8 @@ def file_notes(
 
     shared = _Shared(extraction, _file_service(extraction, catalog, warnings), options, catalog)
     resolver = recorded if media is not None else None
-    notes = tuple(_note(fact, shared, resolver) for fact in extraction.facts)
+    facts = _qualified_fronts(extraction.facts, shared)
+    notes = tuple(_note(fact, shared, resolver) for fact in facts)
     return FileNotes(
         source=extraction.source,
         notes=notes,
@@ -157,10 +168,43 @@ def file_notes(
     )
 
 
+def _qualified_fronts(facts: Sequence[Fact], shared: _Shared) -> Sequence[Fact]:
+    """Facts whose basic front would not name its subject get the section it belongs to after it:
+    a generic label ("Use cases", "Benefits") always, and two fronts of a file that read the same
+    by the nearest part of their context that tells them apart. Anki's duplicate check, its
+    browser and AnkiConnect all go by the first field."""
+    groups: dict[str, list[int]] = {}
+    for index, fact in enumerate(facts):
+        if not fact.is_cloze:
+            groups.setdefault(normalise(html_to_plain(fact.front)), []).append(index)
+    changed: dict[int, Fact] = {}
+    for key, indexes in groups.items():
+        if len(indexes) < 2 and key not in GENERIC_FRONTS:
+            continue
+        paths = [shared.place(facts[i].headings)[1].split(CONTEXT_SEPARATOR) for i in indexes]
+        for i, path in zip(indexes, paths):
+            others = [p for p in paths if p is not path]
+            qualifier = _distinguishing(path, others, key)
+            if qualifier:
+                fact = facts[i]
+                changed[i] = replace(fact, front=f'{fact.front} <span class="qualifier">({html.escape(qualifier)})</span>')
+    return [changed.get(i, fact) for i, fact in enumerate(facts)] if changed else facts
+
+
+def _distinguishing(path: Sequence[str], others: Sequence[Sequence[str]], front: str) -> str:
+    """The deepest heading of `path` that no other path has at its place (else the deepest one that
+    is not the front itself)."""
+    candidates = [h for h in reversed(path) if normalise(h) != front]
+    for heading in candidates:
+        if all(heading not in other for other in others):
+            return heading
+    return candidates[0] if candidates else ""
+
+
 def merge_notes(files: Sequence[FileNotes]) -> NotesResult:
     """All files' notes as one deck: duplicates merged, colliding GUIDs made distinct."""
     return NotesResult(
-        tuple(_merge_duplicates([note for f in files for note in f.notes])),
+        tuple(_unique_fronts(_merge_duplicates([note for f in files for note in f.notes]))),
         tuple(w for f in files for w in f.warnings),
         tuple(u for f in files for u in f.unresolved),
     )
@@ -297,15 +341,51 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
 
 
 def context_line(headings: Sequence[str], services: Sequence[Service], index: int | None) -> str:
-    """`Service › section › subsection` for a fact, so its card is answerable on its own."""
+    """`Service › section › subsection` for a fact, so its card is answerable on its own: the path
+    once, without the file's title or a document title, chapter numbers, emoji or trailing colons,
+    and without the service's name again at the start of a sub-heading."""
     if not services or index is None:
-        return CONTEXT_SEPARATOR.join(headings)
+        path = [strip_heading_noise(h) for h in headings]
+        if len(path) > 1:
+            path = path[1:]  # the file's title: a file name, not a subject
+        while len(path) > 1 and _DOCUMENT_TITLE.search(path[0]):
+            path = path[1:]
+        return CONTEXT_SEPARATOR.join(_dedupe(path))
     named = headings[index]
-    rest = list(headings[index + 1 :])
     lead = " & ".join(s.name for s in services)
+    rest = [_without_service(strip_heading_noise(h), services) for h in headings[index + 1 :]]
     if index > 0 and not _spells_services(named, tuple(services)):
-        rest.insert(0, named)
-    return CONTEXT_SEPARATOR.join([lead, *rest])
+        rest.insert(0, strip_heading_noise(named))
+    return CONTEXT_SEPARATOR.join(_dedupe([lead, *(h for h in rest if h)]))
+
+
+# A heading that names the document, not a subject: `AWS Study Guide`, `README`, `SAA-C03 notes`.
+_DOCUMENT_TITLE = re.compile(
+    r"\b(?:readme|index|notes?|study guide|cheat ?sheet|summary|overview|table of contents|contents|"
+    r"certified|certification|exam|apuntes|resumen|guía)\b",
+    re.I,
+)
+
+
+def _dedupe(path: Sequence[str]) -> list[str]:
+    """A path without a heading that repeats the one before it."""
+    out: list[str] = []
+    for heading in path:
+        if not out or normalise(heading) != normalise(out[-1]):
+            out.append(heading)
+    return out
+
+
+def _without_service(heading: str, services: Sequence[Service]) -> str:
+    """`CloudWatch Key Details` under CloudWatch reads `Key Details`: the service is already named."""
+    words = heading.split()
+    for service in services:
+        for name in sorted({service.name, service.tag, *service.aliases}, key=len, reverse=True):
+            size = len(name.split())
+            if size < len(words) and normalise(" ".join(words[:size])) == normalise(name):
+                rest = " ".join(words[size:]).lstrip("-–—:› ").strip()
+                return rest if rest and rest[0].isupper() else heading
+    return heading
 
 
 @lru_cache(maxsize=4096)  # every path below a service heading asks again
@@ -443,6 +523,28 @@ _HASHED_FIELDS = _fields_but("Source")  # what a note's content hash covers
 _TEXT_FIELDS = _fields_but("Source", "Context")  # what says what a fact is
 
 
+def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
+    """Basic notes of different files whose fronts read the same get the nearest part of their
+    context that tells them apart (see `_qualified_fronts`, which does this within a file)."""
+    groups: dict[str, list[int]] = {}
+    for index, note in enumerate(notes):
+        if note.note_type == "basic":
+            groups.setdefault(normalise(html_to_plain(note.fields[0])), []).append(index)
+    for key, indexes in groups.items():
+        if len(indexes) < 2:
+            continue
+        paths = [notes[i].context.split(CONTEXT_SEPARATOR) for i in indexes]
+        for i, path in zip(indexes, paths):
+            qualifier = _distinguishing(path, [p for p in paths if p is not path], key)
+            if not qualifier or any(normalise(qualifier) == normalise(p[-1]) for p in paths if p is not path):
+                continue
+            note = notes[i]
+            front = f'{note.fields[0]} <span class="qualifier">({html.escape(qualifier)})</span>'
+            # The content hash changes with the front, deterministically: no other field moved.
+            notes[i] = replace(note, fields=(front, *note.fields[1:]), content_hash=_hash(f"{note.content_hash}\x1f{front}"))
+    return notes
+
+
 def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
     """One note per fact: the same fact written twice merges (its sources listed); distinct facts
     whose keys collide get a deterministic suffix, so no two facts share a GUID."""
@@ -472,9 +574,3 @@ def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
     return out
 
 
-def merge_checksums(notes: Sequence[CardNote]) -> list[int]:
-    """A 64-bit checksum of each note's merge key (what `merge_notes` merges duplicates on), the
-    same in every process: notes with equal keys have equal checksums (distinct keys rarely do)."""
-    text, crc32, adler32 = _TEXT_FIELDS, zlib.crc32, zlib.adler32
-    keys = ["\x1f".join((n.note_type, *text[n.note_type](n.fields))).encode("utf-8", "surrogatepass") for n in notes]
-    return [crc32(key) << 32 | adler32(key) for key in keys]

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import BuildWarning, InputError
+from .glyphs import icon_words, text_bullets_to_markdown
 
 __all__ = [
     "ReadResult", "Scan", "ScannedFile", "SourceFile", "decode_sources", "find_markdown", "read_source", "read_sources",
@@ -31,6 +32,12 @@ __all__ = [
 ]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+# A repository's own papers, not study notes: left out when walking a folder (read when named).
+_HOUSEKEEPING = re.compile(
+    r"^(?:licen[cs]e|copying|changelog|changes|history|contributing|code_of_conduct|security|authors|source|"
+    r"pull_request_template|issue_template)(?:\.md|\.markdown)$",
+    re.I,
+)
 
 _EMPTY_METADATA: Mapping[str, Any] = MappingProxyType({})
 
@@ -244,7 +251,7 @@ def _scan_tree(
                 pending.append((path, root, index))
             elif is_dir:
                 subfolders.append(path)
-            elif entry.name.lower().endswith(MARKDOWN_SUFFIXES):
+            elif entry.name.lower().endswith(MARKDOWN_SUFFIXES) and not _HOUSEKEEPING.match(entry.name):
                 file_phase = max(phase, 1) if is_link else phase
                 found.append(_Found(path, root, (file_phase, index, _relative(path, root))))
         stack.extend(reversed(subfolders))
@@ -414,6 +421,10 @@ def _decode_file(scanned: ScannedFile) -> tuple[SourceFile | None, tuple[BuildWa
             )
     if not text.isascii() and not _is_nfc(text, utf8):
         text = unicodedata.normalize("NFC", text)
+    # Bullets typed as glyphs (`•`, `o`) become Markdown lists; emoji go, check marks become words.
+    text = text_bullets_to_markdown(text)
+    if not text.isascii():
+        text = icon_words(text)
 
     metadata: Mapping[str, Any] = _EMPTY_METADATA
     if text.startswith("---"):

@@ -160,8 +160,9 @@ def rewrite_images(field_html: str, resolve: Callable[[str], "str | None"]) -> s
 
 
 def missing_image(label: str) -> str:
-    """What a card shows instead of an image that is not in the package."""
-    return f'<span class="missing-image">[image: {html.escape(label)}]</span>' if label else ""
+    """What a card shows instead of an image that is not in the package: nothing (a file name in
+    place of a picture is noise on a card; the build warns about the missing file)."""
+    return ""
 
 
 # In sanitised HTML every attribute value is double-quoted and `>` inside one is `&gt;`.

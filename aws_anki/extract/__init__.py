@@ -1,7 +1,7 @@
 """Extract stage: turn parsed sections into Facts, the units a learner memorises. No Anki here.
 
-How a line (a bullet's first paragraph, or one sentence of prose) becomes a card; the first rule
-that matches wins:
+One fact, one card. How a line (a bullet's first paragraph, or one sentence of prose) becomes a
+card; the first rule that matches wins:
 1. noise gives no card: first-person musing (unless a bold term comes after it), link-only or
    image-only lines, bare URLs, "see this article" pointers; a last sentence that only points
    elsewhere ("Read more here.") is dropped from its line;
@@ -14,37 +14,41 @@ that matches wins:
    term is a short noun phrase: at most 8 words (4 before a dash) and 70 characters, not opening
    with a pronoun ("this", "there"), holding no verb after its first word ("X can Y") and no
    sentence end. `A -> B -> C` is a flow, not a definition. Definitions of the same term in one
-   section merge into one card;
-5. bold spans inside a sentence become cloze deletions, one number per span; spans joined only by
+   section merge into one card. An answer keeps its first sentence, and the next ones while it
+   stays within 25 words; the rest goes to the card's extra;
+5. a line of several sentences makes one card per sentence: a cloze never shows its siblings;
+6. bold spans inside a sentence become cloze deletions, one number per span; spans joined only by
    "and"/"or"/"y"/"o"/"&"/"/"/"+"/commas belong together and share a number. A span is not a
    deletion when it is filler ("whenever", "can use") or a link, hides more than 60% of the line,
-   is longer than 9 words, or is longer than 4 words and leaves fewer than 4 words of its
-   sentence visible: it stays bold and visible;
-6. a line (almost) entirely in bold, or whose every span was refused, splits into a definition
+   is longer than 9 words, is longer than 4 words and leaves fewer than 4 words of its sentence
+   visible, or is already shown in the card's context (the answer would be on the front);
+7. a line (almost) entirely in bold, or whose every span was refused, splits into a definition
    card when it reads `Term = def`, `Term: def` or `Term is/are a|an|the ...`; otherwise it is a
-   key point (rule 7). A cloze never hides a whole line;
-7. plain bullets and unsplittable bold lines are the section's key points: one list card (front:
-   "parent › section: key points"); more than 7 points or 600 characters make one cloze note with
-   a deletion per point instead (never numbered cards). A plain bullet over 25 words reads as
-   prose and, like a plain prose sentence (no bold, no term), makes no card.
+   plain statement (rule 8). A cloze never hides a whole line;
+8. a plain statement (no markup) becomes a cloze on its key term, found by `keyterms` (numbers
+   with units, defaults, other AWS services, acronyms, code, quoted terms: see there for the
+   ranking), or no card, with the reason: trivial advice, a pointer to text not on the card
+   ("above"), over 40 words, or no key term (see `plain`).
 A `Note:`/`Tip:`/`Important:` prefix is dropped and the rest follows the rules above; such a line
 wrapped into the bullet above it is split off. Bold broken by hard wrapping (`**` at the end of a
 line) is repaired.
 Enumerations: a bullet or paragraph that ends with ":", a short line in bold, or a short plain
-bullet (not a full sentence) over at least two short sub-items leads in to its items: a list card
-(front: the lead-in, back: each item's first sentence, or only the terms when every item is a
-definition). The rest of each item (more sentences, sub-items) goes to the card's extra, not its
-back. Items that are definitions, or have bold or highlights, also make their own cards, in the
-context of the lead-in. More than 7 items: no list card but one cloze note with a deletion per
-item (or, when every item is a definition, only the items' own cards). A section holding nothing
-but one list of 3 to 7 distinct definitions also gets a list card of their terms, asked by the
-heading. A paragraph that is a short line in bold (optionally ending with ":") and introduces
-more text acts as a sub-heading for what follows in its section.
+bullet (not a full sentence) over at least two short sub-items leads in to its items. A small,
+closed set (at most 7 items of at most 8 words, 30 words in all) makes one list card with the
+whole list (front: the lead-in; back: each item's first sentence, or only the terms when every
+item is a definition); the rest of each item goes to the card's extra. Items that are
+definitions or have bold or highlights also make their own cards, in the context of the lead-in.
+A longer set never has one item blanked: its items that say something (5 words or more, a
+definition, a key term) make their own cards in the list's context, and a set of bare names
+makes no card (`long-set`). A section holding nothing but one list of 3 to 7 distinct
+definitions also gets a list card of their terms, asked by the heading. A paragraph that is a
+short line in bold (optionally ending with ":") and introduces more text acts as a sub-heading
+for what follows in its section.
 Sub-items under a fact go to its extra field; sub-items with a key term of their own (at any
-depth) also make facts. Long answers keep their first sentences on the back and move the rest to
-extra. Tables give one card per row keyed by the first column, labelled by the column headers.
-Code blocks and images attach to the fact before them in the section (to the next one when none
-came before).
+depth) also make facts. Tables are keyed by their first column: with one value column, one card
+per row; a comparison (two value columns or more) gives one card per cell, asked by its row and
+column. Code blocks and images attach to the fact before them in the section (to the next one
+when none came before).
 """
 from __future__ import annotations
 
@@ -55,22 +59,27 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..parse import Block, Document, Section, inline_text, lines_outside_fences
 from ..render import CLOZE_CLOSE, CLOZE_HINT, blocks_html, cloze_open, inline_html
+from .plain import clauses, plain_deletions, shown_elsewhere
 
 Token = Mapping[str, Any]
 
 MAX_LIST_ITEMS = 7
+MAX_SET_ITEM_WORDS = 12  # a list card's items are short names, phrases or steps ...
+MAX_SET_WORDS = 36  # ... and all of them together fit in a glance
+MAX_NAME_WORDS = 4  # an item this short is a name
+MAX_LISTED_TERM_WORDS = 3  # a list card of definitions' terms only when the terms are names
+MIN_STATEMENT_WORDS = 5  # an item of a long list this long says something of its own
+MAX_ANSWER_WORDS = 25  # an answer keeps its first sentence, and more only up to this many words
 MAX_DELETION_SHARE = 0.6
 MAX_SENTENCE_DELETION_WORDS = 4
 MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible words in its sentence
 MAX_DELETION_WORDS = 9
 MAX_DELETIONS_PER_NOTE = 20
-MAX_PLAIN_POINT_WORDS = 25
 MAX_ITEM_WORDS = 15  # sub-items this short (on average) are an enumeration's items
 MAX_TERM_CHARS = 70
 MAX_TERM_WORDS = 8
 MAX_DASH_TERM_WORDS = 4
 MAX_ANSWER_CHARS = 600
-TRIM_ANSWER_CHARS = 400  # a long answer keeps its first sentences up to about this size
 WHOLE_BOLD_SHARE = 0.8
 MAX_PSEUDO_HEADING_WORDS = 8
 
@@ -134,6 +143,28 @@ _FILLER = frozenset(
     "generally mostly typically simply easily neat cool nice interesting "
     "el la los las un una y o de del en con por para es son se que muy también".split()
 )
+# Text about the notes themselves, not about AWS: "this repository contains...", "each file covers".
+_META = re.compile(
+    r"^\W*(?:(?:this|the following|these|here)\b.{0,40}?\b(?:repo(?:sitory)?|page|file|folder|document|section|"
+    r"notes?|guide|site|portal|course|chapter|cheat ?sheet)s?\b.{0,60}?\b(?:contains?|covers?|includes?|describes?|"
+    r"lists?|is about|has|explains?|summari[sz]es?|organi[sz]ed)\b|each (?:file|page|folder|section|note|chapter)\b|"
+    r"welcome to\b|happy (?:learning|studying)\b|good luck\b|you (?:can|will) find\b|table of contents\b|"
+    r"(?:este|esta) (?:repositorio|página|archivo|documento|sección) (?:contiene|cubre|incluye))",
+    re.I,
+)
+_META_HEADING = re.compile(
+    r"^\W*(?:table of contents|contents|toc|index|índice|indice|contenido|further reading|reading list|"
+    r"references|resources|useful links|links|sources|credits|acknowledg(?:e)?ments|license|contributing|"
+    r"recursos|enlaces|referencias)\W*$",
+    re.I,
+)
+# A lead-in that announces a closed set.
+_SET_LEAD = re.compile(
+    r"\b(?:types?|kinds?|steps?|modes?|options?|classes|tiers?|levels?|strategies|components?|parts?|consists?|"
+    r"includes?|engines?|categories|models?|families|pillars?|phases?|stages?|states?|methods?|ways?|formats?|"
+    r"protocols?|flavou?rs?|editions?|plans?|layers?|elements?|benefits|advantages|tipos?|pasos?|modos?|clases)\b",
+    re.I,
+)
 _NOTE_PREFIX = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*", re.I)
 _ARTICLE = re.compile(r"^(?:an?|the|el|la|los|las|un|una)\s+(?=\S)", re.I)
 _FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # `A -> B -> C` is a flow, not a definition
@@ -163,7 +194,7 @@ _BARE_SEPARATORS = (":", *(s.strip() for s in _SEPARATORS))
 class Fact:
     """One thing to learn, with its fields as HTML (cloze deletions as render sentinels)."""
 
-    kind: str  # definition | cloze | list | row | qa | statement
+    kind: str  # definition | cloze | list | row | cell | qa
     front: str  # basic: the prompt (term, lead-in, question); cloze: the text with deletions
     back: str  # basic: the answer; cloze: ""
     extra: str  # shown on the back: sub-points, code, images
@@ -404,6 +435,8 @@ def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
             return "link-only"
     if "://" in text and _URL_ONLY.match(text):
         return "bare-url"
+    if _META.match(text):
+        return "meta"
     first_person = _first_person(text)
     if first_person and (first_person.start() == 0 or not _has_key_term(tokens)):
         return "first-person"
@@ -620,6 +653,20 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
     return numbers
 
 
+def _drop_shown(tokens: Sequence[Token], numbers: dict[int, int], shown: Sequence[str]) -> dict[int, int]:
+    """Deletions whose text is not also shown on the card's front (its headings); renumbered."""
+    if not numbers:
+        return numbers
+    texts: dict[int, list[str]] = {}
+    for token in tokens:
+        number = numbers.get(id(token))
+        if number is not None:
+            texts.setdefault(number, []).append(inline_text((token,)))
+    hidden = {n for n, parts in texts.items() if not shown_elsewhere(" ".join(parts), shown)}
+    order = {n: i for i, n in enumerate(sorted(hidden), start=1)}
+    return {key: order[n] for key, n in numbers.items() if n in order}
+
+
 def _span_text(children: Sequence[Token]) -> str:
     """`inline_text(children)`, without the call for the usual bold span: one text token."""
     if len(children) == 1:
@@ -678,6 +725,11 @@ def _strip_note_prefix(line: _Line) -> _Line:
     elif first["type"] == "strong" and _NOTE_PREFIX.fullmatch(inline_text(first["children"]) + " "):
         return _Line(tuple(_lstrip(tokens[1:])), line.line)
     return line
+
+
+def _visible_words(html_text: str) -> int:
+    """Number of words in the visible text of some HTML."""
+    return len(html.unescape(_TAG.sub(" ", html_text)).split())
 
 
 def _visible_len(html_text: str) -> int:
@@ -757,17 +809,18 @@ def _sentences(tokens: Sequence[Token], line: int) -> Iterator[_Line]:
 
 
 def _trim(tokens: Sequence[Token], line: int) -> tuple[str, str]:
-    """HTML of an answer and of its overflow: the first sentences up to ~400 characters stay."""
+    """HTML of an answer and of its overflow: the first sentence stays, and the next ones while the
+    answer keeps within MAX_ANSWER_WORDS; the rest goes to the card's extra."""
     full = inline_html(tokens)
-    if _fits_answer(full):
+    if _visible_words(full) <= MAX_ANSWER_WORDS and _fits_answer(full):
         return full, ""
     kept: list[str] = []
     rest: list[str] = []
     size = 0
     for sentence in _sentences(tokens, line):
         rendered = inline_html(sentence.tokens)
-        size += _visible_len(rendered) + 1
-        (kept if not kept or (size <= TRIM_ANSWER_CHARS and not rest) else rest).append(rendered)
+        size += _visible_words(rendered)
+        (kept if not kept or (size <= MAX_ANSWER_WORDS and not rest) else rest).append(rendered)
     return " ".join(kept), (f"<p>… {' '.join(rest)}</p>" if rest else "")
 
 
@@ -807,6 +860,13 @@ def _introduces(head: _Line, definition: tuple[list[Token], list[Token]] | None,
     return len(words) >= 2 and sum(words) / len(words) <= MAX_ITEM_WORDS
 
 
+def _all_sub_items(item: Token) -> Iterator[Token]:
+    """Every item nested in a list item, at any depth."""
+    for sub in _sub_items(item):
+        yield sub
+        yield from _all_sub_items(sub)
+
+
 def _sub_items(item: Token) -> list[Token]:
     """The items of a list item's nested lists."""
     return [i for child in item.get("children", ())[1:] if child["type"] == "list" for i in child["children"]]
@@ -828,14 +888,6 @@ def _pseudo_heading(tokens: Sequence[Token]) -> str | None:
 
 
 @dataclass
-class _Statement:
-    """A key point waiting for its section's list card."""
-
-    line: _Line
-    detail: str  # sub-items, code, images: shown in the card's extra
-
-
-@dataclass
 class _Builder:
     """Collects the facts of one file, section by section."""
 
@@ -843,10 +895,8 @@ class _Builder:
     facts: list[Fact] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     headings: tuple[str, ...] = ()
-    statements: list[_Statement] = field(default_factory=list)
     section_start: int = 0
     pending: list[tuple[str, int, str]] = field(default_factory=list)  # attachments waiting for a fact
-    last_statement: bool = False  # whether the latest thing made was a key point
     under_pseudo: bool = False  # whether the last heading is a bold line, not a real heading
     # Memos (each keeps its key object alive, so an id is never reused while it is in the memo).
     heads: dict[int, tuple[Token, _Line]] = field(default_factory=dict)
@@ -855,12 +905,15 @@ class _Builder:
     def section(self, section: Section) -> None:
         """Extract every block of one section."""
         self.headings = section.headings
-        self.statements = []
         self.section_start = len(self.facts)
         self.pending = []
-        self.last_statement = False
         self.under_pseudo = False
         blocks = section.blocks
+        if _META_HEADING.match(section.headings[-1]):
+            # A table of contents, reading list or licence: about the notes, not AWS.
+            for block in blocks:
+                self.skip(block.line, "meta-section", section.headings[-1])
+            return
         index = 0
         while index < len(blocks):
             block = blocks[index]
@@ -869,7 +922,6 @@ class _Builder:
             index += 1 + consumed
         if len(blocks) == 1 and blocks[0].type == "list":
             self.heading_enumeration(blocks[0])
-        self.flush_statements()
         self.facts[self.section_start :] = _merge_same_terms(self.facts[self.section_start :])
         for html_text, line, what in self.pending:
             self.skip(line, f"{what}-without-fact", what)
@@ -877,7 +929,6 @@ class _Builder:
 
     def sub_heading(self, text: str) -> None:
         """A bold line acting as a heading: later blocks of the section sit under it."""
-        self.flush_statements()
         base = self.headings[:-1] if self.under_pseudo else self.headings
         self.headings = (*base, text)
         self.under_pseudo = True
@@ -890,7 +941,6 @@ class _Builder:
             fact = replace(fact, extra=fact.extra + "".join(h for h, _, _ in self.pending))
             self.pending = []
         self.facts.append(fact)
-        self.last_statement = False
 
     def head(self, item: Token) -> _Line:
         """The first paragraph of a list item (memoised: items are looked at more than once)."""
@@ -921,22 +971,11 @@ class _Builder:
 
     def attach(self, html_text: str, line: int, what: str) -> None:
         """Put code or an image on the back of the latest fact of this section (else the next one)."""
-        if self.last_statement and self.statements:
-            last = self.statements[-1]
-            last.detail += html_text
-        elif len(self.facts) > self.section_start:
+        if len(self.facts) > self.section_start:
             last_fact = self.facts[-1]
             self.facts[-1] = replace(last_fact, extra=last_fact.extra + html_text)
         else:
             self.pending.append((html_text, line, what))
-
-    def statement(self, line: _Line, detail: str = "") -> None:
-        """Keep a plain line for the section's key-points card."""
-        if self.pending:
-            detail = "".join(h for h, _, _ in self.pending) + detail
-            self.pending = []
-        self.statements.append(_Statement(line, detail))
-        self.last_statement = True
 
     # -- facts from lines -----------------------------------------------------------------------
 
@@ -986,23 +1025,44 @@ class _Builder:
             pattern = "bold-term" if tokens[0]["type"] == "strong" else "plain-term"
             self.add(self._definition(definition[0], definition[1], line.line, extra, path, pattern))
             return True
+        sentences = list(_sentences(tokens, line.line))
+        if len(sentences) > 1:
+            # One card per sentence: a cloze never shows its sibling sentences. Sub-items and code
+            # go with the first card made.
+            made = False
+            for sentence in sentences:
+                made = self.line_fact(sentence, "" if made else extra, path, prose, listed) or made
+            return made
         spans = _strong_tokens(tokens)
         if spans:
             bold_chars = sum(len(_span_text(s["children"])) for s in spans)
             numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(text) else {}
+            numbers = _drop_shown(tokens, numbers, path)
             if not numbers:
                 return self._whole_bold(line, extra, path, listed)
             self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, text, "bold-cloze"))
             return True
-        if prose:
-            self.skip(line.line, "plain-sentence", text)
-            return False
-        if len(text.split()) > MAX_PLAIN_POINT_WORDS and not _FLOW.search(text):
-            # A long plain bullet reads as prose: bold what matters in it to get a card.
-            self.skip(line.line, "long-plain-bullet", text)
-            return False
-        self.statement(line, extra)
-        return True
+        if listed:
+            return False  # already on its list's card, and it has no key term of its own
+        return self._plain(line, extra, path)
+
+    def _plain(self, line: _Line, extra: str, path: tuple[str, ...]) -> bool:
+        """A statement with no markup: a cloze on the key term of each of its clauses (a long
+        sentence is cut at its clauses), or no card, with the reason."""
+        pieces = clauses(line.tokens)
+        made = False
+        reason = ""
+        for piece in pieces:
+            found = plain_deletions(piece, inline_text(piece).strip(), path)
+            if isinstance(found, str):
+                reason = reason or found
+                continue
+            tokens, numbers = found
+            self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, inline_text(piece).strip(), "key-term"))
+            made = True
+        if not made:
+            self.skip(line.line, reason, line.text)
+        return made
 
     def _drop_pointer_tail(self, line: _Line) -> _Line:
         """Drop a last sentence that only points elsewhere (`Read more here.`, a bare link)."""
@@ -1039,7 +1099,7 @@ class _Builder:
         )
 
     def _whole_bold(self, line: _Line, extra: str, path: tuple[str, ...], listed: bool = False) -> bool:
-        """A line in bold: a definition when it reads like one, else a key point."""
+        """A line in bold: a definition when it reads like one, else a plain statement."""
         plain = line.text
         parts = _WHOLE_BOLD_SPLIT.split(plain, maxsplit=1)
         if len(parts) == 2 and _is_term(parts[0].strip()) and parts[1].strip():
@@ -1048,38 +1108,12 @@ class _Builder:
             return True
         if listed:
             return False
-        self.statement(_Line(_unbold(line.tokens), line.line), extra)
-        return True
-
-    def flush_statements(self) -> None:
-        """The key points of a section become one list card (front: the section title); more than 7
-        points or 600 characters become one cloze note with a deletion per point instead."""
-        statements, self.statements = self.statements, []
-        self.last_statement = False
-        if not statements:
-            return
-        # The parent heading tells apart sections of the same name (two "Monitoring" sections).
-        topic = self.headings[-1] if len(self.headings) > 1 else ""
-        if len(self.headings) > 2:
-            topic = f"{self.headings[-2]} › {topic}"
-        label = f"{topic}: key points" if topic else "Key points"
-        points = [(*_trim(s.line.tokens, s.line.line), s.detail) for s in statements]
-        subject = " | ".join(s.line.text for s in statements)
-        line = statements[0].line.line
-        details = [(back, overflow + detail) for back, overflow, detail in points if overflow or detail]
-        extra = "<ul>" + "".join(f"<li>{b}{d}</li>" for b, d in details) + "</ul>" if details else ""
-        back = "<ul>" + "".join(f"<li>{b}</li>" for b, _, _ in points) + "</ul>"
-        if len(points) <= MAX_LIST_ITEMS and _fits_answer(back):
-            self.facts.append(self.fact("statement", _escape(label), back, extra, self.headings, line, subject, "key-points"))
-            return
-        body = "".join(f"<li>{cloze_open(n)}{b}{CLOZE_CLOSE}</li>" for n, (b, _, _) in enumerate(points, start=1))
-        front = f"{_escape(label)}:<ul>{body}</ul>"
-        self.facts.append(self.fact("cloze", front, "", extra, self.headings, line, subject, "long-key-points"))
+        return self._plain(_Line(_unbold(line.tokens), line.line), extra, path)
 
     # -- enumerations ---------------------------------------------------------------------------
 
-    def enumeration(self, lead: _Line, items: Sequence[Token], headings: tuple[str, ...]) -> None:
-        """A lead-in and its items: a list card (or a cloze per item when long), and the items' own cards."""
+    def enumeration(self, lead: _Line, items: Sequence[Token], headings: tuple[str, ...], ordered: bool = False) -> None:
+        """A lead-in and its items: a list card when they are a small closed set, and the items' own cards."""
         lead_tokens = _strip_colon(_unbold(_strip_note_prefix(lead).tokens))
         lead_text = inline_text(lead_tokens).strip()
         heads = [self.head(item) for item in items]
@@ -1104,23 +1138,31 @@ class _Builder:
         extra_items = [(label, detail) for label, detail in zip(labels, details) if detail]
         extra = "".join(f"<li>{label}{detail}</li>" for label, detail in extra_items)
         extra = f"<ul>{extra}</ul>" if extra else ""
-        if len(items) <= MAX_LIST_ITEMS and _fits_answer(back):
+        sizes = [_visible_words(label) for label in labels]
+        longest = max(sizes, default=0)
+        # A set worth learning as a set: names, or what the lead-in calls a set ("three storage
+        # classes", "the steps"), or a short procedure. Loose remarks are cards of their own.
+        closed = longest <= MAX_NAME_WORDS or (
+            longest <= MAX_SET_ITEM_WORDS and (_SET_LEAD.search(lead_text) is not None or (ordered and len(items) <= 5))
+        )
+        small = closed and len(items) <= MAX_LIST_ITEMS and sum(sizes) <= MAX_SET_WORDS
+        if all_terms and max(sizes, default=0) > MAX_LISTED_TERM_WORDS:
+            small = False  # descriptions mapped to answers (`need -> service`): a card each, no list of questions
+        if small and front:
             self.add(Fact("list", front, back, extra, headings, self.source, lead.line, lead_text, "enumeration"))
-        elif not all_terms:
-            body = "".join(
-                f"<li>{cloze_open(n)}{inline_html(d[0]) if d else label}{CLOZE_CLOSE}"
-                + (f": {inline_html(d[1])}" if d else "")
-                + "</li>"
-                for n, (label, d) in enumerate(zip(labels, definitions), start=1)
-            )
-            self.add(self.fact("cloze", f"{front}:<ul>{body}</ul>", "", extra, headings, lead.line, lead_text, "long-enumeration"))
         child_path = (*headings, lead_text) if lead_text else headings
-        for item, head, definition in zip(items, heads, definitions):
+        made = len(self.facts)
+        for item, head, definition, size in zip(items, heads, definitions, sizes):
             if definition is not None or _has_key_term(head.tokens):
-                self.item(item, child_path, in_enumeration=True)
+                self.item(item, child_path, in_enumeration=small)
+            elif not small and size >= MIN_STATEMENT_WORDS:
+                self.item(item, child_path)  # an item that says something: its own card, in the list's context
             else:
                 for sub in _sub_items(item):
                     self.item(sub, (*child_path, head.text.rstrip(" :")), in_enumeration=True)
+        if not small and len(self.facts) == made:
+            # A long set of bare names: blanking one of them makes a card nobody can answer.
+            self.skip(lead.line, "long-set", lead_text)
 
     def heading_enumeration(self, block: Block) -> None:
         """A section that is one list of 2 to 7 definitions: a list card of their terms, asked by the heading."""
@@ -1161,7 +1203,7 @@ class _Builder:
             sentences = list(_sentences(head.tokens, head.line))
             for sentence in sentences[:-1]:  # `X does Y. It has:` - only the last sentence leads in
                 self.line_fact(sentence, headings=headings, listed=in_enumeration)
-            self.enumeration(sentences[-1] if sentences else head, sub_items, headings)
+            self.enumeration(sentences[-1] if sentences else head, sub_items, headings, any(_ordered(n) for n in nested))
             self._attach_blocks(others, item.get("line", 0))
         else:
             extra = blocks_html(nested) if nested else ""
@@ -1264,7 +1306,7 @@ def _handle_paragraph(builder: _Builder, block: Block, following: Block | None) 
     if pseudo is not None and (first_break < len(children) or following is not None):
         ends_colon = inline_text(children[:first_break]).rstrip().endswith(":")
         if first_break == len(children) and ends_colon and following is not None and following.type == "list":
-            builder.enumeration(_Line(children, block.line), following.token["children"], builder.headings)
+            builder.enumeration(_Line(children, block.line), following.token["children"], builder.headings, _ordered(following.token))
             return 1
         builder.sub_heading(pseudo)
         children = children[first_break + 1 :]
@@ -1276,13 +1318,26 @@ def _handle_paragraph(builder: _Builder, block: Block, following: Block | None) 
     lines = list(_lines(children, line))
     if not lines:
         return 0
-    # A paragraph ending with ':' right before a list introduces it.
-    if following is not None and following.type == "list" and lines[-1].text.endswith(":"):
+    # A paragraph ending with ':' right before a list introduces it, and so does a short title-like
+    # line ("Encrypting a volume") with no sentence end.
+    if following is not None and following.type == "list" and _leads_in(lines[-1].text):
         _qa_or_lines(builder, lines[:-1])
-        builder.enumeration(lines[-1], following.token["children"], builder.headings)
+        builder.enumeration(lines[-1], following.token["children"], builder.headings, _ordered(following.token))
         return 1
     _qa_or_lines(builder, lines)
     return 0
+
+
+def _ordered(list_token: Token) -> bool:
+    """Whether a list is numbered (a procedure, in order)."""
+    return bool(list_token.get("attrs", {}).get("ordered"))
+
+
+def _leads_in(text: str) -> bool:
+    """Whether the last line of a paragraph introduces the list after it."""
+    if text.endswith(":"):
+        return True
+    return len(text.split()) <= MAX_PSEUDO_HEADING_WORDS and not text.endswith((".", "!", "?", ";", ","))
 
 
 def _qa_or_lines(builder: _Builder, lines: Sequence[_Line], prose: bool = True) -> None:
@@ -1323,9 +1378,13 @@ def _join_source_lines(lines: Sequence[_Line]) -> list[_Line]:
 
 
 def _handle_list(builder: _Builder, block: Block, following: Block | None) -> int:
-    """A list: `Q:`/`A:` item pairs, else each item."""
+    """A list: a list of links (a table of contents, an index) gives nothing; `Q:`/`A:` item pairs
+    a qa card each; any other item, its own facts."""
     items = block.token["children"]
     heads = [builder.head(item) for item in items]
+    if _link_index(heads, items):
+        builder.skip(block.line, "link-index", heads[0].text)
+        return 0
     index = 0
     while index < len(items):
         head = heads[index]
@@ -1339,18 +1398,62 @@ def _handle_list(builder: _Builder, block: Block, following: Block | None) -> in
     return 0
 
 
+def _link_index(heads: Sequence[_Line], items: Sequence[Token] = ()) -> bool:
+    """Whether most items of a list, nested ones included, are only a link (a table of contents,
+    an index of files)."""
+    heads = [*heads, *(_item_head(sub) for item in items for sub in _all_sub_items(item))]
+    links = 0
+    for head in heads:
+        words = [t for t in head.tokens if not (t["type"] == "text" and not t["raw"].strip(" -–:|,.()"))]
+        if words and all(t["type"] == "link" for t in words):
+            links += 1
+    return links >= 2 and links * 2 > len(heads)
+
+
+_EXAMPLE = re.compile(r"\b(?:examples?|e\.g\.|sample|ejemplos?)\b", re.I)
+_REPOSITORY = re.compile(r"^[\w.-]+/[\w./-]+$")
+
+
+def _link_keys(rows: Sequence[Sequence[Sequence[Token]]]) -> bool:
+    """Whether most rows of a table are keyed by a link or a repository/file path."""
+    linked = 0
+    for cells in rows:
+        key = [t for t in cells[0] if not (t["type"] == "text" and not t["raw"].strip())] if cells else []
+        if key and (all(t["type"] == "link" for t in key) or _REPOSITORY.match(inline_text(key).strip())):
+            linked += 1
+    return linked * 2 > len(rows) > 0
+
+
 def _handle_table(builder: _Builder, block: Block, following: Block | None) -> int:
-    """A table: one card per row, keyed by its first cell, labelled by the headers."""
+    """A table: keyed by its first column. With one value column, a card per row (the column's
+    header asks for it); a comparison (two value columns or more), a card per cell, asked by its
+    row and column, so that no card is a row of run-together cells."""
     head = next((s for s in block.token["children"] if s["type"] == "table_head"), None)
     body = next((s for s in block.token["children"] if s["type"] == "table_body"), None)
     if head is None or body is None:
         return 0
     headers = [inline_text(cell["children"]).strip() for cell in head["children"]]
+    rows = [[repair_bold(cell["children"]) for cell in row["children"]] for row in body["children"]]
+    keys = [inline_text(cells[0]).strip() if cells else "" for cells in rows]
+    if _EXAMPLE.search(builder.headings[-1]) or _link_keys(rows):
+        # An example's made-up values, or an index of files and repositories: nothing to learn.
+        builder.skip(block.line, "example-table" if _EXAMPLE.search(builder.headings[-1]) else "link-index", " | ".join(headers))
+        return 0
+    if keys and sum(len(k.split()) for k in keys) / len(keys) > MAX_NAME_WORDS:
+        # Not keyed by names: each column is a list of statements under its header.
+        for row_number, cells in enumerate(rows):
+            for index, cell in enumerate(cells):
+                label = headers[index] if index < len(headers) else ""
+                if inline_text(cell).strip():
+                    path = (*builder.headings, label) if label else builder.headings
+                    builder.line_fact(_Line(tuple(cell), block.line + 2 + row_number), headings=path)
+        return 0
+    comparison = len(headers) > 2
     for row_number, row in enumerate(body["children"]):
         cells = [repair_bold(cell["children"]) for cell in row["children"]]
         if not cells:
             continue
-        key_tokens = cells[0]
+        key_tokens = _unbold(cells[0])
         key = inline_text(key_tokens).strip()
         line = block.line + 2 + row_number
         values = [(headers[i] if i < len(headers) else "", cell) for i, cell in enumerate(cells[1:], start=1)]
@@ -1358,17 +1461,18 @@ def _handle_table(builder: _Builder, block: Block, following: Block | None) -> i
         if not key or not values:
             builder.skip(line, "table-row-without-values", key)
             continue
-        if len(values) == 1:
-            back = inline_html(values[0][1])
-        else:
-            back = "".join(f"<dt>{_escape(label)}</dt><dd>{inline_html(cell)}</dd>" for label, cell in values)
-            back = f"<dl>{back}</dl>"
-        label = headers[0] if headers and headers[0] else ""
-        front = f"{_escape(label)}: {inline_html(_unbold(key_tokens))}" if label else inline_html(_unbold(key_tokens))
-        columns = " / ".join(h for h, _ in values if h)
-        if columns:
-            front += f' <span class="ask">({_escape(columns)})</span>'
-        builder.add(Fact("row", front, back, "", builder.headings, builder.source, line, f"{label}: {key}", "table-row"))
+        key_html = inline_html(key_tokens)
+        if not comparison:
+            label, cell = values[0]
+            front = key_html + (f' <span class="ask">({_escape(label)})</span>' if label else "")
+            back, overflow = _trim(cell, line)
+            builder.add(builder.fact("row", front, back, overflow, builder.headings, line, f"{headers[0] if headers else ''}: {key}", "table-row"))
+            continue
+        for label, cell in values:
+            front = key_html + (f' <span class="ask">› {_escape(label)}</span>' if label else "")
+            back, overflow = _trim(cell, line)
+            subject = f"{key} / {label}"
+            builder.add(builder.fact("cell", front, back, overflow, builder.headings, line, subject, "table-cell"))
     return 0
 
 

@@ -1,0 +1,263 @@
+"""Plain statements: a sentence or bullet with no markup becomes a cloze on its key term, or no card.
+
+A plain statement carries no mark of what matters in it, so the key term is found by
+`keyterms.key_terms` (numbers with units, defaults, other AWS services, acronyms, code, quoted
+terms). The statement makes no card, with the reason recorded, when it is:
+- `trivial`: advice with no fact in it ("make sure permissions are right"), see `TRIVIAL`;
+- `dangling`: it points at text that will not be on the card ("the above", "as shown below");
+- `long-sentence`: over `MAX_CLOZE_WORDS` words: a learner cannot hold it as one fact;
+- `no-key-term`: nothing in it worth blanking.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+from ..parse import inline_text
+from ..services import load_catalog
+from .keyterms import KeyTerm, key_terms
+
+Token = Mapping[str, Any]
+
+MAX_CLOZE_WORDS = 40
+MAX_SAME_KIND_DELETIONS = 3  # "every 5 minutes ... every 1 minute": both numbers, each its own card
+DELETION = "cloze_span"  # a token type of this module's own: the span a cloze deletion hides
+
+# Advice and filler that hold no fact a learner can recall. Kept small on purpose: each pattern
+# removes only lines that read as instructions to oneself or as vague praise.
+TRIVIAL = re.compile(
+    r"^(?:(?:always |just )?(?:make sure|ensure|remember|don'?t forget|be careful|keep in mind|note that|"
+    r"check|review|understand|know|learn|study|practice|read)\b(?!.*\b\d)|"
+    r"(?:it|this|that)(?: is|'s) (?:easy|simple|important|useful|great|nice|cool|fast|cheap|powerful|ready in minutes)\b|"
+    r"(?:very|really|super) (?:easy|simple|important|useful)\b|"
+    r"(?:asegúrate|recuerda|revisa|importante)\b)",
+    re.I,
+)
+# Words that point at text outside the card, or a sentence that opens on what the one before said.
+DANGLING = re.compile(
+    r"\b(?:above|below|previous(?:ly)?|the following|aforementioned|the former|the latter|this diagram|"
+    r"this image|this picture|see figure|as shown|anterior|siguiente)\b|"
+    r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)",
+    re.I,
+)
+
+
+def plain_deletions(tokens: Sequence[Token], text: str, avoid: Sequence[str]) -> tuple[tuple[Token, ...], dict[int, int]] | str:
+    """Tokens with the key term(s) wrapped as deletions, and their numbers; or why there is no card."""
+    words = len(text.split())
+    if words > MAX_CLOZE_WORDS:
+        return "long-sentence"
+    if TRIVIAL.match(text):
+        return "trivial"
+    if DANGLING.search(text):
+        return "dangling"
+    full = inline_text(tokens)
+    lead = len(full) - len(full.lstrip())
+    code_spans = _code_spans(tokens)
+    stripped = full.strip()
+    terms = key_terms(stripped, code_spans=[(a - lead, b - lead) for a, b in code_spans], avoid=avoid, catalog=load_catalog())
+    terms = [t for t in terms if _worth_blanking(stripped, t, avoid)]
+    chosen = _chosen(terms)
+    for attempt in (chosen, terms[:1]):
+        if not attempt:
+            continue
+        spans = sorted((term.start + lead, term.end + lead) for term in attempt)
+        wrapped = wrap_spans(tokens, spans)
+        if wrapped is not None:
+            return wrapped
+    return "no-key-term"
+
+
+# Acronyms every AWS note uses for ordinary things: blanking one asks nothing.
+GENERIC_ACRONYMS = frozenset(
+    "AWS DB OS API APIS ID IDS IT UI URL URLS HTTP HTTPS JSON YAML XML CLI SDK GB MB KB TB PB VM VMS CPU RAM "
+    "IO FAQ ETC OK N/A NA PC USA EU".split()
+)
+# A count that the sentence goes on to spell out ("2 elements: block size and IOPS").
+_SPELLED_OUT = re.compile(r"^\s*[\w-]*\s*(?::|\(|such as|like|namely|which are|-)", re.I)
+_SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*$", re.I)
+_SERIES_AFTER = re.compile(r"^\s*(?:,|and\b|or\b|/|etc\b)", re.I)
+_STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
+
+
+def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
+    """Whether a candidate makes an answerable blank: not a generic acronym, not one item of an
+    inline series ("logs, metrics, IoT, clickstreams"), not a count spelled out right after it,
+    and no word of it (4 letters or more) already shown in the card's context."""
+    if term.kind == "acronym" and term.text.upper() in GENERIC_ACRONYMS:
+        return False
+    before, after = text[: term.start], text[term.end :]
+    if term.kind != "number" and _SERIES_BEFORE.search(before) and _SERIES_AFTER.match(after):
+        return False
+    if term.kind in ("service", "term", "acronym") and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
+        if before.count(",") + after.count(",") >= 1:
+            return False
+    if term.kind == "number" and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
+        return False
+    words = {w for w in re.findall(r"\w{4,}", term.text.casefold()) if w not in _STOPWORDS}
+    if words:
+        context = " ".join(shown).casefold()
+        if any(re.search(rf"\b{re.escape(w)}", context) for w in words):
+            return False
+    return True
+
+
+def _chosen(terms: Sequence[KeyTerm]) -> list[KeyTerm]:
+    """The best term, and the others of its kind when it is a number (a statement of two limits)."""
+    if not terms:
+        return []
+    best = terms[0]
+    if best.kind != "number":
+        return [best]
+    return [t for t in terms if t.kind == "number"][:MAX_SAME_KIND_DELETIONS]
+
+
+def _code_spans(tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """Offsets of top-level code spans in the plain text of `tokens`."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for token in tokens:
+        size = len(inline_text((token,)))
+        if token["type"] == "codespan":
+            spans.append((position, position + size))
+        position += size
+    return spans
+
+
+def wrap_spans(tokens: Sequence[Token], spans: Sequence[tuple[int, int]]) -> tuple[tuple[Token, ...], dict[int, int]] | None:
+    """Split text tokens so that each (start, end) of the plain text is one deletion token; None when
+    a span cuts through a link, emphasis or other container (it cannot be blanked cleanly)."""
+    out: list[Token] = []
+    numbers: dict[int, int] = {}
+    position = 0
+    pending = list(spans)
+    current: list[Token] | None = None  # tokens of the deletion being filled
+    for token in tokens:
+        size = len(inline_text((token,)))
+        end = position + size
+        if token["type"] != "text":
+            if current is not None:
+                if end > pending[0][1]:
+                    return None
+                current.append(token)
+                if end == pending[0][1]:
+                    current = _close(out, current, numbers, pending)
+            elif pending and position <= pending[0][0] < end:
+                if pending[0][0] != position or pending[0][1] < end:
+                    return None
+                current = [token]
+                if end == pending[0][1]:
+                    current = _close(out, current, numbers, pending)
+            else:
+                out.append(token)
+            position = end
+            continue
+        raw = token["raw"]
+        cut = 0  # how much of raw is already placed
+        while True:
+            if current is not None:
+                stop = pending[0][1] - position
+                if stop > len(raw):
+                    current.append({"type": "text", "raw": raw[cut:]})
+                    cut = len(raw)
+                    break
+                current.append({"type": "text", "raw": raw[cut:stop]})
+                cut = stop
+                current = _close(out, current, numbers, pending)
+                continue
+            if pending and pending[0][0] - position < len(raw):
+                start = pending[0][0] - position
+                if raw[cut:start]:
+                    out.append({"type": "text", "raw": raw[cut:start]})
+                cut = start
+                current = []
+                continue
+            break
+        if raw[cut:]:
+            out.append({"type": "text", "raw": raw[cut:]})
+        position = end
+    if current is not None or pending:
+        return None
+    return tuple(out), numbers
+
+
+def _close(out: list[Token], current: list[Token], numbers: dict[int, int], pending: list[tuple[int, int]]) -> None:
+    """Add the filled deletion to `out` with the next number, and move to the next span."""
+    token = {"type": DELETION, "children": current}
+    out.append(token)
+    numbers[id(token)] = len(numbers) + 1
+    pending.pop(0)
+    return None
+
+
+_FOLD = re.compile(r"[\W_]+")
+
+
+def fold(text: str) -> str:
+    """Text compared as a reader sees it: case, hyphens, spaces and punctuation ignored."""
+    return _FOLD.sub("", text.casefold())
+
+
+def shown_elsewhere(term: str, shown: Sequence[str]) -> bool:
+    """Whether a deletion's text is already on the front (in a heading of its context): as whole
+    words, or ignoring spaces and hyphens when it is long enough not to match by chance."""
+    folded = fold(term)
+    if not folded:
+        return False
+    words = f" {_FOLD.sub(' ', term.casefold()).strip()} "
+    for text in shown:
+        other = fold(text)
+        if other == folded or other == folded.removesuffix("s"):
+            return True
+        if len(folded) >= 5 and folded in other:
+            return True
+        if words in f" {_FOLD.sub(' ', text.casefold()).strip()} ":
+            return True
+    return False
+
+
+MAX_STATEMENT_WORDS = 25  # a longer plain sentence is cut into its clauses, each a card of its own
+MIN_CLAUSE_WORDS = 4
+# Where a long sentence can be cut without losing what its parts say: `;`, a dash between spaces,
+# or a comma before a conjunction that starts a new clause.
+_CLAUSE_BREAK = re.compile(
+    r";\s+|\s+[—–]\s+|,\s+(?=(?:but|so|while|whereas|although|though|because|since|which means|so that|and then|"
+    r"pero|aunque|mientras|porque)\b)",
+    re.I,
+)
+_LEADING_CONJUNCTION = re.compile(r"^(?:but|and|so|while|whereas|pero|y)\s+", re.I)
+
+
+def clauses(tokens: Sequence[Token]) -> list[tuple[Token, ...]]:
+    """A long statement's clauses (each at least MIN_CLAUSE_WORDS words), or the statement whole."""
+    full = inline_text(tokens)
+    if len(full.split()) <= MAX_STATEMENT_WORDS:
+        return [tuple(tokens)]
+    cuts = [(m.start(), m.end()) for m in _CLAUSE_BREAK.finditer(full)]
+    wrapped = wrap_spans(tokens, cuts) if cuts else None
+    if wrapped is None:
+        return [tuple(tokens)]
+    pieces: list[list[Token]] = [[]]
+    for token in wrapped[0]:
+        if id(token) in wrapped[1]:
+            pieces.append([])
+        else:
+            pieces[-1].append(token)
+    out: list[list[Token]] = []
+    for piece in pieces:
+        if out and len(inline_text(piece).split()) < MIN_CLAUSE_WORDS:
+            out[-1].extend([{"type": "text", "raw": ", "}, *piece])
+        else:
+            out.append(_drop_conjunction(piece))
+    if len(out) > 1 and len(inline_text(out[0]).split()) < MIN_CLAUSE_WORDS:
+        out[1:2] = [[*out[0], {"type": "text", "raw": ", "}, *out[1]]]
+        del out[0]
+    return [tuple(piece) for piece in out]
+
+
+def _drop_conjunction(tokens: list[Token]) -> list[Token]:
+    """A clause without the `but`/`and`/`so` that tied it to the one before."""
+    if tokens and tokens[0]["type"] == "text":
+        raw = _LEADING_CONJUNCTION.sub("", tokens[0]["raw"].lstrip(), count=1)
+        return [{"type": "text", "raw": raw}, *tokens[1:]] if raw else tokens[1:]
+    return tokens
