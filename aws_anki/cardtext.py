@@ -11,7 +11,8 @@ The rules, so that a reader of the text sees what Anki shows and nothing else:
   `term: definition` line;
 - a cloze blank is whatever the template renders, `[...]` or `[hint]`; an image is `[image]`
   (its file name is never shown, as in Anki); a rule (`hr`) is a `---` line;
-- the card's source reference (`<div class="source">`, a file and line on the back) is left out:
+- a `.qualifier` span (hidden by the deck's style sheet) is left out, and so is
+  the card's source reference (`<div class="source">`, a file and line on the back):
   it tells how the card was made, which a blind rater must not see, and is no part of the fact;
 - no blank lines but those inside a code block, and never two in a row.
 """
@@ -32,7 +33,7 @@ _BLOCKS = frozenset(
 )
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _HIDDEN = frozenset({"script", "style", "head", "title", "template"})
-_HIDDEN_CLASSES = frozenset({"source"})
+_HIDDEN_CLASSES = frozenset({"source", "qualifier"})  # the style sheet hides `.qualifier`
 _SPACES = re.compile(r"\s+")
 # aws_anki's own cloze sentinels (render.py) must never show, even if one slipped into a field.
 _SENTINELS = re.compile("[\ue000-\ue003]")

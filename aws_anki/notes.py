@@ -345,7 +345,7 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
     once, without the file's title or a document title, chapter numbers, emoji or trailing colons,
     and without the service's name again at the start of a sub-heading."""
     if not services or index is None:
-        path = [strip_heading_noise(h) for h in headings]
+        path = [strip_heading_noise(h) for h in headings if "://" not in h]
         if len(path) > 1:
             path = path[1:]  # the file's title: a file name, not a subject
         while len(path) > 1 and _DOCUMENT_TITLE.search(path[0]):
@@ -353,7 +353,7 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
         return CONTEXT_SEPARATOR.join(_dedupe(path))
     named = headings[index]
     lead = " & ".join(s.name for s in services)
-    rest = [_without_service(strip_heading_noise(h), services) for h in headings[index + 1 :]]
+    rest = [_without_service(strip_heading_noise(h), services) for h in headings[index + 1 :] if "://" not in h]
     if index > 0 and not _spells_services(named, tuple(services)):
         rest.insert(0, strip_heading_noise(named))
     return CONTEXT_SEPARATOR.join(_dedupe([lead, *(h for h in rest if h)]))

@@ -141,6 +141,9 @@ _FILLER = frozenset(
     "example examples e.g note important remember keep mind always never only not do does some any such stuff "
     "thing things actually basically quite pretty rather kind sort lot default has have had usually often sometimes "
     "generally mostly typically simply easily neat cool nice interesting "
+    "associate associated separate separately bigger smaller larger faster slower cheaper more less different same "
+    "multiple single both each every better best worse worst higher lower cannot can't possible easy hard key main "
+    "basic simple whole entire own other another new old really burned careful "
     "el la los las un una y o de del en con por para es son se que muy también".split()
 )
 # Text about the notes themselves, not about AWS: "this repository contains...", "each file covers".
@@ -154,13 +157,13 @@ _META = re.compile(
 )
 _META_HEADING = re.compile(
     r"^\W*(?:table of contents|contents|toc|index|índice|indice|contenido|further reading|reading list|"
-    r"references|resources|useful links|links|sources|credits|acknowledg(?:e)?ments|license|contributing|"
-    r"recursos|enlaces|referencias)\W*$",
+    r"references|useful links|credits|acknowledg(?:e)?ments|license|contributing|"
+    r"referencias)\W*$",
     re.I,
 )
 # A lead-in that announces a closed set.
 _SET_LEAD = re.compile(
-    r"\b(?:types?|kinds?|steps?|modes?|options?|classes|tiers?|levels?|strategies|components?|parts?|consists?|"
+    r"^(?:to|how to|para|cómo)\s|^\w+ing\b|\b(?:types?|kinds?|steps?|modes?|options?|classes|tiers?|levels?|strategies|components?|parts?|consists?|"
     r"includes?|engines?|categories|models?|families|pillars?|phases?|stages?|states?|methods?|ways?|formats?|"
     r"protocols?|flavou?rs?|editions?|plans?|layers?|elements?|benefits|advantages|tipos?|pasos?|modos?|clases)\b",
     re.I,
@@ -809,16 +812,20 @@ def _sentences(tokens: Sequence[Token], line: int) -> Iterator[_Line]:
 
 
 def _trim(tokens: Sequence[Token], line: int) -> tuple[str, str]:
-    """HTML of an answer and of its overflow: the first sentence stays, and the next ones while the
-    answer keeps within MAX_ANSWER_WORDS; the rest goes to the card's extra."""
+    """HTML of an answer and of its overflow: the first sentence stays (its first clause, when the
+    sentence alone is too long), and the next ones while the answer keeps within MAX_ANSWER_WORDS;
+    the rest goes to the card's extra."""
     full = inline_html(tokens)
     if _visible_words(full) <= MAX_ANSWER_WORDS and _fits_answer(full):
         return full, ""
+    pieces = [s.tokens for s in _sentences(tokens, line)]
+    if len(inline_text(pieces[0]).split()) > MAX_ANSWER_WORDS:
+        pieces[:1] = clauses(pieces[0])
     kept: list[str] = []
     rest: list[str] = []
     size = 0
-    for sentence in _sentences(tokens, line):
-        rendered = inline_html(sentence.tokens)
+    for piece in pieces:
+        rendered = inline_html(piece)
         size += _visible_words(rendered)
         (kept if not kept or (size <= MAX_ANSWER_WORDS and not rest) else rest).append(rendered)
     return " ".join(kept), (f"<p>… {' '.join(rest)}</p>" if rest else "")
@@ -1037,7 +1044,15 @@ class _Builder:
         if spans:
             bold_chars = sum(len(_span_text(s["children"])) for s in spans)
             numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(text) else {}
-            numbers = _drop_shown(tokens, numbers, path)
+            kept = _drop_shown(tokens, numbers, path)
+            if not kept and numbers and tokens[0]["type"] == "strong" and len(tokens) > 1:
+                # `**Versioning** keeps every version` under "Versioning": the subject is on the
+                # front already, so the card asks what it does.
+                body = _lstrip(tokens[1:])
+                if inline_text(body).strip():
+                    self.add(self._definition([tokens[0]], body, line.line, extra, path, "subject-first"))
+                    return True
+            numbers = kept
             if not numbers:
                 return self._whole_bold(line, extra, path, listed)
             self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, text, "bold-cloze"))
@@ -1148,9 +1163,11 @@ class _Builder:
         small = closed and len(items) <= MAX_LIST_ITEMS and sum(sizes) <= MAX_SET_WORDS
         if all_terms and max(sizes, default=0) > MAX_LISTED_TERM_WORDS:
             small = False  # descriptions mapped to answers (`need -> service`): a card each, no list of questions
+        if small and _placeholders(labels):
+            small = False  # `column 1, column 2, column 3`: an example's names, not a set to learn
         if small and front:
             self.add(Fact("list", front, back, extra, headings, self.source, lead.line, lead_text, "enumeration"))
-        child_path = (*headings, lead_text) if lead_text else headings
+        child_path = (*headings, lead_text) if _title_like(lead_text) else headings
         made = len(self.facts)
         for item, head, definition, size in zip(items, heads, definitions, sizes):
             if definition is not None or _has_key_term(head.tokens):
@@ -1159,7 +1176,8 @@ class _Builder:
                 self.item(item, child_path)  # an item that says something: its own card, in the list's context
             else:
                 for sub in _sub_items(item):
-                    self.item(sub, (*child_path, head.text.rstrip(" :")), in_enumeration=True)
+                    title = head.text.rstrip(" :")
+                    self.item(sub, (*child_path, title) if _title_like(title) else child_path, in_enumeration=True)
         if not small and len(self.facts) == made:
             # A long set of bare names: blanking one of them makes a card nobody can answer.
             self.skip(lead.line, "long-set", lead_text)
@@ -1320,7 +1338,7 @@ def _handle_paragraph(builder: _Builder, block: Block, following: Block | None) 
         return 0
     # A paragraph ending with ':' right before a list introduces it, and so does a short title-like
     # line ("Encrypting a volume") with no sentence end.
-    if following is not None and following.type == "list" and _leads_in(lines[-1].text):
+    if following is not None and following.type == "list" and _leads_in(lines):
         _qa_or_lines(builder, lines[:-1])
         builder.enumeration(lines[-1], following.token["children"], builder.headings, _ordered(following.token))
         return 1
@@ -1328,16 +1346,49 @@ def _handle_paragraph(builder: _Builder, block: Block, following: Block | None) 
     return 0
 
 
+_FRAGMENT_START = frozenset("then when if also and but so currently which that where while as or".split())
+_FRAGMENT_END = frozenset("are is be by done can will used then to of for with from as in on at was were has have".split())
+
+
+_PLACEHOLDER = re.compile(r"^(\w+) ?\d+$")
+
+
+def _placeholders(labels: Sequence[str]) -> bool:
+    """Whether list items are numbered stand-ins of one word (`item 1`, `item 2`)."""
+    found = [_PLACEHOLDER.match(html.unescape(_TAG.sub("", label)).strip().lower()) for label in labels]
+    return all(found) and len({m.group(1) for m in found if m}) == 1
+
+
+def _title_like(text: str) -> bool:
+    """Whether a lead-in reads as a title for the items under it (it goes into their context
+    line), not as the first half of a sentence ("The translation can be done", "Then")."""
+    words = text.lower().rstrip(" :").split()
+    return (
+        0 < len(words) <= MAX_PSEUDO_HEADING_WORDS
+        and words[0] not in _FRAGMENT_START
+        and words[-1] not in _FRAGMENT_END
+        and words[-1] not in _DANGLING
+    )
+
+
 def _ordered(list_token: Token) -> bool:
     """Whether a list is numbered (a procedure, in order)."""
     return bool(list_token.get("attrs", {}).get("ordered"))
 
 
-def _leads_in(text: str) -> bool:
-    """Whether the last line of a paragraph introduces the list after it."""
+def _leads_in(lines: Sequence[_Line]) -> bool:
+    """Whether a paragraph's last line introduces the list after it: it ends with ':', or the
+    paragraph is one short title-like line ("Encrypting a volume")."""
+    text = lines[-1].text
     if text.endswith(":"):
         return True
-    return len(text.split()) <= MAX_PSEUDO_HEADING_WORDS and not text.endswith((".", "!", "?", ";", ","))
+    return (
+        len(lines) == 1
+        and len(text.split()) <= MAX_PSEUDO_HEADING_WORDS
+        and not text.endswith((".", "!", "?", ";", ","))
+        and ":" not in text
+        and not _ANSWER.match(text)
+    )
 
 
 def _qa_or_lines(builder: _Builder, lines: Sequence[_Line], prose: bool = True) -> None:

@@ -19,7 +19,7 @@ from .keyterms import KeyTerm, key_terms
 
 Token = Mapping[str, Any]
 
-MAX_CLOZE_WORDS = 40
+MAX_CLOZE_WORDS = 30
 MAX_SAME_KIND_DELETIONS = 3  # "every 5 minutes ... every 1 minute": both numbers, each its own card
 DELETION = "cloze_span"  # a token type of this module's own: the span a cloze deletion hides
 
@@ -77,6 +77,18 @@ GENERIC_ACRONYMS = frozenset(
 _SPELLED_OUT = re.compile(r"^\s*[\w-]*\s*(?::|\(|such as|like|namely|which are|-)", re.I)
 _SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*$", re.I)
 _SERIES_AFTER = re.compile(r"^\s*(?:,|and\b|or\b|/|etc\b)", re.I)
+# Nouns that a service or acronym merely qualifies ("an S3 bucket", "the VPC settings"): the
+# name is then guessable from the noun, and not the fact.
+_QUALIFIED_NOUN = re.compile(
+    r"^\s*(?:buckets?|settings?|gateways?|endpoints?|routing|console|tables?|instances?|api|apis|policies|policy|"
+    r"roles?|queues?|topics?|functions?|clusters?|bucket policy|service|services|resources?|events?|logs?|metrics?|"
+    r"units?|level|layer|side|records?|keys?|accounts?|users?|groups?|streams?|records?)\b",
+    re.I,
+)
+# What follows an example rather than a fact ("to access S3 for instance").
+_EXAMPLE_AFTER = re.compile(r"^\W{0,3}(?:for (?:instance|example)|e\.g\.|eg\b|etc\b|or (?:so|similar))", re.I)
+# A number the notes themselves call approximate or current: it drifts, it is no fact to learn.
+_VOLATILE_BEFORE = re.compile(r"\b(?:currently|around|about|approximately|roughly|nearly|almost|~)\s*\(?$", re.I)
 _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
 
 
@@ -94,6 +106,18 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
             return False
     if term.kind == "number" and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
         return False
+    if term.kind == "number" and _VOLATILE_BEFORE.search(before):
+        return False
+    if before.endswith("/") or after.startswith("/"):
+        return False  # half of a pair written `RCU/WCU`
+    if term.text.count("(") != term.text.count(")") or (before.rstrip().endswith("(") and after.lstrip().startswith(")")):
+        return False  # a gloss in brackets, or a blank that cuts through them
+    if term.kind in ("service", "acronym", "term") and _QUALIFIED_NOUN.match(after):
+        return False
+    if term.kind in ("service", "acronym", "term", "code", "quoted") and _EXAMPLE_AFTER.match(after):
+        return False
+    if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
+        return False  # a pattern given as an example
     words = {w for w in re.findall(r"\w{4,}", term.text.casefold()) if w not in _STOPWORDS}
     if words:
         context = " ".join(shown).casefold()
