@@ -362,7 +362,7 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
 # A heading that names the document, not a subject: `AWS Study Guide`, `README`, `SAA-C03 notes`.
 _DOCUMENT_TITLE = re.compile(
     r"\b(?:readme|index|notes?|study guide|cheat ?sheet|summary|overview|table of contents|contents|"
-    r"certified|certification|exam|apuntes|resumen|guía)\b",
+    r"certified|certification|exam|stuff|misc|miscellaneous|apuntes|resumen|guía)\b",
     re.I,
 )
 

@@ -155,6 +155,7 @@ _META = re.compile(
     r"(?:este|esta) (?:repositorio|página|archivo|documento|sección) (?:contiene|cubre|incluye))",
     re.I,
 )
+_TAGS_ONLY = re.compile(r"^\s*(?:#[\w/-]+\s*)+$")  # an Obsidian line of tags: `#aws #lambda`
 _META_HEADING = re.compile(
     r"^\W*(?:table of contents|contents|toc|index|índice|indice|contenido|further reading|reading list|"
     r"references|useful links|credits|acknowledg(?:e)?ments|license|contributing|"
@@ -167,6 +168,19 @@ _SET_LEAD = re.compile(
     r"includes?|engines?|categories|models?|families|pillars?|phases?|stages?|states?|methods?|ways?|formats?|"
     r"protocols?|flavou?rs?|editions?|plans?|layers?|elements?|benefits|advantages|tipos?|pasos?|modos?|clases)\b",
     re.I,
+)
+# A bold span that opens like a clause, or a comma inside one that is no list of names.
+_CLAUSE_SPAN = re.compile(
+    r"^\s*(?:when|while|if|for|with|by|to|from|as|because|since|after|before|during|without|so|and|or|but|that|which|"
+    r"cuando|si|para|con|por|porque)\b",
+    re.I,
+)
+# Definition terms that name a kind of point, not a subject: asked together with their section.
+GENERIC_LABELS = frozenset(
+    "use case|use cases|example|examples|pros|cons|pro|con|advantages|disadvantages|benefits|benefit|features|"
+    "feature|limits|limit|limitations|pricing|price|cost|costs|note|notes|tip|tips|security|performance|"
+    "availability|durability|scalability|monitoring|integration|integrations|encryption|scaling|billing|"
+    "considerations|purpose|how it works|when to use|ventajas|desventajas|casos de uso|caso de uso|ejemplo|precio".split("|")
 )
 _NOTE_PREFIX = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*", re.I)
 _ARTICLE = re.compile(r"^(?:an?|the|el|la|los|las|un|una)\s+(?=\S)", re.I)
@@ -440,6 +454,8 @@ def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
         return "bare-url"
     if _META.match(text):
         return "meta"
+    if _TAGS_ONLY.match(text):
+        return "tags"
     first_person = _first_person(text)
     if first_person and (first_person.start() == 0 or not _has_key_term(tokens)):
         return "first-person"
@@ -619,8 +635,8 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
         children = token["children"]
         text = _span_text(children)
         texts.append(text)
-        if _is_filler(text):
-            continue
+        if _is_filler(text) or _CLAUSE_SPAN.match(text) or ("," in text and any(len(p.split()) > 3 for p in text.split(","))):
+            continue  # filler, or a piece of a clause ("when creating"), not a term
         if (not children or children[0]["type"] == "link") and all(child["type"] == "link" for child in children):
             continue  # a link in bold is a pointer, not a fact
         if not groups or "".join(texts[previous + 1 : index]).strip().lower() not in _JOINERS:
@@ -863,6 +879,8 @@ def _introduces(head: _Line, definition: tuple[list[Token], list[Token]] | None,
         return True
     if definition is not None or _has_key_term(head.tokens) or len(text) > 80 or text.endswith((".", "!", "?")):
         return False
+    if not _CLAUSE_WORDS.isdisjoint(text.lower().split()[1:]):
+        return False  # "Aurora is an engine built by AWS": a statement, its sub-items are its detail
     words = [len(inline_text(_item_head(sub).tokens).split()) for sub in sub_items]
     return len(words) >= 2 and sum(words) / len(words) <= MAX_ITEM_WORDS
 
@@ -1028,10 +1046,16 @@ class _Builder:
             self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, text, "highlight"))
             return True
         definition = self.split(line)
+        if definition is not None and _restates(inline_text(definition[0]), inline_text(definition[1])):
+            self.skip(line.line, "tautology", text)  # "Security: security recommendations"
+            return False
         if definition is not None:
             pattern = "bold-term" if tokens[0]["type"] == "strong" else "plain-term"
             self.add(self._definition(definition[0], definition[1], line.line, extra, path, pattern))
             return True
+        if text.endswith(":"):
+            self.skip(line.line, "lead-in-without-list", text)  # it introduces what is not on the card
+            return False
         sentences = list(_sentences(tokens, line.line))
         if len(sentences) > 1:
             # One card per sentence: a cloze never shows its sibling sentences. Sub-items and code
@@ -1041,6 +1065,11 @@ class _Builder:
                 made = self.line_fact(sentence, "" if made else extra, path, prose, listed) or made
             return made
         spans = _strong_tokens(tokens)
+        if not spans and any(t["type"] == "emphasis" for t in tokens):
+            # Notes with no bold at all mark their key terms in italics: read those as bold.
+            tokens = tuple({"type": "strong", "children": t["children"]} if t["type"] == "emphasis" else t for t in tokens)
+            line = _Line(tokens, line.line)
+            spans = _strong_tokens(tokens)
         if spans:
             bold_chars = sum(len(_span_text(s["children"])) for s in spans)
             numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(text) else {}
@@ -1099,11 +1128,16 @@ class _Builder:
     def _definition(
         self, term: Sequence[Token], body: Sequence[Token], line: int, extra: str, path: tuple[str, ...], pattern: str
     ) -> Fact:
-        """A definition fact; a long definition keeps its first sentences and moves the rest to extra."""
+        """A definition fact; a long definition keeps its first sentences and moves the rest to extra.
+        A generic label ("Use case", "Pros") is asked with the section it belongs to."""
         back, overflow = _trim(body, line)
+        front = inline_html(_strip_colon(_unbold(term))).strip()
+        label = inline_text(term).strip(" :").casefold()
+        if label in GENERIC_LABELS and len(path) > 1:
+            front = f"{_escape(path[-1])}: {front[:1].lower()}{front[1:]}"
         return Fact(
             kind="definition",
-            front=inline_html(_strip_colon(_unbold(term))).strip(),
+            front=front,
             back=back,
             extra=overflow + extra,
             headings=path,
@@ -1172,8 +1206,10 @@ class _Builder:
         for item, head, definition, size in zip(items, heads, definitions, sizes):
             if definition is not None or _has_key_term(head.tokens):
                 self.item(item, child_path, in_enumeration=small)
-            elif not small and size >= MIN_STATEMENT_WORDS:
-                self.item(item, child_path)  # an item that says something: its own card, in the list's context
+            elif not small and (size >= MIN_STATEMENT_WORDS or _sub_items(item)):
+                # An item that says something, or leads in to items of its own: its own cards, in
+                # the list's context.
+                self.item(item, child_path)
             else:
                 for sub in _sub_items(item):
                     title = head.text.rstrip(" :")
@@ -1237,10 +1273,14 @@ class _Builder:
             self.line_fact(lazy_note, headings=headings)
 
     def _key_sub_item(self, item: Token, headings: tuple[str, ...], listed: bool) -> None:
-        """A sub-item under a fact makes a card of its own only if it has a key term (at any depth)."""
+        """A sub-item under a fact makes a card of its own when it has a key term or a definition,
+        or says something on its own (a statement); a short remark only goes on the fact's back."""
         head = self.head(item)
         if head.tokens and (_has_key_term(head.tokens) or self.split(head)):
             self.item(item, headings, in_enumeration=listed)
+            return
+        if len(head.text.split()) >= MIN_STATEMENT_WORDS or (_sub_items(item) and head.text.endswith(":")):
+            self.item(item, headings)
             return
         for sub in _sub_items(item):
             self._key_sub_item(sub, headings, listed)
@@ -1371,6 +1411,13 @@ def _title_like(text: str) -> bool:
     )
 
 
+def _restates(term: str, body: str) -> bool:
+    """Whether a definition's body only says its term again (in at most four words)."""
+    stems = {w[:5] for w in _WORD.findall(term.lower())}
+    words = [w for w in _WORD.findall(body.lower()) if w not in _FILLER and len(w) > 2]
+    return 0 < len(words) <= 4 and sum(w[:5] in stems for w in words) * 2 >= len(words)
+
+
 def _ordered(list_token: Token) -> bool:
     """Whether a list is numbered (a procedure, in order)."""
     return bool(list_token.get("attrs", {}).get("ordered"))
@@ -1461,6 +1508,7 @@ def _link_index(heads: Sequence[_Line], items: Sequence[Token] = ()) -> bool:
     return links >= 2 and links * 2 > len(heads)
 
 
+_STATUS_HEADER = re.compile(r"^\W*(?:status|progress|done|estado|progreso)\W*$", re.I)
 _EXAMPLE = re.compile(r"\b(?:examples?|e\.g\.|sample|ejemplos?)\b", re.I)
 _REPOSITORY = re.compile(r"^[\w.-]+/[\w./-]+$")
 
@@ -1485,7 +1533,13 @@ def _handle_table(builder: _Builder, block: Block, following: Block | None) -> i
         return 0
     headers = [inline_text(cell["children"]).strip() for cell in head["children"]]
     rows = [[repair_bold(cell["children"]) for cell in row["children"]] for row in body["children"]]
+    for previous, cells in zip(rows, rows[1:]):
+        if cells and previous and not inline_text(cells[0]).strip():
+            cells[0] = previous[0]  # an empty first cell continues the row above
     keys = [inline_text(cells[0]).strip() if cells else "" for cells in rows]
+    if any(_STATUS_HEADER.search(h) for h in headers[1:]):
+        builder.skip(block.line, "meta-table", " | ".join(headers))  # the author's progress, not AWS
+        return 0
     if _EXAMPLE.search(builder.headings[-1]) or _link_keys(rows):
         # An example's made-up values, or an index of files and repositories: nothing to learn.
         builder.skip(block.line, "example-table" if _EXAMPLE.search(builder.headings[-1]) else "link-index", " | ".join(headers))
@@ -1500,8 +1554,7 @@ def _handle_table(builder: _Builder, block: Block, following: Block | None) -> i
                     builder.line_fact(_Line(tuple(cell), block.line + 2 + row_number), headings=path)
         return 0
     comparison = len(headers) > 2
-    for row_number, row in enumerate(body["children"]):
-        cells = [repair_bold(cell["children"]) for cell in row["children"]]
+    for row_number, cells in enumerate(rows):
         if not cells:
             continue
         key_tokens = _unbold(cells[0])
@@ -1534,8 +1587,11 @@ def _handle_code(builder: _Builder, block: Block, following: Block | None) -> in
 
 
 def _handle_quote(builder: _Builder, block: Block, following: Block | None) -> int:
-    """A block quote: its blocks, as if they were not quoted."""
+    """A block quote: its blocks, as if they were not quoted (an Obsidian callout's `[!note]` line
+    is only its frame)."""
     children = [c for c in block.token.get("children", ()) if c["type"] != "blank_line"]
+    if children and children[0]["type"] == "paragraph":
+        children[0] = _without_callout(children[0], block.line)
     index = 0
     while index < len(children):
         child = children[index]
@@ -1544,6 +1600,18 @@ def _handle_quote(builder: _Builder, block: Block, following: Block | None) -> i
         following_block = Block(nxt["type"], nxt, block.line) if nxt else None
         index += 1 + BLOCK_HANDLERS.get(child["type"], _skip_block)(builder, nested, following_block)
     return 0
+
+
+_CALLOUT = re.compile(r"^\s*\[![\w-]+\][+-]?")
+
+
+def _without_callout(paragraph: Token, line: int) -> Token:
+    """A quote's first paragraph without the `[!note] Title` line that makes it a callout."""
+    tokens = paragraph.get("children", ())
+    if not tokens or tokens[0]["type"] != "text" or not _CALLOUT.match(tokens[0]["raw"]):
+        return paragraph
+    cut = next((i for i, t in enumerate(tokens) if t["type"] in ("softbreak", "linebreak")), len(tokens))
+    return {**paragraph, "children": list(tokens[cut + 1 :]), "line": paragraph.get("line", line) + 1}
 
 
 def _handle_html(builder: _Builder, block: Block, following: Block | None) -> int:

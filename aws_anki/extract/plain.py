@@ -20,6 +20,7 @@ from .keyterms import KeyTerm, key_terms
 Token = Mapping[str, Any]
 
 MAX_CLOZE_WORDS = 30
+MIN_STATEMENT_WORDS = 4
 MAX_SAME_KIND_DELETIONS = 3  # "every 5 minutes ... every 1 minute": both numbers, each its own card
 DELETION = "cloze_span"  # a token type of this module's own: the span a cloze deletion hides
 
@@ -47,6 +48,8 @@ def plain_deletions(tokens: Sequence[Token], text: str, avoid: Sequence[str]) ->
     words = len(text.split())
     if words > MAX_CLOZE_WORDS:
         return "long-sentence"
+    if words < MIN_STATEMENT_WORDS:
+        return "fragment"  # "Supported by ASG": too little to know what is asked
     if TRIVIAL.match(text):
         return "trivial"
     if DANGLING.search(text):
@@ -80,15 +83,20 @@ _SERIES_AFTER = re.compile(r"^\s*(?:,|and\b|or\b|/|etc\b)", re.I)
 # Nouns that a service or acronym merely qualifies ("an S3 bucket", "the VPC settings"): the
 # name is then guessable from the noun, and not the fact.
 _QUALIFIED_NOUN = re.compile(
-    r"^\s*(?:buckets?|settings?|gateways?|endpoints?|routing|console|tables?|instances?|api|apis|policies|policy|"
-    r"roles?|queues?|topics?|functions?|clusters?|bucket policy|service|services|resources?|events?|logs?|metrics?|"
-    r"units?|level|layer|side|records?|keys?|accounts?|users?|groups?|streams?|records?)\b",
+    r"^\s*(?:buckets?|settings?|console|routing|level|side|api|apis|endpoints?)\b",
     re.I,
 )
 # What follows an example rather than a fact ("to access S3 for instance").
 _EXAMPLE_AFTER = re.compile(r"^\W{0,3}(?:for (?:instance|example)|e\.g\.|eg\b|etc\b|or (?:so|similar))", re.I)
 # A number the notes themselves call approximate or current: it drifts, it is no fact to learn.
 _VOLATILE_BEFORE = re.compile(r"\b(?:currently|around|about|approximately|roughly|nearly|almost|~)\s*\(?$", re.I)
+_GENERIC_WORD = re.compile(
+    r"(?:instance|service|policy|policie|bucket|setting|gateway|endpoint|table|function|cluster|resource|event|log|"
+    r"metric|unit|type|mode|data|record|key|account|user|group|stream|feature|option|class|tier|level|layer|rule|"
+    r"role|queue|topic|volume|node|task|job)s?|amazon|aws"
+)
+_TRIVIAL_NUMBER = re.compile(r"(?:one|a single|1)(?: \w+)?", re.I)
+_PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
 _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
 
 
@@ -106,10 +114,14 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
             return False
     if term.kind == "number" and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
         return False
-    if term.kind == "number" and _VOLATILE_BEFORE.search(before):
+    if term.kind == "number" and (_VOLATILE_BEFORE.search(before) or _TRIVIAL_NUMBER.fullmatch(term.text)):
         return False
-    if before.endswith("/") or after.startswith("/"):
-        return False  # half of a pair written `RCU/WCU`
+    if term.kind == "number" and _SERIES_BEFORE.search(before) is None and re.match(r"^\s*,\s*\d", after):
+        return False  # the first of a run of example values ("(0, 1, ...)")
+    if term.kind in ("acronym", "service") and _PAIR_BEFORE.search(before):
+        return False  # "CPU or [GPU]": the other half of a pair is a giveaway
+    if before.endswith(("/", "-")) or after.startswith(("/", "-")) and after[1:2].isalnum():
+        return False  # half of a pair written `RCU/WCU`, or of a compound (`SSE-KMS`)
     if term.text.count("(") != term.text.count(")") or (before.rstrip().endswith("(") and after.lstrip().startswith(")")):
         return False  # a gloss in brackets, or a blank that cuts through them
     if term.kind in ("service", "acronym", "term") and _QUALIFIED_NOUN.match(after):
@@ -118,12 +130,30 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
         return False
     if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
         return False  # a pattern given as an example
-    words = {w for w in re.findall(r"\w{4,}", term.text.casefold()) if w not in _STOPWORDS}
+    # Every distinctive word of the term already in the context ("spot instances" under "Spot
+    # training"): the context gives the answer away.
+    folded = term.text.casefold()
+    if len(re.findall(rf"(?<!\w){re.escape(folded)}(?!\w)", text.casefold())) > 1:
+        return False  # shown beside its own blank
+    if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
+        return False  # "SCP" under "Service control policies"
+    words = {w for w in re.findall(r"\w{3,}", term.text.casefold()) if w not in _STOPWORDS and not _GENERIC_WORD.fullmatch(w)}
     if words:
         context = " ".join(shown).casefold()
-        if any(re.search(rf"\b{re.escape(w)}", context) for w in words):
+        if all(re.search(rf"\b{re.escape(w)}", context) for w in words):
             return False
     return True
+
+
+def _initials(shown: Sequence[str]) -> set[str]:
+    """The acronyms the card's context spells out: initials of each heading, and of its parts."""
+    found: set[str] = set()
+    for text in shown:
+        for part in re.split(r"[()›:,/&-]", text):
+            words = [w for w in re.findall(r"[A-Za-z]\w*", part) if w.lower() not in _STOPWORDS]
+            if len(words) >= 2:
+                found.add("".join(w[0] for w in words).upper())
+    return found
 
 
 def _chosen(terms: Sequence[KeyTerm]) -> list[KeyTerm]:
