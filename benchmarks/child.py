@@ -42,21 +42,18 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
     report, written = built.report, built.written
     seconds = dict(report.seconds)
     seconds.update(import_=imported - started, build=done - imported)
-    if not written.up_to_date and "write" not in seconds:  # an incremental rebuild times its own write
-        seconds["write"] = (done - imported) - sum(report.seconds.values())
     info: dict[str, Any] = {
         "seconds": seconds,
         "notes": report.notes,
         "files": report.files,
         "cached": report.files_cached,
         "workers": report.workers,
-        "incremental": report.incremental,
         "size": written.size,
         "up_to_date": written.up_to_date,
         "changes": {k: v if isinstance(v, int) else len(v) for k, v in written.changes.as_dict().items()},  # type: ignore[arg-type]
         "code": aws_anki.build.__file__,
     }
-    if kind == "genanki" and built.made is not None:  # not `result`: that would make the notes of an incremental build
+    if kind == "genanki" and built.made is not None:
         info["genanki_size"] = _genanki_default_size(built.result, Path(out).with_suffix(".genanki.apkg"))
     return info
 

@@ -279,8 +279,7 @@ def report(results: list[dict[str, Any]]) -> None:
     print("Rebuild after editing one file, median seconds per stage:")
     for r in results:
         one = r["runs"]["onefile"]
-        incremental = "incremental" if all(run.get("incremental") for run in one) else "full"
-        print(f"{r['scale']:>5g}x ({incremental}) "
+        print(f"{r['scale']:>5g}x "
               + ", ".join(f"{name.rstrip('_')} {_stage(one, name):.3f}" for name in one[0]["seconds"]))
 
     base = results[0]

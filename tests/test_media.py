@@ -101,7 +101,7 @@ def test_configured_folders_relative_to_root_note_or_absolute(vault: Path, tmp_p
 
 
 def test_build_deck_attachments_option(vault: Path) -> None:
-    write(vault / "notes" / "s3.md", "# Amazon S3\n\n- **Chart**: the chart\n![[chart.png]]\n")
+    write(vault / "notes" / "s3.md", "# Amazon S3\n\n- **Chart**: how objects spread over storage classes\n![[chart.png]]\n")
     write(vault / "files" / "chart.png", PNG + b"files chart")
     write(vault / "attachments" / "chart.png", PNG + b"attachments chart")
     default = aws_anki.build_deck([vault], use_cache=False)
@@ -205,4 +205,4 @@ def test_build_refuses_outside_images_end_to_end(vault: Path, tmp_path: Path) ->
     for note in result.notes:
         assert "<img" not in "".join(note.fields)
     backs = {n.fields[0]: n.fields[1] for n in result.notes}
-    assert "[image: innocent.png]" in backs["Innocent"]
+    assert "<img" not in backs["Innocent"] and "innocent.png" not in backs["Innocent"]

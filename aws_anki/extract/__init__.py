@@ -67,13 +67,14 @@ MAX_LIST_ITEMS = 7
 MAX_SET_ITEM_WORDS = 12  # a list card's items are short names, phrases or steps ...
 MAX_SET_WORDS = 36  # ... and all of them together fit in a glance
 MAX_NAME_WORDS = 4  # an item this short is a name
+MAX_ANNOUNCED_ITEM_WORDS = 8  # "X needs:" over a few short items is a set the author announced
 MAX_LISTED_TERM_WORDS = 3  # a list card of definitions' terms only when the terms are names
 MIN_STATEMENT_WORDS = 5  # an item of a long list this long says something of its own
 MAX_ANSWER_WORDS = 25  # an answer keeps its first sentence, and more only up to this many words
 MAX_DELETION_SHARE = 0.6
 MAX_SENTENCE_DELETION_WORDS = 4
 MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible words in its sentence
-MAX_DELETION_WORDS = 9
+MAX_DELETION_WORDS = 5  # a longer bold span is a phrase the author stressed, not a term to recall
 MAX_DELETIONS_PER_NOTE = 20
 MAX_ITEM_WORDS = 15  # sub-items this short (on average) are an enumeration's items
 MAX_TERM_CHARS = 70
@@ -172,6 +173,7 @@ _SET_LEAD = re.compile(
 # A bold span that opens like a clause, or a comma inside one that is no list of names.
 _CLAUSE_SPAN = re.compile(
     r"^\s*(?:when|while|if|for|with|by|to|from|as|because|since|after|before|during|without|so|and|or|but|that|which|"
+    r"not|no|can|will|must|should|is|are|be|used|using|create|creates|update|you|we|it|"
     r"cuando|si|para|con|por|porque)\b",
     re.I,
 )
@@ -182,7 +184,12 @@ GENERIC_LABELS = frozenset(
     "availability|durability|scalability|monitoring|integration|integrations|encryption|scaling|billing|"
     "considerations|purpose|how it works|when to use|ventajas|desventajas|casos de uso|caso de uso|ejemplo|precio".split("|")
 )
-_NOTE_PREFIX = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*", re.I)
+_NOTE_LABEL = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*", re.I)
+# A label, an arrow or a connective that ties a line to the one before: not part of its fact.
+_NOTE_PREFIX = re.compile(
+    r"^\s*(?:(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*|(?:=>|->|→|⇒)\s*|(?:so|also|and|but|then),?\s+(?=\w))",
+    re.I,
+)
 _ARTICLE = re.compile(r"^(?:an?|the|el|la|los|las|un|una)\s+(?=\S)", re.I)
 _FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # `A -> B -> C` is a flow, not a definition
 _URL_ONLY = re.compile(r"^\s*(?:<)?https?://\S+(?:>)?\s*$")
@@ -317,7 +324,7 @@ def definition_lines(text: str) -> Iterator[tuple[int, str, str]]:
         if "](" in body:
             body = _LINK.sub(r"\1", body)
         body = _strip_markup(body).strip()
-        if _QUESTION.fullmatch(term + ":") or _ANSWER.fullmatch(term + ":") or _NOTE_PREFIX.fullmatch(term + ":"):
+        if _QUESTION.fullmatch(term + ":") or _ANSWER.fullmatch(term + ":") or _NOTE_LABEL.fullmatch(term + ":"):
             term = ""  # a `Q:`/`A:`/`Note:` label, not a term: only what follows it must be in a card
             if not body:
                 continue
@@ -635,7 +642,7 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
         children = token["children"]
         text = _span_text(children)
         texts.append(text)
-        if _is_filler(text) or _CLAUSE_SPAN.match(text) or ("," in text and any(len(p.split()) > 3 for p in text.split(","))):
+        if _is_filler(text) or _CLAUSE_SPAN.match(text) or any(len(p.split()) > 3 for p in text.split(", ")[1:]):
             continue  # filler, or a piece of a clause ("when creating"), not a term
         if (not children or children[0]["type"] == "link") and all(child["type"] == "link" for child in children):
             continue  # a link in bold is a pointer, not a fact
@@ -775,7 +782,7 @@ def _lines(children: Sequence[Token], line: int) -> Iterator[_Line]:
             before = inline_text(current).rstrip()
             after = children[index + 1] if index + 1 < len(children) else None
             starts_label = after is not None and after["type"] == "text" and bool(
-                _QUESTION.match(after["raw"]) or _ANSWER.match(after["raw"]) or _NOTE_PREFIX.match(after["raw"])
+                _QUESTION.match(after["raw"]) or _ANSWER.match(after["raw"]) or _NOTE_LABEL.match(after["raw"])
             )
             if before.endswith((".", "!", "?", ":")) or token["type"] == "linebreak" or not before or starts_label:
                 if current:
@@ -860,7 +867,7 @@ def _split_lazy_note(head: _Line) -> tuple[_Line, _Line | None]:
     for index, token in enumerate(head.tokens):
         if token["type"] == "softbreak" and index + 1 < len(head.tokens):
             after = head.tokens[index + 1]
-            if after["type"] == "text" and _NOTE_PREFIX.match(after["raw"]):
+            if after["type"] == "text" and _NOTE_LABEL.match(after["raw"]):
                 lines = 1 + sum(1 for t in head.tokens[:index] if t["type"] == "softbreak")
                 return _Line(head.tokens[:index], head.line), _Line(head.tokens[index + 1 :], head.line + lines)
     return head, None
@@ -1053,9 +1060,6 @@ class _Builder:
             pattern = "bold-term" if tokens[0]["type"] == "strong" else "plain-term"
             self.add(self._definition(definition[0], definition[1], line.line, extra, path, pattern))
             return True
-        if text.endswith(":"):
-            self.skip(line.line, "lead-in-without-list", text)  # it introduces what is not on the card
-            return False
         sentences = list(_sentences(tokens, line.line))
         if len(sentences) > 1:
             # One card per sentence: a cloze never shows its sibling sentences. Sub-items and code
@@ -1073,7 +1077,7 @@ class _Builder:
         if spans:
             bold_chars = sum(len(_span_text(s["children"])) for s in spans)
             numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(text) else {}
-            kept = _drop_shown(tokens, numbers, path)
+            kept = _drop_shown(tokens, numbers, _shown(path))
             if not kept and numbers and tokens[0]["type"] == "strong" and len(tokens) > 1:
                 # `**Versioning** keeps every version` under "Versioning": the subject is on the
                 # front already, so the card asks what it does.
@@ -1097,7 +1101,7 @@ class _Builder:
         made = False
         reason = ""
         for piece in pieces:
-            found = plain_deletions(piece, inline_text(piece).strip(), path)
+            found = plain_deletions(piece, inline_text(piece).strip(), _shown(path))
             if isinstance(found, str):
                 reason = reason or found
                 continue
@@ -1191,7 +1195,8 @@ class _Builder:
         longest = max(sizes, default=0)
         # A set worth learning as a set: names, or what the lead-in calls a set ("three storage
         # classes", "the steps"), or a short procedure. Loose remarks are cards of their own.
-        closed = longest <= MAX_NAME_WORDS or (
+        announced = lead.text.rstrip().endswith(":") and len(items) <= 5 and longest <= MAX_ANNOUNCED_ITEM_WORDS
+        closed = announced or longest <= MAX_NAME_WORDS or (
             longest <= MAX_SET_ITEM_WORDS and (_SET_LEAD.search(lead_text) is not None or (ordered and len(items) <= 5))
         )
         small = closed and len(items) <= MAX_LIST_ITEMS and sum(sizes) <= MAX_SET_WORDS
@@ -1409,6 +1414,11 @@ def _title_like(text: str) -> bool:
         and words[-1] not in _FRAGMENT_END
         and words[-1] not in _DANGLING
     )
+
+
+def _shown(path: tuple[str, ...]) -> tuple[str, ...]:
+    """The headings a card's context line shows: the file's own title only when nothing else names it."""
+    return path[1:] or path
 
 
 def _restates(term: str, body: str) -> bool:

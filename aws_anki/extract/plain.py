@@ -52,6 +52,8 @@ def plain_deletions(tokens: Sequence[Token], text: str, avoid: Sequence[str]) ->
         return "fragment"  # "Supported by ASG": too little to know what is asked
     if TRIVIAL.match(text):
         return "trivial"
+    if text.endswith(":"):
+        return "lead-in-without-list"  # it introduces what is not on the card
     if DANGLING.search(text):
         return "dangling"
     full = inline_text(tokens)
@@ -107,6 +109,8 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
     if term.kind == "acronym" and term.text.upper() in GENERIC_ACRONYMS:
         return False
     before, after = text[: term.start], text[term.end :]
+    if before.count("{{") > before.count("}}"):
+        return False  # inside template syntax the author wrote (`{{resolve:...}}`)
     if term.kind != "number" and _SERIES_BEFORE.search(before) and _SERIES_AFTER.match(after):
         return False
     if term.kind in ("service", "term", "acronym") and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
