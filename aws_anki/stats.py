@@ -97,6 +97,10 @@ class Quality:
     definition_lines: int = 0
     definition_covered: int = 0
     uncovered: tuple[str, ...] = field(default=())  # "file:line text" of what no note contains
+    # Covered, or on a line the extractor reports as making no card, with its reason (`--skipped`):
+    # nothing the author marked is lost silently.
+    bold_accounted: int = 0
+    definition_accounted: int = 0
 
     @property
     def defect_counts(self) -> dict[str, int]:
@@ -108,6 +112,16 @@ class Quality:
     def bold_coverage(self) -> float:
         """Share of bold spans whose text is in some note (1.0 when there are none)."""
         return self.bold_covered / self.bold_spans if self.bold_spans else 1.0
+
+    @property
+    def bold_accounted_share(self) -> float:
+        """Share of bold spans that are in some note or on a line reported as making no card."""
+        return self.bold_accounted / self.bold_spans if self.bold_spans else 1.0
+
+    @property
+    def definition_accounted_share(self) -> float:
+        """Share of definition lines that are in some note or reported as making no card."""
+        return self.definition_accounted / self.definition_lines if self.definition_lines else 1.0
 
     @property
     def definition_coverage(self) -> float:
@@ -126,6 +140,8 @@ class Quality:
                 "bold_covered": self.bold_covered,
                 "definition_lines": self.definition_lines,
                 "definition_covered": self.definition_covered,
+                "bold_accounted": self.bold_accounted,
+                "definition_accounted": self.definition_accounted,
             },
             "uncovered": list(self.uncovered),
         }
@@ -146,6 +162,8 @@ def quality(notes: Sequence[CardNote], extractions: Sequence[Extraction] = ()) -
         definition_lines=definitions[0],
         definition_covered=definitions[1],
         uncovered=tuple(uncovered),
+        bold_accounted=bold[2],
+        definition_accounted=definitions[2],
     )
 
 
@@ -192,30 +210,43 @@ def _duplicates(notes: Sequence[CardNote]) -> list[Defect]:
 
 def _coverage(
     notes: Sequence[CardNote], extractions: Sequence[Extraction]
-) -> tuple[tuple[int, int], tuple[int, int], list[str]]:
-    """Honest coverage: a key text counts only if its words are found in a note from its file."""
+) -> tuple[tuple[int, int, int], tuple[int, int, int], list[str]]:
+    """Honest coverage: a key text counts only if its words are found in a note from its file.
+    Each pair also counts what is accounted for: covered, or on a line reported as skipped."""
     indexes: dict[str, _WordIndex] = defaultdict(_WordIndex)
     for note in notes:
         words = normalise(html.unescape(_TAGS_AND_CLOZE.sub(" ", " ".join(note.fields)))).split()
         for source in (note.source, *note.merged_sources):
             indexes[source.rsplit(":", 1)[0]].add(words)
-    bold_total = bold_hits = definition_total = definition_hits = 0
+    bold_total = bold_hits = definition_total = definition_hits = bold_told = definition_told = 0
     uncovered: list[str] = []
     for extraction in extractions:
         index = indexes[extraction.source]
+        # What the extractor reported as making no card, by line and by words (a sentence's line
+        # and a bold span's nearest known line can differ inside a paragraph).
+        skipped = {s.line for s in extraction.skipped}
+        told = _WordIndex()
+        for skip in extraction.skipped:
+            told.add(normalise(skip.text).split())
         for line, text in extraction.bold_texts:
             bold_total += 1
             if index.covers(normalise(text).split()):
                 bold_hits += 1
             else:
+                bold_told += line in skipped or told.covers(normalise(text).split()[:_BODY_WORDS])
                 uncovered.append(f"{extraction.source}:{line} bold: {text[:80]}")
         for line, term, body in extraction.definition_texts:
             definition_total += 1
             if index.covers(normalise(term).split()) and index.covers(normalise(body).split()[:_BODY_WORDS]):
                 definition_hits += 1
             else:
+                definition_told += line in skipped or told.covers(normalise(f"{term} {body}").split()[:_BODY_WORDS])
                 uncovered.append(f"{extraction.source}:{line} definition: {term[:40]}: {body[:60]}")
-    return (bold_total, bold_hits), (definition_total, definition_hits), uncovered
+    return (
+        (bold_total, bold_hits, bold_hits + bold_told),
+        (definition_total, definition_hits, definition_hits + definition_told),
+        uncovered,
+    )
 
 
 class _WordIndex:

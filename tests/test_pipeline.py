@@ -96,7 +96,7 @@ def test_reverse_cards_for_short_name_definitions_only(tmp_path: Path) -> None:
     )
     short = {n.fields[0]: n for n in aws_anki.build_deck([tmp_path], reverse="short").notes}
     assert short["Visibility timeout"].field("Reverse") == "1" and short["Visibility timeout"].cards == 2
-    assert short["Use cases"].field("Reverse") == ""  # a label, not a name
+    assert next(v for k, v in short.items() if k.endswith("use cases")).field("Reverse") == ""  # a label, not a name
     assert short["Retention"].field("Reverse") == ""  # "4 days" names nothing
     assert all(n.field("Reverse") == "" for n in aws_anki.build_deck([tmp_path]).notes)  # off by default
 

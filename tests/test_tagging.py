@@ -116,7 +116,7 @@ def test_real_notes_hand_checked_facts_get_their_service(real_notes: Path) -> No
             for note in found:
                 assert expected <= set(note.tags), (row, note.tags)
             checked += 1
-    assert checked >= 40
+    assert checked >= 35  # of the 40+ hand-checked lines, those that still make a card
 
 
 def test_real_notes_resolution_share(real_notes: Path) -> None:
@@ -135,7 +135,7 @@ def test_real_notes_resolution_share(real_notes: Path) -> None:
         (("notes", "Amazon S3", "S3 Object Lambda"), "Amazon S3 › S3 Object Lambda"),
         (("notes", "EC2 - Placement Groups"), "Amazon EC2 › EC2 - Placement Groups"),
         (("notes", "Simple Storage Service", "Billing"), "Amazon S3 › Billing"),
-        (("notes", "Throughput vs IOPS"), "notes › Throughput vs IOPS"),
+        (("notes", "Throughput vs IOPS"), "Throughput vs IOPS"),  # a file name is no subject
     ],
 )
 def test_context_line_drops_only_headings_that_just_spell_the_service(headings: tuple[str, ...], context: str) -> None:

@@ -930,6 +930,7 @@ class _Builder:
     section_start: int = 0
     pending: list[tuple[str, int, str]] = field(default_factory=list)  # attachments waiting for a fact
     under_pseudo: bool = False  # whether the last heading is a bold line, not a real heading
+    pseudo: tuple[int, str, int] | None = None  # that bold line: its line, text, and facts before it
     # Memos (each keeps its key object alive, so an id is never reused while it is in the memo).
     heads: dict[int, tuple[Token, _Line]] = field(default_factory=dict)
     splits: dict[int, tuple[Sequence[Token], tuple[list[Token], list[Token]] | None]] = field(default_factory=dict)
@@ -954,16 +955,25 @@ class _Builder:
             index += 1 + consumed
         if len(blocks) == 1 and blocks[0].type == "list":
             self.heading_enumeration(blocks[0])
+        self.close_sub_heading()
         self.facts[self.section_start :] = _merge_same_terms(self.facts[self.section_start :])
         for html_text, line, what in self.pending:
             self.skip(line, f"{what}-without-fact", what)
         self.pending = []
 
-    def sub_heading(self, text: str) -> None:
+    def sub_heading(self, text: str, line: int) -> None:
         """A bold line acting as a heading: later blocks of the section sit under it."""
+        self.close_sub_heading()
         base = self.headings[:-1] if self.under_pseudo else self.headings
         self.headings = (*base, text)
         self.under_pseudo = True
+        self.pseudo = (line, text, len(self.facts))
+
+    def close_sub_heading(self) -> None:
+        """Report a bold sub-heading that no fact came under (its words are on no card)."""
+        if self.pseudo is not None and len(self.facts) == self.pseudo[2]:
+            self.skip(self.pseudo[0], "heading-without-facts", self.pseudo[1])
+        self.pseudo = None
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -1099,17 +1109,15 @@ class _Builder:
         sentence is cut at its clauses), or no card, with the reason."""
         pieces = clauses(line.tokens)
         made = False
-        reason = ""
         for piece in pieces:
-            found = plain_deletions(piece, inline_text(piece).strip(), _shown(path))
+            text = inline_text(piece).strip()
+            found = plain_deletions(piece, text, _shown(path))
             if isinstance(found, str):
-                reason = reason or found
+                self.skip(line.line, found, text)  # each clause that gave nothing says why
                 continue
             tokens, numbers = found
-            self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, inline_text(piece).strip(), "key-term"))
+            self.add(self.fact("cloze", inline_html(tokens, deletions=numbers), "", extra, path, line.line, text, "key-term"))
             made = True
-        if not made:
-            self.skip(line.line, reason, line.text)
         return made
 
     def _drop_pointer_tail(self, line: _Line) -> _Line:
@@ -1371,7 +1379,7 @@ def _handle_paragraph(builder: _Builder, block: Block, following: Block | None) 
         if first_break == len(children) and ends_colon and following is not None and following.type == "list":
             builder.enumeration(_Line(children, block.line), following.token["children"], builder.headings, _ordered(following.token))
             return 1
-        builder.sub_heading(pseudo)
+        builder.sub_heading(pseudo, block.line)
         children = children[first_break + 1 :]
         if not children:
             return 0
@@ -1422,10 +1430,11 @@ def _shown(path: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _restates(term: str, body: str) -> bool:
-    """Whether a definition's body only says its term again (in at most four words)."""
+    """Whether a definition's body only says its term again ("Security: security recommendations")."""
     stems = {w[:5] for w in _WORD.findall(term.lower())}
     words = [w for w in _WORD.findall(body.lower()) if w not in _FILLER and len(w) > 2]
-    return 0 < len(words) <= 4 and sum(w[:5] in stems for w in words) * 2 >= len(words)
+    restated = sum(w[:5] in stems for w in words)
+    return 0 < len(words) <= 2 and restated >= max(1, len(words) - 1)
 
 
 def _ordered(list_token: Token) -> bool:
@@ -1441,7 +1450,9 @@ def _leads_in(lines: Sequence[_Line]) -> bool:
         return True
     return (
         len(lines) == 1
-        and len(text.split()) <= MAX_PSEUDO_HEADING_WORDS
+        and 0 < len(text.split()) <= MAX_PSEUDO_HEADING_WORDS
+        and _ANY_WORD.search(text) is not None
+        and noise_reason(text, lines[-1].tokens) is None
         and not text.endswith((".", "!", "?", ";", ","))
         and ":" not in text
         and not _ANSWER.match(text)

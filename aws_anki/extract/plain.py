@@ -21,6 +21,7 @@ Token = Mapping[str, Any]
 
 MAX_CLOZE_WORDS = 30
 MIN_STATEMENT_WORDS = 4
+MAX_HIDDEN_SHARE = 0.5
 MAX_SAME_KIND_DELETIONS = 3  # "every 5 minutes ... every 1 minute": both numbers, each its own card
 DELETION = "cloze_span"  # a token type of this module's own: the span a cloze deletion hides
 
@@ -109,7 +110,8 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
     if term.kind == "acronym" and term.text.upper() in GENERIC_ACRONYMS:
         return False
     before, after = text[: term.start], text[term.end :]
-    if before.count("{{") > before.count("}}"):
+    if len(term.text) > MAX_HIDDEN_SHARE * len(text.strip()):
+        return False  # the blank would be most of the card    if before.count("{{") > before.count("}}"):
         return False  # inside template syntax the author wrote (`{{resolve:...}}`)
     if term.kind != "number" and _SERIES_BEFORE.search(before) and _SERIES_AFTER.match(after):
         return False
