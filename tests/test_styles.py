@@ -129,13 +129,19 @@ def _card_cases() -> list[Any]:
         for entry in _load_expect(name).get("cards", []):
             front = entry.get("front")
             label = f"{name}:L{entry['line']}:{entry['answer']}" + (f"@{front}" if front else "")
-            cases.append(pytest.param(name, entry, id=label))
+            cases.append(pytest.param(name, entry, id=label, marks=_gap(entry)))
     return cases
+
+
+def _gap(entry: dict[str, Any]) -> Any:
+    """An expectation the extractor does not meet yet is kept, with why, as a strict xfail: it
+    fails the suite the day it passes, so the `gap` note is removed with the fix."""
+    return pytest.mark.xfail(strict=True, reason=entry["gap"]) if "gap" in entry else ()
 
 
 def _no_card_cases() -> list[Any]:
     return [
-        pytest.param(name, entry, id=f"{name}:L{entry['line']}:no_card")
+        pytest.param(name, entry, id=f"{name}:L{entry['line']}:no_card", marks=_gap(entry))
         for name in _expect_names()
         for entry in _load_expect(name).get("no_card", [])
     ]
@@ -209,7 +215,7 @@ def test_expectations_are_well_formed(name: str) -> None:
 
     card_lines = set()
     for entry in cards:
-        assert set(entry) <= {"line", "front", "answer"}, f"unknown keys in {entry}"
+        assert set(entry) <= {"line", "front", "answer", "gap"}, f"unknown keys in {entry}"
         card_lines.add(check_line(entry))
         assert isinstance(entry.get("answer"), str) and entry["answer"].strip(), f"empty answer in {entry}"
         front = entry.get("front")
@@ -218,7 +224,7 @@ def test_expectations_are_well_formed(name: str) -> None:
         ), f"front must be a text or a list of texts: {entry}"
     seen = set()
     for entry in none:
-        assert set(entry) <= {"line", "why"}, f"unknown keys in {entry}"
+        assert set(entry) <= {"line", "why", "gap"}, f"unknown keys in {entry}"
         line = check_line(entry)
         assert isinstance(entry.get("why"), str) and entry["why"].strip(), f"say why in {entry}"
         assert line not in seen, f"line {line} listed twice under no_card"

@@ -153,6 +153,7 @@ _META = re.compile(
     r"notes?|guide|site|portal|course|chapter|cheat ?sheet)s?\b.{0,60}?\b(?:contains?|covers?|includes?|describes?|"
     r"lists?|is about|has|explains?|summari[sz]es?|organi[sz]ed)\b|each (?:file|page|folder|section|note|chapter)\b|"
     r"welcome to\b|happy (?:learning|studying)\b|good luck\b|you (?:can|will) find\b|table of contents\b|"
+    r"(?:images?|pictures?|diagrams?|screenshots?|files?|notes?)\b.{0,30}\b(?:folder|directory)\b|"
     r"(?:este|esta) (?:repositorio|página|archivo|documento|sección) (?:contiene|cubre|incluye))",
     re.I,
 )
@@ -1431,9 +1432,9 @@ def _shown(path: tuple[str, ...]) -> tuple[str, ...]:
 
 def _restates(term: str, body: str) -> bool:
     """Whether a definition's body only says its term again ("Security: security recommendations")."""
-    stems = {w[:5] for w in _WORD.findall(term.lower())}
+    said = {w.removesuffix("s") for w in _WORD.findall(term.lower())}
     words = [w for w in _WORD.findall(body.lower()) if w not in _FILLER and len(w) > 2]
-    restated = sum(w[:5] in stems for w in words)
+    restated = sum(w.removesuffix("s") in said for w in words)
     return 0 < len(words) <= 2 and restated >= max(1, len(words) - 1)
 
 

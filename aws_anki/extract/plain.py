@@ -98,7 +98,7 @@ _GENERIC_WORD = re.compile(
     r"metric|unit|type|mode|data|record|key|account|user|group|stream|feature|option|class|tier|level|layer|rule|"
     r"role|queue|topic|volume|node|task|job)s?|amazon|aws"
 )
-_TRIVIAL_NUMBER = re.compile(r"(?:one|a single|1)(?: \w+)?", re.I)
+_TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
 _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
 
