@@ -1530,6 +1530,8 @@ def _link_index(heads: Sequence[_Line], items: Sequence[Token] = ()) -> bool:
     return links >= 2 and links * 2 > len(heads)
 
 
+# A cell that states nothing to recall ("Varies", "n/a", "-"), or nothing at all.
+_VAGUE_CELL = re.compile(r"^\W*(?:varies|depends|it depends|n/?a|none|tbd|unknown|various|see .*)?\W*$", re.I)
 _STATUS_HEADER = re.compile(r"^\W*(?:status|progress|done|estado|progreso)\W*$", re.I)
 _EXAMPLE = re.compile(r"\b(?:examples?|e\.g\.|sample|ejemplos?)\b", re.I)
 _REPOSITORY = re.compile(r"^[\w.-]+/[\w./-]+$")
@@ -1583,7 +1585,7 @@ def _handle_table(builder: _Builder, block: Block, following: Block | None) -> i
         key = inline_text(key_tokens).strip()
         line = block.line + 2 + row_number
         values = [(headers[i] if i < len(headers) else "", cell) for i, cell in enumerate(cells[1:], start=1)]
-        values = [(label, cell) for label, cell in values if inline_text(cell).strip()]
+        values = [(label, cell) for label, cell in values if not _VAGUE_CELL.match(inline_text(cell))]
         if not key or not values:
             builder.skip(line, "table-row-without-values", key)
             continue

@@ -39,6 +39,8 @@ TRIVIAL = re.compile(
 DANGLING = re.compile(
     r"\b(?:above|below|previous(?:ly)?|the following|aforementioned|the former|the latter|this diagram|"
     r"this image|this picture|see figure|as shown|anterior|siguiente)\b|"
+    r"\b(?:this|that|these|those) (?:example|case|scenario|row|device|command|setup|screenshot)s?\b|"
+    r"\bthe (?:example|screenshot)s?\b|"
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)",
     re.I,
 )
@@ -115,9 +117,8 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
         return False  # inside template syntax the author wrote (`{{resolve:...}}`)
     if term.kind != "number" and _SERIES_BEFORE.search(before) and _SERIES_AFTER.match(after):
         return False
-    if term.kind in ("service", "term", "acronym") and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
-        if before.count(",") + after.count(",") >= 1:
-            return False
+    if term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
+        return False  # one of a pair or a series: the other items give it away, or any of them fits
     if term.kind == "number" and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
         return False
     if term.kind == "number" and (_VOLATILE_BEFORE.search(before) or _TRIVIAL_NUMBER.fullmatch(term.text)):
