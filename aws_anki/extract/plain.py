@@ -102,6 +102,7 @@ _GENERIC_WORD = re.compile(
 )
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
+_WORDS = re.compile(r"\w+")
 _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
 
 
@@ -139,17 +140,27 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
         return False  # a pattern given as an example
     # Every distinctive word of the term already in the context ("spot instances" under "Spot
     # training"): the context gives the answer away.
-    folded = term.text.casefold()
-    if len(re.findall(rf"(?<!\w){re.escape(folded)}(?!\w)", text.casefold())) > 1:
+    if _occurrences(text.casefold(), term.text.casefold()) > 1:
         return False  # shown beside its own blank
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
         return False  # "SCP" under "Service control policies"
     words = {w for w in re.findall(r"\w{3,}", term.text.casefold()) if w not in _STOPWORDS and not _GENERIC_WORD.fullmatch(w)}
     if words:
-        context = " ".join(shown).casefold()
-        if all(re.search(rf"\b{re.escape(w)}", context) for w in words):
+        context = _WORDS.findall(" ".join(shown).casefold())
+        if all(any(c.startswith(w) for c in context) for w in words):
             return False
     return True
+
+
+def _occurrences(text: str, part: str) -> int:
+    """How often `part` stands in `text` as whole words (no letter or digit glued on either side)."""
+    count, start = 0, text.find(part)
+    while start >= 0 and part:
+        end = start + len(part)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            count += 1
+        start = text.find(part, start + 1)
+    return count
 
 
 def _initials(shown: Sequence[str]) -> set[str]:
