@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from .cardtext import card_text, html_text
 from .extract import Extraction
 from .notes import CONTEXT_SEPARATOR, CardNote, html_to_plain, normalise
 
@@ -451,7 +452,7 @@ class CardQuality:
 
 def card_quality(notes: Sequence[CardNote]) -> CardQuality:
     """Every card of `notes` (rendered as Anki shows it) checked for each class of CARD_DEFECT_KINDS."""
-    from .preview import preview_cards
+    from .preview import preview_cards  # lazy: the card templates are read only when cards are checked
 
     duplicates = _duplicate_first_fields(notes)
     headings: dict[str, set[str]] = defaultdict(set)
@@ -617,7 +618,6 @@ def mark_deletions(text_field: str) -> str:
 
 
 def _marked(text_field: str) -> _Marked:
-    from .cardtext import html_text
 
     marked = html_text(mark_deletions(text_field))
     chars: list[str] = []
@@ -641,7 +641,6 @@ class _NoteView:
     """What the checks read of one note, each worked out once for all its cards."""
 
     def __init__(self, note: CardNote, duplicate_of: str | None, headings: set[str]) -> None:
-        from .cardtext import html_text
 
         self.note = note
         self.duplicate_of = duplicate_of
@@ -706,7 +705,6 @@ class _CardView:
     card: PreviewCard
 
     def __post_init__(self) -> None:
-        from .cardtext import card_text
 
         self.front, self.back = card_text(self.card)
         self.number = self.card.ord + 1 if self.view.cloze else 0
@@ -802,7 +800,6 @@ def _glyph(seen: _CardView) -> str | None:
         if _GLYPHS.search(line) or _TEXT_BULLET_O.match(line):
             return line
     if _IMAGE_NAME.search(seen.back) or _IMAGE_NAME.search(seen.front):
-        from .cardtext import html_text
 
         for side in (seen.card.question, seen.card.answer):  # a file name in code is no image name
             for line in html_text(_CODE.sub(" ", side)).split("\n"):
