@@ -103,7 +103,7 @@ _FIRST_PERSON_START = re.compile(
 )
 _FIRST_PERSON_ANY = re.compile(
     r"\bI (?:think|wonder|guess|believe|could not|couldn't|couldn’t|can't|was|am|have|had|would|don't|do not|"
-    r"never|found|find|tried|love|like|hope)\b",
+    r"never|found|find|tried|love|like|hope|see|saw|noticed|learned|learnt|watched)\b",
     re.I,
 )
 _POINTER_OPENER = re.compile(
@@ -160,7 +160,7 @@ _META = re.compile(
 _TAGS_ONLY = re.compile(r"^\s*(?:#[\w/-]+\s*)+$")  # an Obsidian line of tags: `#aws #lambda`
 _META_HEADING = re.compile(
     r"^\W*(?:table of contents|contents|toc|index|índice|indice|contenido|further reading|reading list|"
-    r"references|useful links|credits|acknowledg(?:e)?ments|license|contributing|"
+    r"references|useful links|credits|acknowledg(?:e)?ments|license|contributing|to-?do|.*\bwatched\b.*|"
     r"referencias)\W*$",
     re.I,
 )
@@ -184,6 +184,11 @@ GENERIC_LABELS = frozenset(
     "feature|limits|limit|limitations|pricing|price|cost|costs|note|notes|tip|tips|security|performance|"
     "availability|durability|scalability|monitoring|integration|integrations|encryption|scaling|billing|"
     "considerations|purpose|how it works|when to use|ventajas|desventajas|casos de uso|caso de uso|ejemplo|precio".split("|")
+)
+# Headings that name no topic of their own: a generic label is asked with the one above them.
+_GENERIC_HEADINGS = frozenset(
+    "general info|general information|general|overview|key details|key points|basics|introduction|intro|summary|"
+    "notes|misc|miscellaneous|details|concepts|key concepts|features|key features|información general".split("|")
 )
 _NOTE_LABEL = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*", re.I)
 # A label, an arrow or a connective that ties a line to the one before: not part of its fact.
@@ -1147,7 +1152,8 @@ class _Builder:
         front = inline_html(_strip_colon(_unbold(term))).strip()
         label = inline_text(term).strip(" :").casefold()
         if label in GENERIC_LABELS and len(path) > 1:
-            front = f"{_escape(path[-1])}: {front[:1].lower()}{front[1:]}"
+            topic = next((h for h in reversed(path[1:]) if h.casefold() not in _GENERIC_HEADINGS), path[-1])
+            front = f"{_escape(topic)}: {front[:1].lower()}{front[1:]}"
         return Fact(
             kind="definition",
             front=front,

@@ -40,7 +40,7 @@ DANGLING = re.compile(
     r"\b(?:above|below|previous(?:ly)?|the following|aforementioned|the former|the latter|this diagram|"
     r"this image|this picture|see figure|as shown|anterior|siguiente)\b|"
     r"\b(?:this|that|these|those) (?:example|case|scenario|row|device|command|setup|screenshot)s?\b|"
-    r"\bthe (?:example|screenshot)s?\b|"
+    r"\bthe (?:example|screenshot)s?\b|\beach row\b|^all done\b|"
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)",
     re.I,
 )
@@ -83,8 +83,10 @@ GENERIC_ACRONYMS = frozenset(
 )
 # A count that the sentence goes on to spell out ("2 elements: block size and IOPS").
 _SPELLED_OUT = re.compile(r"^\s*[\w-]*\s*(?::|\(|such as|like|namely|which are|-)", re.I)
-_SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*$", re.I)
-_SERIES_AFTER = re.compile(r"^\s*(?:,|and\b|or\b|/|etc\b)", re.I)
+_SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*[\"'“(]?\s*$", re.I)
+_SERIES_AFTER = re.compile(r"^\s*[\"'”)]?\s*(?:,|and\b|or\b|/|etc\b)", re.I)
+# Nouns that only one service has: the name is guessable wherever the noun is on the card.
+_OWN_NOUNS = {"s3": re.compile(r"\bbuckets?\b", re.I), "sqs": re.compile(r"\bqueues?\b", re.I), "sns": re.compile(r"\btopics?\b", re.I)}
 # Nouns that a service or acronym merely qualifies ("an S3 bucket", "the VPC settings"): the
 # name is then guessable from the noun, and not the fact.
 _QUALIFIED_NOUN = re.compile(
@@ -120,6 +122,11 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
         return False
     if term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
+    if term.kind == "number" and re.search(r",\s*$", before) and re.match(r"^\s*,", after):
+        return False  # one value of a run of values ("50, 100, [200], 300 Mbps")
+    own = _OWN_NOUNS.get(term.text.lower().removeprefix("amazon ").strip())
+    if own is not None and own.search(before + after):
+        return False  # "[S3] ... your bucket"
     if term.kind == "number" and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
         return False
     if term.kind == "number" and (_VOLATILE_BEFORE.search(before) or _TRIVIAL_NUMBER.fullmatch(term.text)):
