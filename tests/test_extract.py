@@ -142,7 +142,7 @@ def _timed(path: Path, clock: Any) -> float:
 
 
 def test_a_wall_of_bold_makes_at_most_twenty_deletions() -> None:
-    from aws_anki.extract import MAX_DELETIONS_PER_NOTE
+    from aws_anki.extract.deletions import MAX_DELETIONS_PER_NOTE
 
     from aws_anki.parse import parse_document
     from aws_anki.read import SourceFile

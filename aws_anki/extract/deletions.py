@@ -1,0 +1,163 @@
+"""Which marked spans of a line become cloze deletions (bold, highlights, an author's own clozes)."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+from ..parse import inline_text
+from ..render import CLOZE_CLOSE, CLOZE_HINT, cloze_open, inline_html
+from .plain import shown_elsewhere
+from .facts import Fact
+from .text import Line, WORD, escape_html, sentence_bounds, span_text
+
+Token = Mapping[str, Any]
+
+MAX_DELETION_SHARE = 0.6
+MAX_SENTENCE_DELETION_WORDS = 4
+MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible words in its sentence
+MAX_DELETION_WORDS = 5  # a longer bold span is a phrase the author stressed, not a term to recall
+MAX_DELETIONS_PER_NOTE = 20
+WHOLE_BOLD_SHARE = 0.8
+AUTHOR_OPEN = re.compile(r"\{\{c(\d+)::")
+
+# What may stand between two bold spans that make one deletion ("**S3** and **EBS**").
+_JOINERS = frozenset(("", "and", "or", "&", "/", ",", "y", "o", "+", ", and", ", or"))
+
+# Words that carry no fact on their own: a bold span made only of these is not a deletion.
+FILLER = frozenset(
+    "a an the and or of to in on for with by at from as is are be been was were it this that these those there "
+    "here whenever when if then also very really just can could should would will use used using you your we "
+    "example examples e.g note important remember keep mind always never only not do does some any such stuff "
+    "thing things actually basically quite pretty rather kind sort lot default has have had usually often sometimes "
+    "generally mostly typically simply easily neat cool nice interesting "
+    "associate associated separate separately bigger smaller larger faster slower cheaper more less different same "
+    "multiple single both each every better best worse worst higher lower cannot can't possible easy hard key main "
+    "basic simple whole entire own other another new old really burned careful "
+    "el la los las un una y o de del en con por para es son se que muy también".split()
+)
+
+# A bold span that opens like a clause, or a comma inside one that is no list of names.
+_CLAUSE_SPAN = re.compile(
+    r"^\s*(?:when|while|if|for|with|by|to|from|as|because|since|after|before|during|without|so|and|or|but|that|which|"
+    r"not|no|can|will|must|should|is|are|be|used|using|create|creates|update|you|we|it|"
+    r"cuando|si|para|con|por|porque)\b",
+    re.I,
+)
+
+
+def _is_filler(text: str) -> bool:
+    """Whether a bold span is only function words (nothing worth hiding)."""
+    if text.isascii():  # lower-casing ASCII moves no word boundary
+        return FILLER.issuperset(WORD.findall(text.lower()))
+    for word in WORD.findall(text):
+        if word.lower() not in FILLER:
+            return False
+    return True
+
+
+def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
+    """Number the bold and highlighted spans of a line that make good deletions (id(token) -> number).
+
+    Spans joined only by "and"/"or"/punctuation share a number; filler spans, spans hiding more
+    than 60% of the line, and long spans that leave too little of their sentence are left out."""
+    texts: list[str] = []  # the plain text of each token
+    groups: list[list[int]] = []
+    previous = -10
+    for index, token in enumerate(tokens):
+        kind = token["type"]
+        if kind == "text":
+            texts.append(token["raw"])
+            continue
+        if kind != "strong" and kind != "mark":
+            texts.append(inline_text((token,)))
+            continue
+        children = token["children"]
+        text = span_text(children)
+        texts.append(text)
+        if _is_filler(text) or _CLAUSE_SPAN.match(text) or any(len(p.split()) > 3 for p in text.split(", ")[1:]):
+            continue  # filler, or a piece of a clause ("when creating"), not a term
+        if (not children or children[0]["type"] == "link") and all(child["type"] == "link" for child in children):
+            continue  # a link in bold is a pointer, not a fact
+        if not groups or "".join(texts[previous + 1 : index]).strip().lower() not in _JOINERS:
+            groups.append([index])
+        else:
+            groups[-1].append(index)
+        previous = index
+    if not groups:
+        return {}
+    plain = "".join(texts)
+    visible = len(plain.strip()) or 1
+    sentences: list[tuple[int, int]] = []
+    numbers: dict[int, int] = {}
+    number_count = 0
+    for group in groups:
+        size = words = 0
+        for i in group:
+            size += len(texts[i])
+            words += len(texts[i].split())
+        if size > MAX_DELETION_SHARE * visible or words > MAX_DELETION_WORDS:
+            continue
+        if words > MAX_SENTENCE_DELETION_WORDS:
+            sentences = sentences or sentence_bounds(plain)
+            start = sum(len(text) for text in texts[: group[0]])
+            sentence = next((b for b in sentences if b[0] <= start < b[1]), (0, len(plain)))
+            if len(plain[sentence[0] : sentence[1]].split()) - words < MIN_SENTENCE_CUE_WORDS:
+                continue
+        if number_count == MAX_DELETIONS_PER_NOTE:
+            break  # a line with dozens of bold spans is a wall of emphasis, not dozens of facts
+        number_count += 1
+        for i in group:
+            numbers[id(tokens[i])] = number_count
+    return numbers
+
+
+def drop_shown(tokens: Sequence[Token], numbers: dict[int, int], shown: Sequence[str]) -> dict[int, int]:
+    """Deletions whose text is not also shown on the card's front (its headings); renumbered."""
+    if not numbers:
+        return numbers
+    texts: dict[int, list[str]] = {}
+    for token in tokens:
+        number = numbers.get(id(token))
+        if number is not None:
+            texts.setdefault(number, []).append(inline_text((token,)))
+    hidden = {n for n, parts in texts.items() if not shown_elsewhere(" ".join(parts), shown)}
+    order = {n: i for i, n in enumerate(sorted(hidden), start=1)}
+    return {key: order[n] for key, n in numbers.items() if n in order}
+
+
+def author_cloze_fact(line: Line, extra: str, path: tuple[str, ...], source: str) -> Fact | None:
+    """Keep an author's `{{cN::text::hint}}` deletions; `::` and `}}` in code spans stay literal."""
+    out: list[str] = []
+    state = "text"  # text | deletion | hint
+    found = False
+    for token in line.tokens:
+        if token["type"] != "text":
+            out.append(inline_html([token]))
+            continue
+        raw = token["raw"]
+        position = 0
+        pieces: list[str] = []
+        while position < len(raw):
+            if state == "text":
+                match = AUTHOR_OPEN.search(raw, position)
+                if match is None:
+                    pieces.append(escape_html(raw[position:]))
+                    break
+                pieces.append(escape_html(raw[position : match.start()]) + cloze_open(int(match.group(1))))
+                position, state, found = match.end(), "deletion", True
+                continue
+            close = raw.find("}}", position)
+            hint = raw.find("::", position) if state == "deletion" else -1
+            if hint >= 0 and (close < 0 or hint < close):
+                pieces.append(escape_html(raw[position:hint]) + CLOZE_HINT)
+                position, state = hint + 2, "hint"
+            elif close >= 0:
+                pieces.append(escape_html(raw[position:close]) + CLOZE_CLOSE)
+                position, state = close + 2, "text"
+            else:
+                pieces.append(escape_html(raw[position:]))
+                break
+        out.append("".join(pieces))
+    if not found or state != "text":
+        return None
+    return Fact("cloze", "".join(out), "", extra, path, source, line.line, line.text, "author-cloze")

@@ -1,0 +1,184 @@
+"""The card rules for one statement (a bullet's first paragraph, or one sentence of prose), in order.
+
+Each rule is a name and a function of the builder and the statement: it returns None when it does
+not apply, else whether it made a card (when it made none it has recorded why). The first rule
+that decides wins. A new pattern is one function here, its place in `LINE_RULES`, and a fixture
+pair in `tests/fixtures/extract/`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..parse import inline_text
+from ..render import inline_html
+from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, drop_shown
+from .noise import noise_reason
+from .plain import clauses, plain_deletions
+from .terms import ARTICLE, WHOLE_BOLD_SPLIT, is_term, restates
+from .text import Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
+
+if TYPE_CHECKING:
+    from .builder import Builder
+
+Token = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement as the rules see it: its line, what goes on its back, and where it stands."""
+
+    line: Line
+    extra: str  # sub-items, code, images: on the back of the first card it makes
+    path: tuple[str, ...]  # the headings it sits under
+    prose: bool  # a sentence of a paragraph, not a bullet
+    listed: bool  # already shown on its enumeration's list card
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The headings its card's context line shows: the file's title only when nothing else does."""
+        return self.path[1:] or self.path
+
+
+def noise(builder: Builder, statement: Statement) -> bool | None:
+    """Musing, a link or image alone, a pointer, text about the notes: no card (an image attaches)."""
+    line = statement.line
+    reason = noise_reason(line.text, line.tokens)
+    if reason is None:
+        return None
+    if reason == "image-only":
+        builder.attach(inline_html(line.tokens), line.line, "image")
+    else:
+        builder.skip(line.line, reason, line.text)
+    return False
+
+
+def author_cloze(builder: Builder, statement: Statement) -> bool | None:
+    """An author's own `{{c1::...}}`, kept as written."""
+    tokens = statement.line.tokens
+    if not any(t["type"] == "text" and "{{c" in t["raw"] and AUTHOR_OPEN.search(t["raw"]) for t in tokens):
+        return None
+    fact = author_cloze_fact(statement.line, statement.extra, statement.path, builder.source)
+    if fact is None:
+        return None
+    builder.add(fact)
+    return True
+
+
+def highlight(builder: Builder, statement: Statement) -> bool | None:
+    """`==highlight==` spans: a deletion each."""
+    line = statement.line
+    marks = [t for t in line.tokens if t["type"] == "mark"]
+    if not marks:
+        return None
+    numbers = {id(t): n for n, t in enumerate(marks, start=1)}
+    front = inline_html(line.tokens, deletions=numbers)
+    builder.add(builder.fact("cloze", front, "", statement.extra, statement.path, line.line, line.text, "highlight"))
+    return True
+
+
+def definition(builder: Builder, statement: Statement) -> bool | None:
+    """`Term: definition` and its variants: front the term, back the definition (none when the
+    definition only says the term again)."""
+    line = statement.line
+    split = builder.split(line)
+    if split is None:
+        return None
+    term, body = split
+    if restates(inline_text(term), inline_text(body)):
+        builder.skip(line.line, "tautology", line.text)  # "Security: security recommendations"
+        return False
+    pattern = "bold-term" if line.tokens[0]["type"] == "strong" else "plain-term"
+    builder.add(builder.definition(term, body, line.line, statement.extra, statement.path, pattern))
+    return True
+
+
+def sentences(builder: Builder, statement: Statement) -> bool | None:
+    """Several sentences: the rules again for each, so that a cloze never shows its siblings (sub-items
+    and code go with the first card made)."""
+    line = statement.line
+    parts = list(split_sentences(line.tokens, line.line))
+    if len(parts) < 2:
+        return None
+    made = False
+    for part in parts:
+        made = builder.line_fact(part, "" if made else statement.extra, statement.path, statement.prose, statement.listed) or made
+    return made
+
+
+def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
+    """Bold spans (italics in notes with no bold) as deletions, one number per span or joined group;
+    a line almost all bold, or whose spans are all refused, goes to `whole_bold`."""
+    line = statement.line
+    tokens = line.tokens
+    spans = strong_tokens(tokens)
+    if not spans and any(t["type"] == "emphasis" for t in tokens):
+        # Notes with no bold at all mark their key terms in italics: read those as bold.
+        tokens = tuple({"type": "strong", "children": t["children"]} if t["type"] == "emphasis" else t for t in tokens)
+        line = Line(tokens, line.line)
+        spans = strong_tokens(tokens)
+    if not spans:
+        return None
+    bold_chars = sum(len(span_text(s["children"])) for s in spans)
+    numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(line.text) else {}
+    kept = drop_shown(tokens, numbers, statement.shown)
+    if not kept and numbers and tokens[0]["type"] == "strong" and len(tokens) > 1:
+        # `**Versioning** keeps every version` under "Versioning": the subject is on the front
+        # already, so the card asks what it does.
+        body = lstrip_tokens(tokens[1:])
+        if inline_text(body).strip():
+            builder.add(builder.definition([tokens[0]], body, line.line, statement.extra, statement.path, "subject-first"))
+            return True
+    if not kept:
+        return whole_bold(builder, Statement(line, statement.extra, statement.path, statement.prose, statement.listed))
+    builder.add(builder.fact("cloze", inline_html(tokens, deletions=kept), "", statement.extra, statement.path, line.line, line.text, "bold-cloze"))
+    return True
+
+
+def whole_bold(builder: Builder, statement: Statement) -> bool:
+    """A line in bold: a definition when it reads `X = Y`, `X: Y`, `X is a Y`; else a plain statement."""
+    line = statement.line
+    parts = WHOLE_BOLD_SPLIT.split(line.text, maxsplit=1)
+    if len(parts) == 2 and is_term(parts[0].strip()) and parts[1].strip():
+        term, body = ARTICLE.sub("", parts[0].strip()), parts[1].strip()
+        fact = builder.fact("definition", escape_html(term), escape_html(body), statement.extra, statement.path, line.line, term, "whole-bold-split")
+        builder.add(fact)
+        return True
+    if statement.listed:
+        return False
+    return plain(builder, Statement(Line(unbold(line.tokens), line.line), statement.extra, statement.path, statement.prose, False))
+
+
+def listed(builder: Builder, statement: Statement) -> bool | None:
+    """A plain item already on its list's card, with no key term of its own: nothing more."""
+    return False if statement.listed else None
+
+
+def plain(builder: Builder, statement: Statement) -> bool:
+    """A statement with no markup: a cloze on the key term of each of its clauses (a long sentence is
+    cut at its clauses), or no card, with the reason (see `plain`)."""
+    line = statement.line
+    made = False
+    for piece in clauses(line.tokens):
+        text = inline_text(piece).strip()
+        found = plain_deletions(piece, text, statement.shown)
+        if isinstance(found, str):
+            builder.skip(line.line, found, text)  # each clause that gave nothing says why
+            continue
+        tokens, numbers = found
+        builder.add(builder.fact("cloze", inline_html(tokens, deletions=numbers), "", statement.extra, statement.path, line.line, text, "key-term"))
+        made = True
+    return made
+
+
+LineRule = Callable[["Builder", Statement], "bool | None"]
+LINE_RULES: tuple[tuple[str, LineRule], ...] = (
+    ("noise", noise),
+    ("author-cloze", author_cloze),
+    ("highlight", highlight),
+    ("definition", definition),
+    ("sentences", sentences),
+    ("bold-cloze", bold_cloze),
+    ("listed", listed),
+    ("plain", plain),
+)
