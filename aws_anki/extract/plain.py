@@ -40,7 +40,8 @@ DANGLING = re.compile(
     r"\b(?:above|below|previous(?:ly)?|the following|aforementioned|the former|the latter|this diagram|"
     r"this image|this picture|see figure|as shown|anterior|siguiente)\b|"
     r"\b(?:this|that|these|those) (?:example|case|scenario|row|device|command|setup|screenshot)s?\b|"
-    r"\bthe (?:example|screenshot)s?\b|\beach row\b|^all done\b|"
+    r"\bthe (?:example|screenshot)s?\b|\beach row\b|^all done\b|\b(?:this|these|those) [a-z]+|\bthan (?:this|that)\b|"
+    r"\bthat (?:option|one|case|way)\b|^that means\b|\bthe default behaviou?r\b|"
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)",
     re.I,
 )
@@ -93,6 +94,19 @@ _QUALIFIED_NOUN = re.compile(
     r"^\s*(?:buckets?|settings?|console|routing|level|side|api|apis|endpoints?)\b",
     re.I,
 )
+# A lowercase noun right after a name (not a verb of which the name is the subject) ...
+_MODIFIED_NOUN = re.compile(
+    r"^\s+(?!(?:is|are|was|were|can|cannot|will|has|have|does|do|supports?|provides?|allows?|lets|uses?|runs?|"
+    r"stores?|sends?|keeps?|gives?|enables?|creates?|needs?|must|should|may|might|and|or|for|to|in|on|with|by|as|"
+    r"at|from|if|when|so|but|which|that|only|also|not|apart|separately|independently|too|again|directly|"
+    r"automatically|first|instead|together|alone|itself)\b)[a-z][a-z-]{2,}\b"
+)
+# ... unless the sentence asks for that name: "stored in a [DynamoDB] table", "use [Kinesis] streams".
+_CHOICE_BEFORE = re.compile(
+    r"\b(?:in|into|to|from|with|via|using|use|uses|by|on|onto|through|behind|choose|pick|prefer|called|named)\s+"
+    r"(?:an?|the|your|its|their)?\s*$",
+    re.I,
+)
 # What follows an example rather than a fact ("to access S3 for instance").
 _EXAMPLE_AFTER = re.compile(r"^\W{0,3}(?:for (?:instance|example)|e\.g\.|eg\b|etc\b|or (?:so|similar))", re.I)
 # A number the notes themselves call approximate or current: it drifts, it is no fact to learn.
@@ -135,12 +149,14 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
         return False  # the first of a run of example values ("(0, 1, ...)")
     if term.kind in ("acronym", "service") and _PAIR_BEFORE.search(before):
         return False  # "CPU or [GPU]": the other half of a pair is a giveaway
-    if before.endswith(("/", "-")) or after.startswith(("/", "-")) and after[1:2].isalnum():
-        return False  # half of a pair written `RCU/WCU`, or of a compound (`SSE-KMS`)
+    if before.endswith(("/", "-", ".")) or after.startswith(("/", "-", ".")) and after[1:2].isalnum():
+        return False  # half of a pair written `RCU/WCU`, of a compound (`SSE-KMS`) or of a host name
     if term.text.count("(") != term.text.count(")") or (before.rstrip().endswith("(") and after.lstrip().startswith(")")):
         return False  # a gloss in brackets, or a blank that cuts through them
     if term.kind in ("service", "acronym", "term") and _QUALIFIED_NOUN.match(after):
         return False
+    if term.kind in ("service", "acronym") and _MODIFIED_NOUN.match(after) and not _CHOICE_BEFORE.search(before):
+        return False  # "Scaling [EC2] instances", "an [IAM] role": a name that only qualifies the noun after it
     if term.kind in ("service", "acronym", "term", "code", "quoted") and _EXAMPLE_AFTER.match(after):
         return False
     if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
