@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import aws_anki
-from aws_anki.cache import CACHE_DIR_ENV, ENTRY_SUFFIX, NotesCache, _NOTE_FIELDS, code_fingerprint, default_cache_dir
+from aws_anki.cache import CACHE_DIR_ENV, ENTRY_SUFFIX, NotesCache, _NOTE_FIELDS, default_cache_dir
 from aws_anki import cache as cache_module
 from aws_anki.cli import cli
 from aws_anki.errors import BuildWarning
