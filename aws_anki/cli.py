@@ -496,7 +496,12 @@ def services(as_json: bool, category: str | None) -> None:
     """
     from .services import load_catalog
 
-    for service in load_catalog().services:
+    catalog = load_catalog().services
+    categories = sorted({s.category for s in catalog})
+    if category and category.casefold() not in {c.casefold() for c in categories}:
+        raise click.BadParameter(f"no category {category!r}; the categories are: {', '.join(categories)}",
+                                 param_hint="--category")
+    for service in catalog:
         if category and service.category.casefold() != category.casefold():
             continue
         if as_json:

@@ -192,3 +192,10 @@ def test_inspect_stats_counts_card_defects(vault: Path) -> None:
     assert result.exit_code == 0, result.output
     assert re.search(r"^Card defects: \d+ of \d+ cards", result.stdout, re.M)
     assert re.search(r"^  answer_on_front +\d+$", result.stdout, re.M)
+
+
+def test_services_with_an_unknown_category_lists_the_categories() -> None:
+    result = CliRunner().invoke(cli, ["services", "--category", "Nope"])
+    assert result.exit_code == 2, result.output
+    assert "no category 'Nope'" in result.output and "Storage" in result.output and "Compute" in result.output
+    assert CliRunner().invoke(cli, ["services", "--category", "storage"]).output.count("\n") > 5
