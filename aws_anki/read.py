@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+# Named on the command line, these are read as Markdown too (notes kept as plain text).
+TEXT_SUFFIXES = ("", ".txt", ".text", ".mdown", ".mkd", ".mkdn")
 # A repository's own papers, not study notes: left out when walking a folder (read when named).
 _HOUSEKEEPING = re.compile(
     r"^(?:licen[cs]e|copying|changelog|changes|history|contributing|code_of_conduct|security|authors|source|"
@@ -183,6 +185,11 @@ def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[_Found], list[Buil
         if not os.path.exists(absolute):
             broken = " (broken symbolic link)" if os.path.islink(absolute) else ""
             raise InputError(f"{given}: no such file or folder{broken}")
+        if not os.path.isdir(absolute) and absolute.suffix.lower() not in (*MARKDOWN_SUFFIXES, *TEXT_SUFFIXES):
+            raise InputError(
+                f"{given}: not a Markdown file ({absolute.suffix or 'no extension'}); aws-anki reads notes written in "
+                "Markdown (.md). Export the document to Markdown first, or name the folder that holds your .md notes."
+            )
 
     found: list[_Found] = []
     warnings: list[BuildWarning] = []

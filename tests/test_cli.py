@@ -199,3 +199,12 @@ def test_services_with_an_unknown_category_lists_the_categories() -> None:
     assert result.exit_code == 2, result.output
     assert "no category 'Nope'" in result.output and "Storage" in result.output and "Compute" in result.output
     assert CliRunner().invoke(cli, ["services", "--category", "storage"]).output.count("\n") > 5
+
+
+def test_build_of_a_file_that_is_not_markdown_says_so(tmp_path: Path) -> None:
+    pdf = tmp_path / "notes.pdf"
+    pdf.write_bytes(b"%PDF-1.4 not notes")
+    result = CliRunner().invoke(cli, ["build", str(pdf), "-o", str(tmp_path / "deck.apkg")])
+    assert result.exit_code != 0
+    assert "not a Markdown file (.pdf)" in result.output and "no facts" not in result.output
+    assert not (tmp_path / "deck.apkg").exists()
