@@ -65,7 +65,7 @@ class _PlainText(HTMLParser):
         self.items: list[list[bool]] = []  # per open list item: [first line already written]
         self.lists = 0  # open lists
         self.pre = 0  # open pre elements
-        self.cells: list[list[str]] | None = None  # the cells of the table row being read
+        self.cells: list[str] | None = None  # the cells of the table row being read
         self.in_cell = False
         self.after_term = False  # a dt just ended: its dd goes on the same line
 

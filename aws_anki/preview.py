@@ -25,14 +25,12 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence, Union
+from typing import Mapping, Protocol, Sequence, Union
 
 from .errors import AwsAnkiError
 from .models import NoteType, basic_type, cloze_type
 from .notes import CardNote
 
-if TYPE_CHECKING:
-    from .build import BuildResult
 
 DEFAULT_TITLE = "aws_anki card preview"
 UNRESOLVED_SERVICE = "(unresolved)"
@@ -332,13 +330,23 @@ def media_data_uris(media_files: Mapping[str, Path]) -> dict[str, str]:
 # The page -------------------------------------------------------------------------------------
 
 
-def render_preview(result: BuildResult, *, title: str = DEFAULT_TITLE) -> str:
+class Previewable(Protocol):
+    """What a preview is made of: the notes and the media files they use (a `BuildResult` is one)."""
+
+    @property
+    def notes(self) -> Sequence[CardNote]: ...
+
+    @property
+    def media_files(self) -> Mapping[str, Path]: ...
+
+
+def render_preview(result: Previewable, *, title: str = DEFAULT_TITLE) -> str:
     """The preview page of a build: every card, front and back, as one self-contained HTML string."""
     return render_notes_preview(result.notes, result.media_files, title=title)
 
 
-def write_preview(result: BuildResult, path: str | Path, *, title: str = DEFAULT_TITLE) -> Path:
-    """Write the preview page of a build to `path` (atomically) and return the path."""
+def write_preview(result: Previewable, path: str | Path, *, title: str = DEFAULT_TITLE) -> Path:
+    """Write the preview page of a build to `path` (atomically, readable as any new file) and return the path."""
     path = Path(path)
     page = render_preview(result, title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -346,11 +354,19 @@ def write_preview(result: BuildResult, path: str | Path, *, title: str = DEFAULT
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             out.write(page)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600); a page is to be shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it, then putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def render_notes_preview(

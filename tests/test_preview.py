@@ -232,3 +232,20 @@ def test_reverse_card_only_when_reverse_is_filled(vault: Path) -> None:
     plain = replace(note, fields=(*note.fields[:5], ""), cards=1)
     assert [c.template for c in preview_cards(plain)] == ["Card 1"]
     assert cloze_type().templates[0][0] == "Cloze"
+
+
+def test_preview_page_is_readable_like_any_new_file(tmp_path: Path) -> None:
+    """The page is written through a private temporary file, but ends as the umask says (not 0600)."""
+    import os
+
+    from aws_anki.preview import write_preview
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "s3.md").write_text("# Amazon S3\n\n- **Durability**: eleven nines\n", encoding="utf-8")
+    mask = os.umask(0o022)
+    try:
+        page = write_preview(aws_anki.build_deck([notes], use_cache=False), tmp_path / "preview.html")
+    finally:
+        os.umask(mask)
+    assert page.stat().st_mode & 0o777 == 0o644

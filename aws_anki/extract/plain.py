@@ -236,13 +236,15 @@ def wrap_spans(tokens: Sequence[Token], spans: Sequence[tuple[int, int]]) -> tup
                     return None
                 current.append(token)
                 if end == pending[0][1]:
-                    current = _close(out, current, numbers, pending)
+                    _close(out, current, numbers, pending)
+                    current = None
             elif pending and position <= pending[0][0] < end:
                 if pending[0][0] != position or pending[0][1] < end:
                     return None
                 current = [token]
                 if end == pending[0][1]:
-                    current = _close(out, current, numbers, pending)
+                    _close(out, current, numbers, pending)
+                    current = None
             else:
                 out.append(token)
             position = end
@@ -258,7 +260,8 @@ def wrap_spans(tokens: Sequence[Token], spans: Sequence[tuple[int, int]]) -> tup
                     break
                 current.append({"type": "text", "raw": raw[cut:stop]})
                 cut = stop
-                current = _close(out, current, numbers, pending)
+                _close(out, current, numbers, pending)
+                current = None
                 continue
             if pending and pending[0][0] - position < len(raw):
                 start = pending[0][0] - position
@@ -282,7 +285,6 @@ def _close(out: list[Token], current: list[Token], numbers: dict[int, int], pend
     out.append(token)
     numbers[id(token)] = len(numbers) + 1
     pending.pop(0)
-    return None
 
 
 _FOLD = re.compile(r"[\W_]+")

@@ -8,20 +8,44 @@ pair in `tests/fixtures/extract/`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..parse import inline_text
 from ..render import inline_html
 from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, drop_shown
+from .facts import Fact
 from .noise import noise_reason
 from .plain import clauses, plain_deletions
 from .terms import ARTICLE, WHOLE_BOLD_SPLIT, is_term, restates
 from .text import Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 
-if TYPE_CHECKING:
-    from .builder import Builder
-
 Token = Mapping[str, Any]
+
+
+class Builder(Protocol):
+    """What the rules ask of the builder of a file's facts (`builder.Builder` is one)."""
+
+    source: str
+
+    def add(self, fact: Fact) -> None: ...
+
+    def skip(self, line: int, reason: str, text: str) -> None: ...
+
+    def attach(self, html_text: str, line: int, what: str) -> None: ...
+
+    def split(self, line: Line) -> tuple[list[Token], list[Token]] | None: ...
+
+    def fact(
+        self, kind: str, front: str, back: str, extra: str, headings: tuple[str, ...], line: int, subject: str, pattern: str
+    ) -> Fact: ...
+
+    def definition(
+        self, term: Sequence[Token], body: Sequence[Token], line: int, extra: str, path: tuple[str, ...], pattern: str
+    ) -> Fact: ...
+
+    def line_fact(
+        self, line: Line, extra: str = "", headings: tuple[str, ...] | None = None, prose: bool = False, listed: bool = False
+    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -171,7 +195,7 @@ def plain(builder: Builder, statement: Statement) -> bool:
     return made
 
 
-LineRule = Callable[["Builder", Statement], "bool | None"]
+LineRule = Callable[[Builder, Statement], "bool | None"]
 LINE_RULES: tuple[tuple[str, LineRule], ...] = (
     ("noise", noise),
     ("author-cloze", author_cloze),
