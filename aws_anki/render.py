@@ -300,6 +300,16 @@ INLINE_RENDERERS: dict[str, InlineRenderer] = {
 # Block tokens ----------------------------------------------------------------------------------
 
 
+def list_html(items: Sequence[str]) -> str:
+    """A bulleted list of items that are HTML already ("" for no items)."""
+    return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>" if items else ""
+
+
+def continued_html(parts: Sequence[str]) -> str:
+    """What did not fit an answer, shown after it on the back as its continuation ("" for nothing)."""
+    return f"<p>… {' '.join(parts)}</p>" if parts else ""
+
+
 def blocks_html(tokens: Sequence[Token]) -> str:
     """Render block tokens (lists, tables, code, paragraphs, quotes) to HTML."""
     return "".join(BLOCK_RENDERERS.get(t["type"], _render_block_unknown)(t) for t in tokens)

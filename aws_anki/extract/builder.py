@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from ..parse import Block, Section, inline_text
-from ..render import blocks_html, inline_html
+from ..render import blocks_html, inline_html, list_html
 from .facts import Fact, Skip
 from .noise import noise_reason
 from .rules import LINE_RULES, Statement
@@ -231,10 +231,9 @@ class Builder:
             rest = " ".join(inline_html(sentence.tokens) for sentence in sentences[1:])
             details.append((f" {rest}" if rest else "") + nested)
         front = inline_html(lead_tokens).strip()
-        back = "<ul>" + "".join(f"<li>{label}</li>" for label in labels) + "</ul>"
+        back = list_html(labels)
         extra_items = [(label, detail) for label, detail in zip(labels, details) if detail]
-        extra = "".join(f"<li>{label}{detail}</li>" for label, detail in extra_items)
-        extra = f"<ul>{extra}</ul>" if extra else ""
+        extra = list_html([f"{label}{detail}" for label, detail in extra_items])
         sizes = [visible_words(label) for label in labels]
         longest = max(sizes, default=0)
         # A set worth learning as a set: names, or what the lead-in calls a set ("three storage
@@ -281,7 +280,7 @@ class Builder:
             terms.append(inline_html(strip_colon(unbold(definition[0]))))
         if len(set(terms)) < len(terms):
             return
-        back = "<ul>" + "".join(f"<li>{t}</li>" for t in terms) + "</ul>"
+        back = list_html(terms)
         topic = self.headings[-1]
         self.add(self.fact("list", escape_html(topic), back, "", self.headings[:-1], block.line, topic, "heading-enumeration"))
 
@@ -355,7 +354,7 @@ def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
         if len(indexes) < 2:
             continue
         parts = list({facts[i].back.casefold(): facts[i] for i in reversed(indexes)}.values())[::-1]
-        back = parts[0].back if len(parts) == 1 else "<ul>" + "".join(f"<li>{p.back}</li>" for p in parts) + "</ul>"
+        back = parts[0].back if len(parts) == 1 else list_html([p.back for p in parts])
         extra = "".join(dict.fromkeys(facts[i].extra for i in indexes))
         merged[indexes[0]] = replace(facts[indexes[0]], back=back, extra=extra)
         for i in indexes[1:]:

@@ -6,7 +6,7 @@ import re
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..parse import inline_text
-from ..render import inline_html
+from ..render import continued_html, inline_html
 from .plain import clauses
 
 
@@ -303,7 +303,7 @@ def trim_answer(tokens: Sequence[Token], line: int) -> tuple[str, str]:
         rendered = inline_html(piece)
         size += visible_words(rendered)
         (kept if not kept or (size <= MAX_ANSWER_WORDS and not rest) else rest).append(rendered)
-    return " ".join(kept), (f"<p>… {' '.join(rest)}</p>" if rest else "")
+    return " ".join(kept), continued_html(rest)
 
 
 def item_head(item: Token) -> Line:
