@@ -19,9 +19,11 @@ that matches wins (`rules.LINE_RULES`):
    `Term = def`, `Term - def` give a definition card (front: the term, back: the definition). A
    term is a short noun phrase: at most 8 words (4 before a dash) and 70 characters, not opening
    with a pronoun ("this", "there"), holding no verb after its first word ("X can Y") and no
-   sentence end. `A -> B -> C` is a flow, not a definition. Definitions of the same term in one
+   sentence end. `A -> B -> C` is a flow, not a definition. A term that names nothing to ask about
+   (a circumstance such as "Under the hood", a bare comparative, one plain lowercase word) makes
+   no card (`vague-term`). Definitions of the same term in one
    section merge into one card. An answer keeps its first sentence, and the next ones while it
-   stays within 25 words; the rest goes to the card's extra;
+   stays within 20 words; the rest goes to the card's extra;
 5. a line of several sentences makes one card per sentence: a cloze never shows its siblings;
 6. bold spans inside a sentence become cloze deletions, one number per span; spans joined only by
    "and"/"or"/"y"/"o"/"&"/"/"/"+"/commas belong together and share a number. A span is not a

@@ -16,7 +16,7 @@ from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletio
 from .facts import Fact
 from .noise import noise_reason
 from .plain import clauses, plain_deletions
-from .terms import ARTICLE, WHOLE_BOLD_SPLIT, is_term, restates
+from .terms import ARTICLE, GENERIC_LABELS, WHOLE_BOLD_SPLIT, is_term, restates
 from .text import Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 
 Token = Mapping[str, Any]
@@ -109,12 +109,33 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     if split is None:
         return None
     term, body = split
+    if vague_term(inline_text(term).strip(" :")):
+        builder.skip(line.line, "vague-term", line.text)  # "Lower: faster propagation": its front asks nothing
+        return False
     if restates(inline_text(term), inline_text(body)):
         builder.skip(line.line, "tautology", line.text)  # "Security: security recommendations"
         return False
     pattern = "bold-term" if line.tokens[0]["type"] == "strong" else "plain-term"
     builder.add(builder.definition(term, body, line.line, statement.extra, statement.path, pattern))
     return True
+
+
+# What a term does not start with (a circumstance, not a name: "Under the hood") ...
+_NOT_A_NAME_START = frozenset("under for with in on by from".split())
+# ... and comparatives that ask nothing alone ("Lower: faster propagation").
+_COMPARATIVES = frozenset("lower higher faster slower cheaper bigger smaller larger better worse more less".split())
+
+
+def vague_term(term: str) -> bool:
+    """Whether a definition's term names nothing a front could ask about: a circumstance ("Under the
+    hood"), a comparative ("Lower"), or one plain lowercase word ("traffic")."""
+    words = term.split()
+    if not words:
+        return True
+    first = words[0].lower()
+    if first in _NOT_A_NAME_START or (len(words) == 1 and first in _COMPARATIVES):
+        return True
+    return len(words) == 1 and term.isalpha() and term.islower() and term.casefold() not in GENERIC_LABELS
 
 
 def sentences(builder: Builder, statement: Statement) -> bool | None:

@@ -12,7 +12,7 @@ from .plain import clauses
 
 Token = Mapping[str, Any]
 
-MAX_ANSWER_WORDS = 25  # an answer keeps its first sentence, and more only up to this many words
+MAX_ANSWER_WORDS = 20  # an answer keeps its first sentence, and more only up to this many words
 MAX_ANSWER_CHARS = 600
 MAX_PSEUDO_HEADING_WORDS = 8
 
