@@ -21,7 +21,7 @@ FIRST_PERSON_ANY = re.compile(
     re.I,
 )
 _POINTER_OPENER = re.compile(
-    r"^\W*(?:see|read|check(?: out)?|(?:for )?more (?:info|information|details)|learn more|consult|source|"
+    r"^\W*(?:see|read|check(?: out)?|(?:for )?more (?:info|information|details|about)|learn more|consult|source|"
     r"ref(?:erence)?|from|ver|lee|leer|(?:para )?más información|fuente)\b",
     re.I,
 )

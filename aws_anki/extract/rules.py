@@ -109,6 +109,9 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     if split is None:
         return None
     term, body = split
+    if _only_links(body) or noise_reason(inline_text(term).strip(), term) == "pointer":
+        builder.skip(line.line, "pointer", line.text)  # "Documentation: <a link>", "more about X: this video"
+        return False
     if vague_term(inline_text(term).strip(" :")):
         builder.skip(line.line, "vague-term", line.text)  # "Lower: faster propagation": its front asks nothing
         return False
@@ -124,6 +127,15 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
 _NOT_A_NAME_START = frozenset("under for with in on by from".split())
 # ... and comparatives that ask nothing alone ("Lower: faster propagation").
 _COMPARATIVES = frozenset("lower higher faster slower cheaper bigger smaller larger better worse more less".split())
+
+
+def _only_links(tokens: Sequence[Token]) -> bool:
+    """Whether a definition's body is only links or a bare URL (a pointer, not an answer)."""
+    text = inline_text(tokens).strip()
+    if text.startswith(("http://", "https://")) and " " not in text:
+        return True
+    kinds = {t["type"] for t in tokens if not (t["type"] == "text" and not t["raw"].strip(" .,:;-–()"))}
+    return bool(kinds) and kinds <= {"link", "image"}
 
 
 def vague_term(term: str) -> bool:
