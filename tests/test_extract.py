@@ -136,3 +136,10 @@ def test_a_wall_of_bold_makes_at_most_twenty_deletions() -> None:
     source = SourceFile(path=Path("wall.md"), rel_path="wall.md", text=f"# Amazon S3\n\n- {line}\n")
     (fact,) = extract_facts(parse_document(source)).facts
     assert fact.front.count("\ue000") == MAX_DELETIONS_PER_NOTE == 20
+
+
+def test_no_blank_inside_template_syntax_the_author_wrote() -> None:
+    from aws_anki.extract.plain import plain_deletions
+
+    text = "The stack reads {{resolve:ssm:/app/KMS-key}} while it deploys"
+    assert plain_deletions([{"type": "text", "raw": text}], text, ("Template syntax",)) == "no-key-term"

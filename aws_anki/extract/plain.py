@@ -123,17 +123,16 @@ _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are b
 
 
 def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
-    """Whether a candidate makes an answerable blank: not a generic acronym, not one item of an
-    inline series ("logs, metrics, IoT, clickstreams"), not a count spelled out right after it,
-    and no word of it (4 letters or more) already shown in the card's context."""
+    """Whether a candidate makes a blank a learner can answer and cannot guess from the card: not a
+    generic acronym, most of the sentence, one of a pair or series, a count spelled out right after
+    it, a name that only qualifies a noun, an example, a gloss, or something the front shows."""
     if term.kind == "acronym" and term.text.upper() in GENERIC_ACRONYMS:
         return False
     before, after = text[: term.start], text[term.end :]
     if len(term.text) > MAX_HIDDEN_SHARE * len(text.strip()):
-        return False  # the blank would be most of the card    if before.count("{{") > before.count("}}"):
+        return False  # the blank would be most of the card
+    if before.count("{{") > before.count("}}"):
         return False  # inside template syntax the author wrote (`{{resolve:...}}`)
-    if term.kind != "number" and _SERIES_BEFORE.search(before) and _SERIES_AFTER.match(after):
-        return False
     if term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
     if term.kind == "number" and re.search(r",\s*$", before) and re.match(r"^\s*,", after):
@@ -161,12 +160,12 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
         return False
     if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
         return False  # a pattern given as an example
-    # Every distinctive word of the term already in the context ("spot instances" under "Spot
-    # training"): the context gives the answer away.
     if _occurrences(text.casefold(), term.text.casefold()) > 1:
         return False  # shown beside its own blank
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
         return False  # "SCP" under "Service control policies"
+    # Every distinctive word of the term already in the context ("spot instances" under "Spot
+    # training"): the context gives the answer away.
     words = {w for w in re.findall(r"\w{3,}", term.text.casefold()) if w not in _STOPWORDS and not _GENERIC_WORD.fullmatch(w)}
     if words:
         context = _WORDS.findall(" ".join(shown).casefold())
