@@ -470,12 +470,6 @@ def card_quality(notes: Sequence[CardNote]) -> CardQuality:
     return CardQuality(notes=len(notes), cards=cards, defects=tuple(defects), defective_cards=defective)
 
 
-def card_defects(note: CardNote, card: PreviewCard) -> list[tuple[str, str]]:
-    """(class, excerpt) of each defect one card of `note` has on its own: duplicates and tables of
-    contents are found by comparing notes, which only `card_quality` does."""
-    return _card_defects(_NoteView(note, None, set()), card)
-
-
 def _card_defects(view: _NoteView, card: PreviewCard) -> list[tuple[str, str]]:
     seen = _CardView(view, card)
     found: list[tuple[str, str]] = []
