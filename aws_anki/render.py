@@ -137,32 +137,27 @@ def has_scheme(url: str) -> bool:
 def rewrite_images(field_html: str, resolve: Callable[[str], "str | None"]) -> str:
     """Point every `<img>` of sanitised HTML at its packaged file (`resolve` gives the name, or None).
 
-    A web image becomes a link (cards must not load from the network), an image the sanitiser
-    took the source from (`javascript:`, `data:`) or that `resolve` cannot find becomes its alt
-    text: never a broken image."""
+    A web image becomes a link (cards must not load from the network); an image the sanitiser took
+    the source from (`javascript:`, `data:`) or that `resolve` cannot find leaves nothing (its name
+    in place of a picture is noise on a card; the build warns about a missing file): never a broken
+    image."""
 
     def replace(match: re.Match[str]) -> str:
         attributes = dict(_HTML_ATTRIBUTE.findall(match.group(1)))
         source = html.unescape(attributes.get("src", "")).strip()
         alt = html.unescape(attributes.get("alt", "")).strip()
         if not source:
-            return missing_image(alt) if alt else ""
+            return ""
         if is_remote(source):
             url = safe_url("https:" + source if source.startswith("//") else source)
-            return f'<a href="{html.escape(url)}">{html.escape(alt or url)}</a>' if url else missing_image(alt)
+            return f'<a href="{html.escape(url)}">{html.escape(alt or url)}</a>' if url else ""
         name = resolve(source)
         if name is None:
-            return missing_image(alt or source.rsplit("/", 1)[-1])
+            return ""
         attributes["src"] = html.escape(name)
         return "<img " + " ".join(f'{key}="{value}"' for key, value in attributes.items()) + ">"
 
     return _HTML_IMAGE.sub(replace, field_html)
-
-
-def missing_image(label: str) -> str:
-    """What a card shows instead of an image that is not in the package: nothing (a file name in
-    place of a picture is noise on a card; the build warns about the missing file)."""
-    return ""
 
 
 # In sanitised HTML every attribute value is double-quoted and `>` inside one is `&gt;`.
