@@ -1,8 +1,9 @@
 """The AWS service catalog and the matching of service names in headings and prose.
 
 The catalog is data (``data/services.json``); this module turns it into a token trie once and
-answers three questions: which service does a name denote (``lookup``), which services does a
-heading name (``in_heading``), and which services does running prose mention (``in_text``).
+answers four questions: which service does a name denote (``lookup``), which services does a
+heading name (``in_heading``), which services does running prose mention (``in_text``), and
+where (``mentions``: character spans, for the key terms of a card).
 ``resolve_path`` applies the rule of the nearest heading: a fact belongs to the services named by
 the deepest heading above it that names any.
 """
@@ -21,6 +22,7 @@ from .errors import AwsAnkiError
 
 CATALOG_RESOURCE = ("data", "services.json")
 PREFIXES = ("aws", "amazon")
+PREFIXES_SET = frozenset(PREFIXES)
 HEADING_CACHE_SIZE = 16384
 
 _TOKEN = re.compile(r"(?:(?i:non)-)?[^\W_]+")  # "non-Lambda" is one token: it names no service
@@ -174,13 +176,25 @@ class Catalog:
 
     def in_text(self, text: str) -> tuple[Service, ...]:
         """Return the services running prose mentions (no misspellings, no bare plain words)."""
-        normalized = unicodedata.normalize("NFKC", text)
-        spans = [(match.start(), match.end()) for match in _TOKEN.finditer(normalized)]
-        raw = [normalized[start:end] for start, end in spans]
+        found = self._prose(unicodedata.normalize("NFKC", text))
+        return tuple(self.services[index] for index in dict.fromkeys(index for _, _, index in found))
+
+    def mentions(self, text: str) -> tuple[tuple[int, int, Service], ...]:
+        """Where running prose mentions services, by the rules of `in_text`: (start, end, service)
+        for each mention, in order, as character offsets into `text` itself."""
+        return tuple((start, end, self.services[index]) for start, end, index in self._prose(text))
+
+    def _prose(self, text: str) -> list[tuple[int, int, int]]:
+        """(start, end, service index) of the service names in prose: see `in_text`."""
+        matches = list(_TOKEN.finditer(text))
+        raw = [match.group() for match in matches]
+        folded = tuple(t.casefold() if t.isascii() else unicodedata.normalize("NFKC", t).casefold() for t in raw)
+        if self._trie.keys().isdisjoint(folded) and not PREFIXES_SET.intersection(folded):
+            return []  # most lines of notes name no service: no walk
 
         def glued(first: int, last: int) -> bool:
-            before = normalized[spans[first][0] - 1] if spans[first][0] > 0 else " "
-            after = normalized[spans[last][1]] if spans[last][1] < len(normalized) else " "
+            before = text[matches[first].start() - 1] if matches[first].start() > 0 else " "
+            after = text[matches[last].end()] if matches[last].end() < len(text) else " "
             return before in _GLUE_CHARS or after in _GLUE_CHARS
 
         def accept(form: _Form, start: int, end: int) -> bool:
@@ -190,7 +204,7 @@ class Catalog:
                 return False
             return _case_ok(form, raw, end)
 
-        return self._scan(raw, accept)
+        return [(matches[start].start(), matches[end - 1].end(), index) for index, start, end in self._spans(folded, accept)]
 
     def _match_heading(self, heading: str) -> tuple[Service, ...]:
         """Match a heading (uncached); see in_heading."""
@@ -212,13 +226,18 @@ class Catalog:
         return self._scan(raw, accept)
 
     def _scan(self, raw: Sequence[str], accept: Any) -> tuple[Service, ...]:
-        """Walk the trie over the tokens, taking the longest accepted form at each position.
+        """The services of the matches `_spans` finds in these tokens, in order, without repeats."""
+        found = dict.fromkeys(index for index, _, _ in self._spans(_fold(raw), accept))
+        return tuple(self.services[index] for index in found)
+
+    def _spans(self, folded: Sequence[str], accept: Any) -> list[tuple[int, int, int]]:
+        """Walk the trie over case-folded tokens, taking the longest accepted form at each position:
+        (service index, first token, end token) of each match.
 
         ``accept(form, start, end)`` judges unprefixed matches; a match right after an AWS/Amazon
         token takes the prefix in and is always accepted but for its case and misspelling rules.
         """
-        folded = _fold(raw)
-        found: dict[int, None] = {}
+        found: list[tuple[int, int, int]] = []
         position = 0
         while position < len(folded):
             best: tuple[int, int] | None = None
@@ -235,9 +254,9 @@ class Catalog:
             if best is None:
                 position += 1
                 continue
-            found.setdefault(best[0], None)
+            found.append((best[0], position, best[1]))
             position = best[1]
-        return tuple(self.services[index] for index in found)
+        return found
 
     def _walk(self, folded: Sequence[str], start: int) -> list[tuple[_Form, int]]:
         """Return the forms that start at token ``start``, longest first, with their end."""

@@ -263,3 +263,15 @@ def test_hand_checked_table_is_large_and_varied() -> None:
     assert len(checked) >= 40
     assert len({row[0] for row in checked}) >= 3
     assert len({key for row in checked for key in _keys(row[2])}) >= 30
+
+
+def test_mentions_are_in_text_with_their_spans() -> None:
+    """`mentions` finds what `in_text` finds, as spans of the text as written (a prefix taken in)."""
+    from aws_anki.services import load_catalog
+
+    catalog = load_catalog()
+    text = "Queue with Amazon SQS, store in S3 — not in non-S3 storage, and encrypt with KMS."
+    found = catalog.mentions(text)
+    assert [text[start:end] for start, end, _ in found] == ["Amazon SQS", "S3", "KMS"]
+    assert tuple(dict.fromkeys(service for _, _, service in found)) == catalog.in_text(text)
+    assert catalog.mentions("nothing about any cloud here") == ()

@@ -36,7 +36,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..services import Catalog, load_catalog
 
@@ -263,9 +263,6 @@ _START_STRIP = " \t\"'“‘«(¿¡*>"
 _WORDS = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
 _SQUASH = re.compile(r"[\W_]+")
 _ASCII_PUNCTUATION = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isalnum()))
-_TOKEN = re.compile(r"(?:(?i:non)-)?[^\W_]+")  # as in services: "non-Lambda" names no service
-_PREFIXES = frozenset(("aws", "amazon"))
-_GLUE_CHARS = frozenset("_-'")
 
 
 def key_terms(
@@ -281,7 +278,7 @@ def key_terms(
         return []
     matcher = _matcher(catalog or load_catalog())
     lowered = text.lower()
-    services = matcher.scan(text, lowered)
+    services = matcher.scan(text)
     numbers = [n for n in _numbers(text, lowered) if not any(s.start < n.end and n.start < s.end for s in services)]
     candidates = numbers + services
     if _DEFAULT_WORD.search(text):
@@ -690,65 +687,15 @@ def _occurrences(lowered: str, term: str) -> int:
 # Service mentions ---------------------------------------------------------------------------
 
 
-class _Form(NamedTuple):
-    """One way of writing a service's name, as stored in the trie (prefix removed)."""
-
-    service: int
-    ambiguous: bool
-    misspelling: bool
-    prefixed: bool
-    exact_case: tuple[str, ...] | None
-
-
-_Trie = dict[str, Any]  # token -> subtrie; _TERMINAL -> the _Form ending there
-_TERMINAL = "\0"
-
-
-def _fold(token: str) -> str:
-    """Matching form of one token."""
-    return token.casefold() if token.isascii() else unicodedata.normalize("NFKC", token).casefold()
-
-
 class _Matcher:
-    """Character spans of the service names in prose, built once per catalog from its public data.
-
-    It follows ``Catalog.in_text``: the longest name at each token; an AWS/Amazon prefix is taken in;
-    misspellings never match in prose; ambiguous plain words only with a prefix; a one-token name of at
-    most two characters glued to ``-``, ``_`` or ``'`` does not match; capital-only forms need capitals.
-    """
+    """What key-term ranking asks of a catalog about services, with the catalog's own answers cached:
+    the mentions in a statement (`Catalog.mentions`), the service a term names, and the services
+    and texts a card's front already shows."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._keys = {service.key: index for index, service in enumerate(catalog.services)}
-        self._trie: _Trie = {}
         self._avoid_cache: dict[tuple[str, ...], tuple[tuple[tuple[str, tuple[str, ...]], ...], frozenset[int]]] = {}
-        forms: dict[tuple[str, ...], _Form] = {}
-        for index, service in enumerate(catalog.services):
-            for written in (service.name, *service.aliases):
-                raw = tuple(_TOKEN.findall(unicodedata.normalize("NFKC", written)))
-                if not raw:
-                    continue
-                prefixed = len(raw) > 1 and raw[0].casefold() in _PREFIXES
-                base = raw[1:] if prefixed else raw
-                ambiguous = (service.key, written) in catalog.ambiguous
-                misspelling = (service.key, written) in catalog.misspellings
-                capitals = "".join(base)
-                capital_only = capitals.isupper() and any(c.isalpha() for c in capitals)
-                exact = base if (ambiguous or misspelling) and capital_only else None
-                form = _Form(index, ambiguous, misspelling, prefixed, exact)
-                folded = tuple(t.casefold() for t in base)
-                owner = forms.get(folded)
-                if owner is None or owner.service != index:
-                    forms.setdefault(folded, form)
-                elif owner.prefixed != form.prefixed:
-                    forms[folded] = owner if form.prefixed else form
-                else:
-                    forms[folded] = min(owner, form, key=lambda f: (f.ambiguous, f.misspelling))
-        for folded, form in forms.items():
-            node = self._trie
-            for token in folded:
-                node = node.setdefault(token, {})
-            node[_TERMINAL] = form
 
     def service_index(self, name: str) -> int:
         """Index of the service a term names on its own ("KMS", "Key Management Service"), or -1."""
@@ -773,77 +720,10 @@ class _Matcher:
             self._avoid_cache[avoid] = info
         return info
 
-    def scan(self, text: str, lowered: str) -> list[_Candidate]:
+    def scan(self, text: str) -> list[_Candidate]:
         """Service mentions of the text, in order, each with its span and service index."""
-        trie = self._trie
-        if len(lowered) == len(text) and lowered.isascii():
-            folded = _TOKEN.findall(lowered)
-            if trie.keys().isdisjoint(folded):
-                return []
-            matches = list(_TOKEN.finditer(lowered))
-        else:
-            matches = list(_TOKEN.finditer(text))
-            folded = [_fold(m.group()) for m in matches]
-        found: list[_Candidate] = []
-        position = 0
-        count = len(folded)
-        while position < count:
-            token = folded[position]
-            if token not in trie and token not in _PREFIXES:
-                position += 1
-                continue
-            best: tuple[int, int] | None = None
-            if token in _PREFIXES:
-                for form, end in self._walk(folded, position + 1):
-                    if not form.misspelling and _case_ok(form, text, matches, end):
-                        best = (form.service, end)
-                        break
-            if best is None:
-                for form, end in self._walk(folded, position):
-                    if form.prefixed or form.ambiguous or form.misspelling or not _case_ok(form, text, matches, end):
-                        continue
-                    span = matches[position].span()
-                    if end - position == 1 and span[1] - span[0] <= 2 and self._glued(text, span):
-                        continue
-                    best = (form.service, end)
-                    break
-            if best is None:
-                position += 1
-                continue
-            start, end = matches[position].start(), matches[best[1] - 1].end()
-            found.append(_Candidate(_RANK_SERVICE, start, end, "service", best[0]))
-            position = best[1]
-        return found
-
-    @staticmethod
-    def _glued(text: str, span: tuple[int, int]) -> bool:
-        """Tell whether a token is glued to a neighbour by ``-``, ``_`` or ``'``."""
-        before = text[span[0] - 1] if span[0] > 0 else " "
-        after = text[span[1]] if span[1] < len(text) else " "
-        return before in _GLUE_CHARS or after in _GLUE_CHARS
-
-    def _walk(self, folded: Sequence[str], start: int) -> list[tuple[_Form, int]]:
-        """The forms starting at token ``start``, longest first, with their end."""
-        node = self._trie
-        matches: list[tuple[_Form, int]] = []
-        for end in range(start, len(folded)):
-            next_node: _Trie | None = node.get(folded[end])
-            if next_node is None:
-                break
-            node = next_node
-            form: _Form | None = node.get(_TERMINAL)
-            if form is not None:
-                matches.append((form, end + 1))
-        matches.reverse()
-        return matches
-
-
-def _case_ok(form: _Form, text: str, tokens: Sequence[re.Match[str]], end: int) -> bool:
-    """Tell whether a capital-only form is written in capitals (tokens are matches over ``text``)."""
-    if form.exact_case is None:
-        return True
-    written = tuple(text[m.start() : m.end()] for m in tokens[end - len(form.exact_case) : end])
-    return written == form.exact_case
+        keys = self._keys
+        return [_Candidate(_RANK_SERVICE, start, end, "service", keys[service.key]) for start, end, service in self.catalog.mentions(text)]
 
 
 _MATCHERS: dict[int, tuple[Catalog, _Matcher]] = {}
