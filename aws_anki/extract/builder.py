@@ -299,7 +299,8 @@ class Builder:
         if in_enumeration and not (definition or has_key_term(head.tokens)):
             # Already shown on its enumeration's card: only its own key sub-items make more cards.
             for sub in sub_items:
-                self.item(sub, (*headings, head.text.rstrip(" :")), in_enumeration=True)
+                title = head.text.rstrip(" :")
+                self.item(sub, (*headings, title) if _title_like(title) else headings, in_enumeration=True)
             return
         if sub_items and _introduces(head, definition, sub_items):
             sentences = list(split_sentences(head.tokens, head.line))
@@ -364,6 +365,7 @@ def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
 
 _FRAGMENT_START = frozenset("then when if also and but so currently which that where while as or".split())
 _FRAGMENT_END = frozenset("are is be by done can will used then to of for with from as in on at was were has have".split())
+_PRONOUN_START = frozenset("we you i it they there here he she".split())
 _PLACEHOLDER = re.compile(r"^(\w+) ?\d+$")
 
 
@@ -380,8 +382,12 @@ def _title_like(text: str) -> bool:
     return (
         0 < len(words) <= MAX_PSEUDO_HEADING_WORDS
         and words[0] not in _FRAGMENT_START
+        and words[0] not in _PRONOUN_START
         and words[-1] not in _FRAGMENT_END
         and words[-1] not in TERM_END_WORDS
+        # a statement ("one subnet = one AZ", "we also have the file x") is a fact, not a title
+        and CLAUSE_WORDS.isdisjoint(words)
+        and not any(mark in words for mark in ("=", "=>", "->"))
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 
 from ..parse import inline_text
 from ..render import CLOZE_CLOSE, CLOZE_HINT, cloze_open, inline_html
-from .plain import shown_elsewhere
+from .plain import guessable, shown_elsewhere
 from .facts import Fact
 from .text import Line, WORD, escape_html, sentence_bounds, span_text
 
@@ -122,6 +122,30 @@ def drop_shown(tokens: Sequence[Token], numbers: dict[int, int], shown: Sequence
             texts.setdefault(number, []).append(inline_text((token,)))
     hidden = {n for n, parts in texts.items() if not shown_elsewhere(" ".join(parts), shown)}
     order = {n: i for i, n in enumerate(sorted(hidden), start=1)}
+    return {key: order[n] for key, n in numbers.items() if n in order}
+
+
+def deletion_spans(tokens: Sequence[Token], numbers: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Each deletion's (start, end) in the plain text of `tokens`, by its number."""
+    spans: dict[int, tuple[int, int]] = {}
+    position = 0
+    for token in tokens:
+        size = len(inline_text((token,)))
+        number = numbers.get(id(token))
+        if number is not None:
+            start, _ = spans.get(number, (position, 0))
+            spans[number] = (start, position + size)
+        position += size
+    return spans
+
+
+def drop_guessable(tokens: Sequence[Token], numbers: dict[int, int], shown: Sequence[str]) -> dict[int, int]:
+    """Deletions that make a fair blank (`plain.guessable` says which do not); renumbered."""
+    if not numbers:
+        return numbers
+    text = inline_text(tokens)
+    kept = {n for n, (start, end) in deletion_spans(tokens, numbers).items() if not guessable(text, start, end, shown)}
+    order = {n: i for i, n in enumerate(sorted(kept), start=1)}
     return {key: order[n] for key, n in numbers.items() if n in order}
 
 

@@ -44,7 +44,8 @@ _META = re.compile(
 _TAGS_ONLY = re.compile(r"^\s*(?:#[\w/-]+\s*)+$")  # an Obsidian line of tags: `#aws #lambda`
 META_HEADING = re.compile(
     r"^\W*(?:table of contents|contents|toc|index|índice|indice|contenido|further reading|reading list|"
-    r"references|useful links|credits|acknowledg(?:e)?ments|license|contributing|to-?do|.*\bwatched\b.*|"
+    r"references|(?:useful |other |more )?links|(?:useful|other|more|learning|study) resources|credits|acknowledg(?:e)?ments|license|"
+    r"contributing|to-?do|.*\bwatched\b.*|"
     r"referencias)\W*$",
     re.I,
 )

@@ -29,7 +29,7 @@ DELETION = "cloze_span"  # a token type of this module's own: the span a cloze d
 # removes only lines that read as instructions to oneself or as vague praise.
 TRIVIAL = re.compile(
     r"^(?:(?:always |just )?(?:make sure|ensure|remember|don'?t forget|be careful|keep in mind|note that|"
-    r"check|review|understand|know|learn|study|practice|read)\b(?!.*\b\d)|"
+    r"check|review|understand|know|learn|study|practice|read)\b(?! replicas?\b)(?!.*\b\d)|"
     r"(?:it|this|that)(?: is|'s) (?:easy|simple|important|useful|great|nice|cool|fast|cheap|powerful|ready in minutes)\b|"
     r"(?:very|really|super) (?:easy|simple|important|useful)\b|"
     r"(?:asegúrate|recuerda|revisa|importante)\b)",
@@ -37,18 +37,21 @@ TRIVIAL = re.compile(
 )
 # Words that point at text outside the card, or a sentence that opens on what the one before said.
 DANGLING = re.compile(
-    r"\b(?:above|below|previous(?:ly)?|the following|aforementioned|the former|the latter|this diagram|"
+    r"\b(?:see|shown|described|mentioned|listed|explained|noted|given|as) (?:above|below)\b|\bthe above\b|"
+    r"\b(?:above|below)\s*[:.]?\s*$|\b(?:(?:mentioned |seen )previously|previously (?:mentioned|seen)|"
+    r"previous (?:section|chapter|page|example|slide|lecture|lesson|video|point)s?|the following|aforementioned|the former|the latter|this diagram|"
     r"this image|this picture|see figure|as shown|anterior|siguiente)\b|"
     r"\b(?:this|that|these|those) (?:example|case|scenario|row|device|command|setup|screenshot)s?\b|"
-    r"\bthe (?:example|screenshot)s?\b|\beach row\b|^all done\b|\b(?:this|these|those) [a-z]+|\bthan (?:this|that)\b|"
-    r"\bthat (?:option|one|case|way)\b|^that means\b|\bthe default behaviou?r\b|"
+    r"\bthe (?:example|screenshot)s?\b|\beach row\b|^all done\b|^(?:\S+ ){0,2}(?:this|these|those) [a-z]+|\bthan (?:this|that)\b|"
+    r"\bthat (?:option|one|case|way)\b|^that means\b|\bthe default behaviou?r\b|^(?:\S+ ){0,2}(?:this|that)\s*[,:]|"
+    r"^(?:on the other hand|in reality|in that case|otherwise|instead|similarly|likewise)\b|"
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)",
     re.I,
 )
 
 
-def plain_deletions(tokens: Sequence[Token], text: str, avoid: Sequence[str]) -> tuple[tuple[Token, ...], dict[int, int]] | str:
-    """Tokens with the key term(s) wrapped as deletions, and their numbers; or why there is no card."""
+def statement_problem(text: str) -> str | None:
+    """Why a statement makes no cloze whatever it blanks (see the module docstring), or None."""
     words = len(text.split())
     if words > MAX_CLOZE_WORDS:
         return "long-sentence"
@@ -60,6 +63,42 @@ def plain_deletions(tokens: Sequence[Token], text: str, avoid: Sequence[str]) ->
         return "lead-in-without-list"  # it introduces what is not on the card
     if DANGLING.search(text):
         return "dangling"
+    return None
+
+
+# Words that say nothing about what a blank is: with fewer than MIN_CUE_WORDS others beside the
+# blank ("you can configure [...]", "there is a concept of [...]") the card cannot be answered.
+_WEAK_WORDS = frozenset(
+    "a an the of to in on for with by at from and or nor is are be been being as its it this that these those there "
+    "here you your we our they their i he she can could will would should must may might have has had do does did "
+    "not no use used uses using need needs needed configure configured specify set get gets make makes create "
+    "creates also only just all any some more most very so then than into over under up out about via per etc "
+    "lot lots thing things way ways something done called one concept notion".split()
+)
+MIN_CUE_WORDS = 2  # counting the nearest heading as one when it names something
+
+
+def too_few_cues(text: str, spans: Sequence[tuple[int, int]], shown: Sequence[str]) -> bool:
+    """Whether the words of `text` outside the blanked `spans`, with the nearest heading shown,
+    hold too little to say what is asked."""
+    visible, position = [], 0
+    for start, end in sorted(spans):
+        visible.append(text[position:start])
+        position = end
+    visible.append(text[position:])
+    words = [w for w in _WORDS.findall(" ".join(visible).casefold()) if not w.isdigit()]
+    cues = sum(1 for w in words if w not in _WEAK_WORDS)
+    heading = shown[-1].casefold() if shown else ""
+    if any(w not in _WEAK_WORDS and not w.isdigit() for w in _WORDS.findall(heading)):
+        cues += 1
+    return cues < MIN_CUE_WORDS
+
+
+def plain_deletions(tokens: Sequence[Token], text: str, avoid: Sequence[str]) -> tuple[tuple[Token, ...], dict[int, int]] | str:
+    """Tokens with the key term(s) wrapped as deletions, and their numbers; or why there is no card."""
+    problem = statement_problem(text)
+    if problem is not None:
+        return problem
     full = inline_text(tokens)
     lead = len(full) - len(full.lstrip())
     code_spans = _code_spans(tokens)
@@ -70,7 +109,10 @@ def plain_deletions(tokens: Sequence[Token], text: str, avoid: Sequence[str]) ->
     for attempt in (chosen, terms[:1]):
         if not attempt:
             continue
-        spans = sorted((term.start + lead, term.end + lead) for term in attempt)
+        bounds = [(term.start, with_gloss(stripped, term.start, term.end)) for term in attempt]
+        if too_few_cues(stripped, bounds, avoid):
+            return "few-cues"
+        spans = sorted((start + lead, end + lead) for start, end in bounds)
         wrapped = wrap_spans(tokens, spans)
         if wrapped is not None:
             return wrapped
@@ -101,6 +143,10 @@ _MODIFIED_NOUN = re.compile(
     r"at|from|if|when|so|but|which|that|only|also|not|apart|separately|independently|too|again|directly|"
     r"automatically|first|instead|together|alone|itself)\b)[a-z][a-z-]{2,}\b"
 )
+# An author's bold name is taken as the fact unless the noun after it is one it names for sure.
+_MARKED_MODIFIED_NOUN = re.compile(
+    r"^\s+(?:instances?|roles?|users?|functions?|buckets?|queues?|topics?|tables?|addresses|clusters?)\b", re.I
+)
 # ... unless the sentence asks for that name: "stored in a [DynamoDB] table", "use [Kinesis] streams".
 _CHOICE_BEFORE = re.compile(
     r"\b(?:in|into|to|from|with|via|using|use|uses|by|on|onto|through|behind|choose|pick|prefer|called|named)\s+"
@@ -117,32 +163,43 @@ _GENERIC_WORD = re.compile(
     r"role|queue|topic|volume|node|task|job)s?|amazon|aws"
 )
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
+# What announces a list before its items ("include", "such as", a colon).
+_LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
+# A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
+_LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
 _WORDS = re.compile(r"\w+")
 _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
 
 
-def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
+def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool = False) -> bool:
     """Whether a candidate makes a blank a learner can answer and cannot guess from the card: not a
     generic acronym, most of the sentence, one of a pair or series, a count spelled out right after
-    it, a name that only qualifies a noun, an example, a gloss, or something the front shows."""
+    it, a name that only qualifies a noun, an example, a gloss, or something the front shows.
+    A `marked` span (the author's bold) has its own size limits, and is one of a series only
+    between commas (a bold phrase before "and adds ..." is no list item)."""
     if term.kind == "acronym" and term.text.upper() in GENERIC_ACRONYMS:
         return False
     before, after = text[: term.start], text[term.end :]
-    if len(term.text) > MAX_HIDDEN_SHARE * len(text.strip()):
-        return False  # the blank would be most of the card
+    if not marked and with_gloss(text, term.start, term.end) - term.start > MAX_HIDDEN_SHARE * len(text.strip()):
+        return False  # the blank (with the acronym glossing it) would be most of the card
     if before.count("{{") > before.count("}}"):
         return False  # inside template syntax the author wrote (`{{resolve:...}}`)
-    if term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
+    if marked:
+        listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
+        if term.kind != "number" and listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
+            return False  # an item of a list written out around it
+    elif term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
     if term.kind == "number" and re.search(r",\s*$", before) and re.match(r"^\s*,", after):
         return False  # one value of a run of values ("50, 100, [200], 300 Mbps")
     own = _OWN_NOUNS.get(term.text.lower().removeprefix("amazon ").strip())
     if own is not None and own.search(before + after):
         return False  # "[S3] ... your bucket"
-    if term.kind == "number" and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
+    # The author's bold says a number is the fact, even an approximate one or one glossed after it.
+    if term.kind == "number" and not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
         return False
-    if term.kind == "number" and (_VOLATILE_BEFORE.search(before) or _TRIVIAL_NUMBER.fullmatch(term.text)):
+    if term.kind == "number" and (_TRIVIAL_NUMBER.fullmatch(term.text) or (not marked and _VOLATILE_BEFORE.search(before))):
         return False
     if term.kind == "number" and _SERIES_BEFORE.search(before) is None and re.match(r"^\s*,\s*\d", after):
         return False  # the first of a run of example values ("(0, 1, ...)")
@@ -152,16 +209,20 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
         return False  # half of a pair written `RCU/WCU`, of a compound (`SSE-KMS`) or of a host name
     if term.text.count("(") != term.text.count(")") or (before.rstrip().endswith("(") and after.lstrip().startswith(")")):
         return False  # a gloss in brackets, or a blank that cuts through them
-    if term.kind in ("service", "acronym", "term") and _QUALIFIED_NOUN.match(after):
+    qualifying = ("service", "acronym") if marked else ("service", "acronym", "term")
+    if term.kind in qualifying and _QUALIFIED_NOUN.match(after):
         return False
-    if term.kind in ("service", "acronym") and _MODIFIED_NOUN.match(after) and not _CHOICE_BEFORE.search(before):
+    modified = _MARKED_MODIFIED_NOUN if marked else _MODIFIED_NOUN
+    if term.kind in ("service", "acronym") and modified.match(after) and not _CHOICE_BEFORE.search(before):
         return False  # "Scaling [EC2] instances", "an [IAM] role": a name that only qualifies the noun after it
-    if term.kind in ("service", "acronym", "term", "code", "quoted") and _EXAMPLE_AFTER.match(after):
-        return False
+    if not marked and term.kind in ("service", "acronym", "term", "code", "quoted") and _EXAMPLE_AFTER.match(after):
+        return False  # "to access [S3] for instance" (an author does not bold an example)
     if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
         return False  # a pattern given as an example
     if _occurrences(text.casefold(), term.text.casefold()) > 1:
         return False  # shown beside its own blank
+    if term.kind == "acronym" and term.text[0].isupper() and _expanded_before(before, term.text):
+        return False  # "Infrastructure as a service ([IaaS])": the words before it spell it
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
         return False  # "SCP" under "Service control policies"
     # Every distinctive word of the term already in the context ("spot instances" under "Spot
@@ -169,9 +230,54 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str]) -> bool:
     words = {w for w in re.findall(r"\w{3,}", term.text.casefold()) if w not in _STOPWORDS and not _GENERIC_WORD.fullmatch(w)}
     if words:
         context = _WORDS.findall(" ".join(shown).casefold())
-        if all(any(c.startswith(w) for c in context) for w in words):
+        if marked:  # every word, whole: "Tag policies" under "Bulk tagging" still asks something
+            singular = {_singular(c) for c in context}
+            marked_words = {w for w in re.findall(r"\w{2,}", term.text.casefold()) if w not in _STOPWORDS}
+            if all(_singular(w) in singular for w in marked_words):
+                return False
+        elif all(any(c.startswith(w) for c in context) for w in words):
             return False
     return True
+
+
+_ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,5}s?")
+
+
+def guessable(text: str, start: int, end: int, shown: Sequence[str]) -> bool:
+    """Whether an author's marked span (bold) makes a blank the card gives away or that asks for
+    nothing: the checks a plain key term passes (`_worth_blanking`), on the span as it stands."""
+    part = text[start:end]
+    if any(c.isdigit() for c in part):
+        kind = "number"
+    elif _ACRONYM.fullmatch(part):
+        kind = "acronym"
+    elif any(a == 0 and b == len(part) for a, b, _ in load_catalog().mentions(part)):
+        kind = "service"
+    else:
+        kind = "term"
+    return not _worth_blanking(text, KeyTerm(start, end, kind, part), shown, marked=True)
+
+
+def _expanded_before(before: str, acronym: str) -> bool:
+    """Whether the words just before an acronym (and its opening bracket) are its expansion."""
+    if not before.rstrip().endswith("("):
+        return False
+    letters = acronym.rstrip("s")
+    words = [w for w in re.findall(r"[A-Za-z][\w-]*", before) if w.lower() not in _STOPWORDS]
+    return len(words) >= 2 and "".join(w[0] for w in words[-len(letters):]).upper() == letters.upper()
+
+
+# An acronym in brackets right after a term: "Service Control Policy (SCP)".
+_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7})\)")
+
+
+def with_gloss(text: str, start: int, end: int) -> int:
+    """The end of a blank that takes the acronym glossing it along ("[Service Control Policy
+    (SCP)]"): left outside, the acronym spells the answer."""
+    gloss = _GLOSS_AFTER.match(text[end:])
+    if gloss and gloss.group(1)[0].upper() == text[start:end].lstrip()[:1].upper():
+        return end + gloss.end()
+    return end
 
 
 def _occurrences(text: str, part: str) -> int:
@@ -294,20 +400,37 @@ def fold(text: str) -> str:
     return _FOLD.sub("", text.casefold())
 
 
+def _singular(word: str) -> str:
+    """An English plural's singular, roughly: enough to see "Task Definition" in "tasks definitions"."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _stems(text: str) -> str:
+    """Text as `fold` sees it, each word made singular, words separated by one space."""
+    return " ".join(_singular(w) for w in _FOLD.sub(" ", text.casefold()).split())
+
+
 def shown_elsewhere(term: str, shown: Sequence[str]) -> bool:
     """Whether a deletion's text is already on the front (in a heading of its context): as whole
-    words, or ignoring spaces and hyphens when it is long enough not to match by chance."""
+    words (singular or plural), or ignoring spaces and hyphens when it is long enough not to match
+    by chance."""
     folded = fold(term)
     if not folded:
         return False
-    words = f" {_FOLD.sub(' ', term.casefold()).strip()} "
+    words = f" {_stems(term)} "
     for text in shown:
         other = fold(text)
         if other == folded or other == folded.removesuffix("s"):
             return True
         if len(folded) >= 5 and folded in other:
             return True
-        if words in f" {_FOLD.sub(' ', text.casefold()).strip()} ":
+        if words in f" {_stems(text)} ":
             return True
     return False
 

@@ -12,10 +12,10 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..parse import inline_text
 from ..render import inline_html
-from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, drop_shown
+from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, deletion_spans, drop_guessable, drop_shown
 from .facts import Fact
 from .noise import noise_reason
-from .plain import clauses, plain_deletions
+from .plain import clauses, plain_deletions, statement_problem, too_few_cues
 from .terms import ARTICLE, GENERIC_LABELS, WHOLE_BOLD_SPLIT, is_term, restates
 from .text import Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 
@@ -186,8 +186,16 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
         if inline_text(body).strip():
             builder.add(builder.definition([tokens[0]], body, line.line, statement.extra, statement.path, "subject-first"))
             return True
+    kept = drop_guessable(tokens, kept, statement.shown)
     if not kept:
         return whole_bold(builder, Statement(line, statement.extra, statement.path, statement.prose, statement.listed))
+    text = inline_text(tokens)
+    problem = statement_problem(text.strip())
+    if problem is None and too_few_cues(text, list(deletion_spans(tokens, kept).values()), statement.shown):
+        problem = "few-cues"
+    if problem is not None and problem != "long-sentence":
+        builder.skip(line.line, problem, line.text)  # the author's bold does not save a line that asks nothing
+        return False
     builder.add(builder.fact("cloze", inline_html(tokens, deletions=kept), "", statement.extra, statement.path, line.line, line.text, "bold-cloze"))
     return True
 
