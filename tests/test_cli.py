@@ -30,7 +30,7 @@ def test_build_json_and_strict(vault: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(out), "--json"])
     data = json.loads(result.output)
     assert data["notes"] > 0 and data["changes"]["added"] == data["notes"]
-    (vault / "compute" / "broken.md").write_text("- a **fact** here\n\n![[nowhere.png]]\n")
+    (vault / "compute" / "broken.md").write_text("- a function runs for at most **15 minutes**\n\n![[nowhere.png]]\n")
     result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(out), "--strict", "-q"])
     assert result.exit_code == 1
     assert "broken.md:1" in result.output  # the fact the image belongs to and "nowhere.png" in result.output

@@ -220,9 +220,9 @@ def test_unknown_language_is_plain_pre_and_inline_code_is_code(rich: aws_anki.Bu
 
 
 def test_table_rows_keep_their_markup(rich: aws_anki.BuildResult) -> None:
-    standard = note(rich, "Standard-IA (Minimum duration)")  # the section says what the rows are
+    standard = note(rich, "Standard-IA › Minimum duration")  # the section says what the rows are
     assert standard.field("Back") == '30 days, see <a href="https://aws.amazon.com/s3/pricing/">the pricing page</a>'
-    assert note(rich, "Glacier Deep Archive (Minimum duration)").field("Back") == "180 <i>days</i>"
+    assert note(rich, "Glacier Deep Archive › Minimum duration").field("Back") == "180 <i>days</i>"
 
 
 def test_links_lists_emphasis_and_strikethrough(rich: aws_anki.BuildResult) -> None:

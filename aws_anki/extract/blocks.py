@@ -215,7 +215,8 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
         key_html = inline_html(key_tokens)
         if not comparison:
             label, cell = values[0]
-            front = key_html + (f' <span class="ask">({escape_html(label)})</span>' if label else "")
+            # "NS › Purpose", as a comparison's cells are asked: "NS (Purpose)" read as garbled
+            front = key_html + (f' <span class="ask">› {escape_html(label)}</span>' if label else "")
             back, overflow = trim_answer(cell, line)
             builder.add(builder.fact("row", front, back, overflow, builder.headings, line, f"{headers[0] if headers else ''}: {key}", "table-row"))
             continue

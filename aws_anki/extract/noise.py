@@ -49,6 +49,7 @@ META_HEADING = re.compile(
     r"referencias)\W*$",
     re.I,
 )
+_RAW_HTML = re.compile(r"<(?:img|div|p|table|td|tr|center|font)\b[^>]*>|&nbsp;", re.I)
 _URL_ONLY = re.compile(r"^\s*(?:<)?https?://\S+(?:>)?\s*$")
 
 
@@ -88,6 +89,8 @@ def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
             return "link-only"
     if "://" in text and _URL_ONLY.match(text):
         return "bare-url"
+    if "<" in text and _RAW_HTML.search(text):
+        return "raw-html"  # layout markup written as text (`<img align=...>`, `&nbsp;` runs): no fact
     if _META.match(text):
         return "meta"
     if _TAGS_ONLY.match(text):

@@ -165,6 +165,7 @@ _GENERIC_WORD = re.compile(
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 # What announces a list before its items ("include", "such as", a colon).
 _LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
+_RUN_BEFORE = re.compile(r"\d[\w.%]*\s*,\s*\d[\w.%]*\s*,\s*$")  # "1, 5, [10]": two values before it
 # A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
 _LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
@@ -191,8 +192,10 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool
             return False  # an item of a list written out around it
     elif term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
-    if term.kind == "number" and re.search(r",\s*$", before) and re.match(r"^\s*,", after):
-        return False  # one value of a run of values ("50, 100, [200], 300 Mbps")
+    if term.kind == "number" and re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before)):
+        return False  # one value of a run of values ("50, 100, [200], 300 Mbps", "1, 5, 10, [30] or")
+    if before[-1:].isalnum() or after[:1].isalnum():
+        return False  # part of a word ("Elastic [F]ile System")
     own = _OWN_NOUNS.get(term.text.lower().removeprefix("amazon ").strip())
     if own is not None and own.search(before + after):
         return False  # "[S3] ... your bucket"
@@ -267,15 +270,22 @@ def _expanded_before(before: str, acronym: str) -> bool:
     return len(words) >= 2 and "".join(w[0] for w in words[-len(letters):]).upper() == letters.upper()
 
 
-# An acronym in brackets right after a term: "Service Control Policy (SCP)".
-_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7})\)")
+# What glosses a term in brackets right after it: its acronym ("Service Control Policy (SCP)"), or
+# the words an acronym stands for ("WAF (Web Application Firewall)").
+_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7}|[A-Z][\w-]*(?: [\w-]+){1,6})\)")
 
 
 def with_gloss(text: str, start: int, end: int) -> int:
-    """The end of a blank that takes the acronym glossing it along ("[Service Control Policy
-    (SCP)]"): left outside, the acronym spells the answer."""
+    """The end of a blank that takes the gloss after it along ("[Service Control Policy (SCP)]",
+    "[WAF (Web Application Firewall)]"): left outside, the gloss spells the answer."""
     gloss = _GLOSS_AFTER.match(text[end:])
-    if gloss and gloss.group(1)[0].upper() == text[start:end].lstrip()[:1].upper():
+    if gloss is None:
+        return end
+    inside, term = gloss.group(1), text[start:end].strip()
+    if " " not in inside and inside[0].upper() == term[:1].upper():
+        return end + gloss.end()
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", inside) if w.lower() not in _STOPWORDS)
+    if _ACRONYM.fullmatch(term) and initials.upper() == term.rstrip("s").upper():
         return end + gloss.end()
     return end
 

@@ -193,7 +193,7 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
     problem = statement_problem(text.strip())
     if problem is None and too_few_cues(text, list(deletion_spans(tokens, kept).values()), statement.shown):
         problem = "few-cues"
-    if problem is not None and problem != "long-sentence":
+    if problem is not None and problem not in ("long-sentence", "lead-in-without-list"):  # bold marks what to ask
         builder.skip(line.line, problem, line.text)  # the author's bold does not save a line that asks nothing
         return False
     builder.add(builder.fact("cloze", inline_html(tokens, deletions=kept), "", statement.extra, statement.path, line.line, line.text, "bold-cloze"))

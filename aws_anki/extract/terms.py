@@ -177,4 +177,6 @@ def restates(term: str, body: str) -> bool:
     said = {w.removesuffix("s") for w in WORD.findall(term.lower())}
     words = [w for w in WORD.findall(body.lower()) if w not in FILLER and len(w) > 2]
     restated = sum(w.removesuffix("s") in said for w in words)
+    if len(said) == 1 and words and words[0].removesuffix("s") in said:
+        return True  # "Type: type of message": the answer opens on the question
     return 0 < len(words) <= 2 and restated >= max(1, len(words) - 1)
