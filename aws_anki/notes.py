@@ -354,6 +354,8 @@ def context_line(headings: Sequence[str], services: Sequence[Service], index: in
     named = headings[index]
     lead = " & ".join(s.name for s in services)
     rest = [_without_service(strip_heading_noise(h), services) for h in headings[index + 1 :] if "://" not in h]
+    # A sub-heading that only spells the service out ("AWS Identity & Access management" under IAM)
+    rest = [h for h in rest if not _spells_services(h, tuple(services))]
     if index > 0 and not _spells_services(named, tuple(services)):
         rest.insert(0, strip_heading_noise(named))
     return CONTEXT_SEPARATOR.join(_dedupe([lead, *(h for h in rest if h)]))

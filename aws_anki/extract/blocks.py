@@ -8,7 +8,7 @@ from ..parse import Block, Section, inline_text
 from ..render import blocks_html, inline_html
 from .builder import Builder, MAX_NAME_WORDS, is_ordered
 from .facts import Fact
-from .noise import META_HEADING, noise_reason
+from .noise import EXAMPLE_HEADING, META_HEADING, noise_reason
 from .text import (
     ANSWER, ANY_WORD, Line, MAX_PSEUDO_HEADING_WORDS, QUESTION, TAG, all_nested_items, escape_html, item_head,
     pseudo_heading, repair_bold, split_lines, trim_answer, unbold,
@@ -25,6 +25,15 @@ def walk_section(builder: Builder, section: Section) -> None:
         # A table of contents, reading list or licence: about the notes, not AWS.
         for block in blocks:
             builder.skip(block.line, "meta-section", section.headings[-1])
+        return
+    if EXAMPLE_HEADING.match(section.headings[-1]):
+        # A worked example's lines ("the apps on EC2 will retrieve the data") hold its made-up
+        # values, not facts; its code still goes on the back of the fact before it.
+        for block in blocks:
+            if block.type == "block_code":
+                _handle_code(builder, block, None)
+            else:
+                builder.skip(block.line, "example-section", section.headings[-1])
         return
     index = 0
     while index < len(blocks):

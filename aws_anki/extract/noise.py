@@ -17,7 +17,8 @@ FIRST_PERSON_START = re.compile(
 )
 FIRST_PERSON_ANY = re.compile(
     r"\bI (?:think|wonder|guess|believe|could not|couldn't|couldn’t|can't|was|am|have|had|would|don't|do not|"
-    r"never|found|find|tried|love|like|hope|see|saw|noticed|learned|learnt|watched)\b",
+    r"never|found|find|tried|love|like|hope|see|saw|noticed|learned|learnt|watched)\b|"
+    r"\b(?:from|in) my (?:experience|opinion|view|tests?)\b",
     re.I,
 )
 _POINTER_OPENER = re.compile(
@@ -50,13 +51,15 @@ META_HEADING = re.compile(
     re.I,
 )
 _RAW_HTML = re.compile(r"<(?:img|div|p|table|td|tr|center|font)\b[^>]*>|&nbsp;", re.I)
+# A section that works through an example or a scenario: "Example", "Example 3: services", "Scenario 1".
+EXAMPLE_HEADING = re.compile(r"^\W*(?:(?:an?|for|worked|sample) )?(?:examples?|scenario)\b(?! (?:of|use ?cases?)\b)", re.I)
 _URL_ONLY = re.compile(r"^\s*(?:<)?https?://\S+(?:>)?\s*$")
 
 
 def _first_person(text: str) -> re.Match[str] | None:
     """The first-person phrase of a text (at its start if there is one there), or None."""
     found = FIRST_PERSON_START.match(text)
-    if found is None and ("I " in text or "i " in text or "\u0130 " in text or "\u0131 " in text):
+    if found is None and ("I " in text or "i " in text or "\u0130 " in text or "\u0131 " in text or "my " in text):
         found = FIRST_PERSON_ANY.search(text)  # (`I` ignoring case also matches `İ` and `ı`)
     return found
 

@@ -126,7 +126,7 @@ GENERIC_ACRONYMS = frozenset(
 )
 # A count that the sentence goes on to spell out ("2 elements: block size and IOPS").
 _SPELLED_OUT = re.compile(r"^\s*[\w-]*\s*(?::|\(|such as|like|namely|which are|-)", re.I)
-_SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*[\"'“(]?\s*$", re.I)
+_SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*(?:(?:an?|the)\s+)?[\"'“(]?\s*$", re.I)
 _SERIES_AFTER = re.compile(r"^\s*[\"'”)]?\s*(?:,|and\b|or\b|/|etc\b)", re.I)
 # Nouns that only one service has: the name is guessable wherever the noun is on the card.
 _OWN_NOUNS = {"s3": re.compile(r"\bbuckets?\b", re.I), "sqs": re.compile(r"\bqueues?\b", re.I), "sns": re.compile(r"\btopics?\b", re.I)}
@@ -153,6 +153,8 @@ _CHOICE_BEFORE = re.compile(
     r"(?:an?|the|your|its|their)?\s*$",
     re.I,
 )
+# An example opened earlier in the same clause: what follows is its made-up values.
+_EXAMPLE_BEFORE = re.compile(r"\b(?:for (?:example|instance)|e\.g\.?|eg)[^.;)]*$", re.I)
 # What follows an example rather than a fact ("to access S3 for instance").
 _EXAMPLE_AFTER = re.compile(r"^\W{0,3}(?:for (?:instance|example)|e\.g\.|eg\b|etc\b|or (?:so|similar))", re.I)
 # A number the notes themselves call approximate or current: it drifts, it is no fact to learn.
@@ -204,6 +206,8 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool
         return False
     if term.kind == "number" and (_TRIVIAL_NUMBER.fullmatch(term.text) or (not marked and _VOLATILE_BEFORE.search(before))):
         return False
+    if term.kind == "number" and not marked and _EXAMPLE_BEFORE.search(before):
+        return False  # a value of a worked example ("for example, 40-60 step1, [60-80] step2")
     if term.kind == "number" and _SERIES_BEFORE.search(before) is None and re.match(r"^\s*,\s*\d", after):
         return False  # the first of a run of example values ("(0, 1, ...)")
     if term.kind in ("acronym", "service") and _PAIR_BEFORE.search(before):
@@ -224,8 +228,8 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool
         return False  # a pattern given as an example
     if _occurrences(text.casefold(), term.text.casefold()) > 1:
         return False  # shown beside its own blank
-    if term.kind == "acronym" and term.text[0].isupper() and _expanded_before(before, term.text):
-        return False  # "Infrastructure as a service ([IaaS])": the words before it spell it
+    if term.kind == "acronym" and term.text[0].isupper() and _spelled_out(before + " " + text[with_gloss(text, term.start, term.end) :], term.text):
+        return False  # "Infrastructure as a service ([IaaS])": the words beside it spell it
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
         return False  # "SCP" under "Service control policies"
     # Every distinctive word of the term already in the context ("spot instances" under "Spot
@@ -261,13 +265,18 @@ def guessable(text: str, start: int, end: int, shown: Sequence[str]) -> bool:
     return not _worth_blanking(text, KeyTerm(start, end, kind, part), shown, marked=True)
 
 
-def _expanded_before(before: str, acronym: str) -> bool:
-    """Whether the words just before an acronym (and its opening bracket) are its expansion."""
-    if not before.rstrip().endswith("("):
-        return False
-    letters = acronym.rstrip("s")
-    words = [w for w in re.findall(r"[A-Za-z][\w-]*", before) if w.lower() not in _STOPWORDS]
-    return len(words) >= 2 and "".join(w[0] for w in words[-len(letters):]).upper() == letters.upper()
+def _spelled_out(text: str, acronym: str) -> bool:
+    """Whether consecutive words of `text` (small words aside) spell `acronym` by their initials."""
+    letters = acronym.rstrip("s").upper()
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _STOPWORDS).upper()
+    return len(letters) >= 2 and letters in initials and _initials_run(text, letters)
+
+
+def _initials_run(text: str, letters: str) -> bool:
+    """Whether `letters` are the initials of len(letters) words in a row (small words aside)."""
+    words = [w for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _STOPWORDS]
+    size = len(letters)
+    return any("".join(w[0] for w in words[i : i + size]).upper() == letters for i in range(len(words) - size + 1))
 
 
 # What glosses a term in brackets right after it: its acronym ("Service Control Policy (SCP)"), or

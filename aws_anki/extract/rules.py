@@ -142,8 +142,8 @@ def vague_term(term: str) -> bool:
     """Whether a definition's term names nothing a front could ask about: a circumstance ("Under the
     hood"), a comparative ("Lower"), or one plain lowercase word ("traffic")."""
     words = term.split()
-    if not words:
-        return True
+    if not words or term in ("Q", "A"):
+        return True  # "Q: ..." is a question's label, not a term
     first = words[0].lower()
     if first in _NOT_A_NAME_START or (len(words) == 1 and first in _COMPARATIVES):
         return True
@@ -186,9 +186,13 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
         if inline_text(body).strip():
             builder.add(builder.definition([tokens[0]], body, line.line, statement.extra, statement.path, "subject-first"))
             return True
-    kept = drop_guessable(tokens, kept, statement.shown)
     if not kept:
         return whole_bold(builder, Statement(line, statement.extra, statement.path, statement.prose, statement.listed))
+    kept = drop_guessable(tokens, kept, statement.shown)
+    if not kept:  # every span a guessable blank: the line is asked as if it had no bold
+        if statement.listed:
+            return False
+        return plain(builder, Statement(Line(unbold(line.tokens), line.line), statement.extra, statement.path, statement.prose, False))
     text = inline_text(tokens)
     problem = statement_problem(text.strip())
     if problem is None and too_few_cues(text, list(deletion_spans(tokens, kept).values()), statement.shown):
