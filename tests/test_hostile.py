@@ -136,6 +136,87 @@ def test_no_hostile_markup_in_cards_rendered_by_real_anki(hostile: aws_anki.Buil
             assert not dangers(body), (card.question_text, dangers(body))
 
 
+# Handlers on what the allowlist keeps ----------------------------------------------------------
+
+HANDLERS = ('onerror="alert(1)" onload="alert(2)" onclick="alert(3)" ONMOUSEOVER="alert(4)" '
+            "onfocus=alert(5) ontoggle=alert(6) onanimationstart=alert(7)")
+# Every element ALLOWED_TAGS keeps, nested where HTML wants it, each carrying every handler and the
+# attributes the allowlist keeps for it: the handlers must go while the element (and an image that
+# exists) stays, so the attribute allowlist itself is what is tested.
+_NESTED = {
+    "li": "<ul {h}><li {h}>item</li></ul><ol start=\"2\" {h}><li {h}>item</li></ol>",
+    "dt": "<dl {h}><dt {h}>term</dt><dd {h}>meaning</dd></dl>",
+    "summary": "<details {h}><summary {h}>more</summary>hidden</details>",
+    "td": ("<table {h}><thead {h}><tr {h}><th colspan=\"1\" style=\"color:red\" {h}>head</th></tr></thead>"
+           "<tbody {h}><tr {h}><td rowspan=\"1\" {h}>cell</td></tr></tbody></table>"),
+    "a": '<a href="https://example.com/" title="t" {h}>link</a>',
+    "img": '<img src="pixel.png" alt="pixel" title="t" width="10" height="10" {h}>',
+    "span": '<span class="c" style="color:red" {h}>span</span>',
+    "div": '<div class="c" style="color:red" {h}>div</div>',
+    "pre": '<pre class="c" style="color:red" {h}><code class="c" {h}>code</code></pre>',
+    "br": "a<br {h}>b",
+    "hr": "<hr {h}>",
+}
+_COVERED_BY_NESTING = {"ul", "ol", "dl", "dd", "details", "table", "thead", "tbody", "tr", "th", "code"}
+
+
+def _allowlist_vault(root: Path) -> Path:
+    from aws_anki.render import ALLOWED_TAGS
+
+    (root / "security").mkdir(parents=True)
+    shutil.copyfile(FIXTURES.parent / "rich" / "notes" / "order.png", root / "security" / "pixel.png")
+    lines = ["# AWS WAF", ""]
+    for index, tag in enumerate(sorted(ALLOWED_TAGS - _COVERED_BY_NESTING)):
+        element = _NESTED.get(tag, f"<{tag} {{h}}>{tag} text</{tag}>").replace("{h}", HANDLERS)
+        # inline in a definition, and as a raw HTML block attached to the fact before it
+        lines += [f"- **Element {tag}**: shows {element} and the picture <img src=\"pixel.png\" alt=\"pixel\" {HANDLERS}>", "",
+                  f"- **Block {tag} {index}**: the block below belongs here", "", f"<div {HANDLERS}>", element,
+                  f'<img src="pixel.png" alt="pixel" {HANDLERS}>', "</div>", ""]
+    (root / "security" / "elements.md").write_text("\n".join(lines), encoding="utf-8")
+    return root
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.attributes: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attributes += [(tag, name) for name, _ in attrs]
+
+
+def _elements(fields: list[str]) -> _Elements:
+    parser = _Elements()
+    for field in fields:
+        parser.feed(field)
+    parser.close()
+    return parser
+
+
+def test_handlers_go_from_every_allowed_element_and_from_images_that_exist(tmp_path: Path) -> None:
+    pytest.importorskip("anki")
+    from anki_harness import import_apkg, open_collection
+
+    from aws_anki.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+
+    result = aws_anki.build_deck([_allowlist_vault(tmp_path / "notes")], use_cache=False)
+    (packaged,) = result.media_files  # the image exists, so it is packaged and kept on cards
+    out = tmp_path / "elements.apkg"
+    result.write(out, use_state=False)
+    with open_collection(tmp_path / "anki") as col:
+        import_apkg(col, out)
+        fields = [field for nid in col.find_notes("") for field in col.get_note(nid).fields]
+    seen = _elements(fields)
+    assert ALLOWED_TAGS <= seen.tags, sorted(ALLOWED_TAGS - seen.tags)  # every element kept reached the deck
+    assert sum(f.count(f'<img src="{packaged}"') for f in fields) >= 2 * len(ALLOWED_TAGS - _COVERED_BY_NESTING)
+    handlers = [(tag, name) for tag, name in seen.attributes if name.lower().startswith("on")]
+    assert handlers == []
+    assert {(tag, name) for tag, name in seen.attributes} <= {(t, n) for t, names in ALLOWED_ATTRIBUTES.items() for n in names}
+    assert all(not dangers(field) for field in fields), [dangers(f) for f in fields if dangers(f)]
+
+
 # Broken files ------------------------------------------------------------------------------------
 
 
