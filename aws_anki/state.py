@@ -24,6 +24,10 @@ Rules (Anki updates a note on import only when the package's note is strictly ne
   same section with a similar subject (>= 0.6 similar), or anywhere with a near-identical subject
   (>= 0.9: a renamed heading or a moved fact). Below that it is a new note, and the old one is
   reported as removed. The state remembers the carried-over GUID under the new key.
+- facts whose keys collide (`key`, `key#2`: the same subject twice in one section, or in two files
+  of one service) are numbered in reading order; reordering their files or sections, or deleting
+  one, must not trade their GUIDs (and reviews): a fact whose content a previous note of its group
+  had keeps that note's GUID.
 - without a state file (first build, or it was lost), a note's `mod` is its file's modification
   time: notes of files not edited since the last import are left alone by Anki.
 """
@@ -36,7 +40,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
 from collections import Counter
 from itertools import chain, count
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
@@ -208,6 +212,8 @@ def plan_build(
     """Settle GUIDs and modification times against the previous build."""
     previous_notes = previous.notes if previous else {}
     notes = list(notes)
+    if previous_notes:
+        _keep_colliding_facts(notes, previous_notes)
     guids = [n.guid for n in notes]
     found = list(map(previous_notes.get, guids))  # each note's record, if it had one
     # Nearly every note has the record of its GUID, made from its identity: those are settled.
@@ -262,6 +268,70 @@ def plan_build(
     changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
     same_records = frozenset(same).difference(guids[i] for i in odd)  # odd notes: not known to be the same
     return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models), same_records)
+
+
+def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, NoteRecord]) -> None:
+    """Facts whose keys collide (same service, section, type and subject: `key`, `key#2`, ...) are
+    told apart by the order they are read in, so reordering their files or sections would trade
+    their GUIDs, and with them review history. Within each such group, a fact whose content a
+    previous note of the group had takes that note's GUID and identity back, in place; the others
+    keep theirs unless taken, else get the group's next free `key#N`."""
+    identities = list(map(_IDENTITY, notes))
+    previous_identities = list(map(_FIRST, previous_notes.values()))
+    if "#" not in "".join(identities) and "#" not in "".join(previous_identities):
+        return  # C-speed checks: most decks have no colliding keys at all
+    bases = {_base(i) for i in chain(identities, previous_identities) if "#" in i}
+    groups: dict[str, list[int]] = {}
+    for index, identity in enumerate(identities):
+        base = _base(identity)
+        if base in bases:
+            groups.setdefault(base, []).append(index)
+    previous_by_base: dict[str, dict[str, str]] = {}  # base -> content hash -> GUID
+    for guid, record in previous_notes.items():
+        base = _base(record[0])
+        if base in groups:
+            previous_by_base.setdefault(base, {})[record[1]] = guid
+    in_use = set(map(_GUID, notes))
+    from .notes import guid_for  # here: the notes stage is not needed to read or write a state
+
+    for base, indexes in groups.items():
+        by_content = previous_by_base.get(base, {})
+        outside = in_use.difference(notes[i].guid for i in indexes)  # GUIDs no fact of the group may take
+        claimed: set[str] = set()
+        unmatched: list[int] = []
+        for index in indexes:
+            guid = by_content.get(notes[index].content_hash)
+            if guid is None or guid in claimed or guid in outside:
+                unmatched.append(index)
+                continue
+            claimed.add(guid)
+            if guid != notes[index].guid:
+                notes[index] = replace(notes[index], guid=guid, identity=previous_notes[guid][0])
+        if not claimed:
+            continue  # nothing recognised: the order decides, as on a first build
+        for index in unmatched:
+            note = notes[index]
+            if note.guid not in claimed:
+                claimed.add(note.guid)
+                continue
+            for identity in chain((base,), (f"{base}#{n}" for n in count(2))):
+                guid = guid_for(identity)
+                record = previous_notes.get(guid)
+                if guid not in claimed and guid not in outside and (record is None or record[0] == identity):
+                    break
+            claimed.add(guid)
+            notes[index] = replace(note, guid=guid, identity=identity)
+
+
+_IDENTITY = attrgetter("identity")
+_FIRST = itemgetter(0)
+_GUID = attrgetter("guid")
+_SUFFIX = re.compile(r"#\d+$")
+
+
+def _base(identity: str) -> str:
+    """An identity without the `#N` that tells colliding keys apart."""
+    return _SUFFIX.sub("", identity) if "#" in identity else identity
 
 
 def _give_way(

@@ -6,6 +6,7 @@ like a learner, changes the Markdown, imports build 2, and checks exactly what A
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 from typing import Callable, Iterator
@@ -333,3 +334,115 @@ def test_a_new_fact_under_a_carried_over_name_gets_its_own_note(tmp_path: Path, 
         note.write_text(note.read_text() + "\n")  # not up to date: planned again, the same
         again = build().changes
         assert (len(again.unchanged), again.added, again.updated) == (3, (), ())
+
+
+# A fact's GUID is its place, not its position ---------------------------------------------------
+
+# Headings that name no service of their own: the notes differ only by their section.
+OBJECT_LOCK = "## Object Lock\n\n- **Retention**: how long a locked object version cannot be deleted\n"
+LIFECYCLE = "## Lifecycle rules\n\n- **Retention**: how many days noncurrent versions are kept\n"
+
+
+def test_a_notes_guid_depends_on_its_section(tmp_path: Path) -> None:
+    """The same fact under another section is another note: its GUID hashes the section path."""
+    guids = []
+    for index, section in enumerate(("## Object Lock", "## Lifecycle rules")):
+        vault = tmp_path / f"v{index}"
+        vault.mkdir()
+        (vault / "s3.md").write_text(f"# Amazon S3\n\n{section}\n\n- **Retention**: 30 days\n", encoding="utf-8")
+        (note,) = aws_anki.build_deck([vault]).notes
+        guids.append(note.guid)
+    assert guids[0] != guids[1]
+
+
+def _swap_sections(vault: Path) -> None:
+    path = vault / "s3.md"
+    text = path.read_text(encoding="utf-8")
+    assert text == "# Amazon S3\n\n" + OBJECT_LOCK + "\n" + LIFECYCLE
+    path.write_text("# Amazon S3\n\n" + LIFECYCLE + "\n" + OBJECT_LOCK, encoding="utf-8")
+
+
+def _swap_files(vault: Path) -> None:
+    # Same service, same term, two files: their keys collide. Renaming one reverses the order
+    # the files are read in.
+    names = sorted(p.name for p in vault.iterdir())
+    assert names == ["s3-lifecycle.md", "s3-object-lock.md"]
+    (vault / "s3-lifecycle.md").rename(vault / "z-s3-lifecycle.md")
+
+
+_SECTIONS = {"s3.md": "# Amazon S3\n\n" + OBJECT_LOCK + "\n" + LIFECYCLE}
+_FILES = {"s3-object-lock.md": "# Amazon S3\n\n" + OBJECT_LOCK.replace("## Object Lock\n\n", ""),
+          "s3-lifecycle.md": "# Amazon S3\n\n" + LIFECYCLE.replace("## Lifecycle rules\n\n", "")}
+
+
+@pytest.mark.parametrize("writer", ["write", "build_into"])
+@pytest.mark.parametrize(
+    ("files", "reorder", "state"),
+    [
+        pytest.param(_SECTIONS, _swap_sections, "kept", id="sections-swapped"),
+        # the GUIDs come from the keys alone, and the section is in the key
+        pytest.param(_SECTIONS, _swap_sections, "lost", id="sections-swapped-state-lost"),
+        # the keys collide: the build state tells the facts apart by their content
+        pytest.param(_FILES, _swap_files, "kept", id="files-swapped"),
+    ],
+)
+def test_reordering_moves_no_review_between_facts(
+    tmp_path: Path, writer: str, files: dict[str, str], reorder: Callable[[Path], None], state: str
+) -> None:
+    """Two facts that both define "Retention", studied differently in real Anki: after their
+    sections (or files) trade places, each fact is still the note that holds its own reviews."""
+    vault = tmp_path / "v"
+    vault.mkdir()
+    for name, text in files.items():
+        (vault / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "deck.apkg"
+
+    def facts(col: Collection) -> dict[str, tuple[str, int, object]]:
+        """Each fact (its answer) -> its note's GUID, note id and the schedule of its one card."""
+        schedule = schedule_snapshot(col)
+        found = {}
+        for note_id in col.find_notes(""):
+            note = col.get_note(note_id)
+            found[note["Back"]] = (note.guid, note.id, schedule[(note.guid, 0)])
+        return found
+
+    with open_collection(tmp_path / "anki") as col:
+        _build(writer, vault, out, tmp_path / "cache")
+        assert import_apkg(col, out).new == 2
+        assert answer_due_cards(col, 1, ease=4) == answer_due_cards(col, 1, ease=1) == 1  # one Easy, one Again
+        before = facts(col)
+        assert len(before) == 2 and len({schedule for _, _, schedule in before.values()}) == 2
+        reviews = revlog_count(col)
+
+        reorder(vault)
+        if state == "lost":
+            # A first build's notes take their file's time: a minute later, so that Anki does
+            # update them (in place, with what the GUID now names), whatever the wall clock says.
+            out.with_name("deck.apkg.lock.json").unlink()
+            for path in vault.iterdir():
+                os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
+        written = _build(writer, vault, out, tmp_path / "cache")
+        summary = import_apkg(col, out)
+        if state == "kept":
+            assert (written.changes.added, written.changes.updated, written.changes.removed) == ((), (), ())
+        assert (summary.new, summary.updated, summary.conflicting) == (0, 0 if state == "kept" else 2, 0), summary
+        assert facts(col) == before
+        assert revlog_count(col) == reviews
+
+
+def test_deleting_one_of_two_colliding_facts_leaves_the_other_its_note(tmp_path: Path) -> None:
+    """Keys that collide are numbered by reading order: when the first fact goes, the second
+    (now first in order) must keep its own GUID, not take the deleted fact's note and reviews."""
+    vault = tmp_path / "v"
+    vault.mkdir()
+    for name, text in _FILES.items():
+        (vault / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "deck.apkg"
+    first = aws_anki.build_deck([vault])
+    first.write(out)
+    by_file = {n.source.split(":")[0]: n.guid for n in first.notes}
+    (vault / "s3-lifecycle.md").unlink()  # read first, so its key had no number
+    written = aws_anki.build_deck([vault]).write(out)
+    assert written.changes.unchanged == (by_file["s3-object-lock.md"],)
+    assert [g for g, _ in written.changes.removed] == [by_file["s3-lifecycle.md"]]
+    assert written.changes.added == () and written.changes.updated == ()
