@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
 from collections import Counter
@@ -44,7 +45,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
-from .errors import BuildWarning
+from .errors import BuildWarning, InputError
 
 if TYPE_CHECKING:
     from .models import NoteType
@@ -108,6 +109,21 @@ class Plan:
     changes: Changes
     state: BuildState
     same_records: frozenset[str] = frozenset()  # GUIDs whose record is exactly the previous build's
+
+
+def build_time() -> int:
+    """The clock every route that settles modification times reads (build, sync, push): the
+    reproducible-builds SOURCE_DATE_EPOCH when set, else the wall clock, in whole seconds."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return int(time.time())
+    # Anki keeps times as 64-bit integers; a deck from the year 10,000 would only confuse it.
+    if not value.isdigit() or int(value) >= _LATEST_TIME:
+        raise InputError(f"SOURCE_DATE_EPOCH={value[:40]!r} is not a time: give whole seconds since 1970 (e.g. $(date +%s))")
+    return int(value)
+
+
+_LATEST_TIME = 253_402_300_800  # 10000-01-01
 
 
 def state_path(deck_path: Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -107,9 +108,15 @@ def _build(writer: str, vault: Path, out: Path, cache: Path) -> aws_anki.WriteRe
 @pytest.fixture(params=["write", "build_into"])
 def scenario(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
     """Each scenario twice: written by BuildResult.write (a new collection every time), and by
-    build_into, which updates the collection kept from build 1 in place for build 2."""
+    build_into, which updates the collection kept from build 1 in place for build 2.
+
+    The builds read a fixed clock an hour ahead of the wall clock: the learner's edit in Anki
+    (stamped with the wall clock) is always older than the rebuild, as when one rebuilds an hour
+    later. A build that stamped unchanged notes "now" would then overwrite the edit every time,
+    not only when the wall clock ticked over a second between the edit and the build."""
     from aws_anki import package
 
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 3600))
     with open_collection(tmp_path / "anki") as col:
         scene = Scenario(tmp_path, col, request.param)
         update = package._update_collection

@@ -96,3 +96,64 @@ def test_rows_are_sorted_by_guid_whatever_its_characters(tmp_path: Path) -> None
     path = tmp_path / "deck.apkg.lock.json"
     save_state(path, state)
     assert [row[0] for row in json.loads(path.read_text(encoding="utf-8"))["notes"]] == sorted(guids)
+
+
+# The one clock ------------------------------------------------------------------------------------
+
+SQS = "# Amazon SQS\n\n- **Visibility timeout**: hides a received message\n- **Retention**: 4 days by default\n"
+
+
+def _route(route: str, vault: Path, tmp_path: Path) -> Path:
+    """Build `vault` and settle its notes the `route` way; the state file that route keeps."""
+    import aws_anki
+
+    result = aws_anki.build_deck([vault], use_cache=False)
+    if route == "build":
+        out = tmp_path / "deck.apkg"
+        result.write(out)
+        return out.with_name("deck.apkg.lock.json")
+    if route == "sync":
+        pytest.importorskip("anki")
+        from aws_anki.deliver.collection_sync import sync_collection, sync_state_path
+
+        collection = tmp_path / "anki" / "collection.anki2"
+        sync_collection(result, collection)  # no user: import only, no server
+        return sync_state_path(collection)
+    from aws_anki.deliver.ankiconnect import _settle_guids  # what push settles before it sends
+
+    state = tmp_path / "push.lock.json"
+    save_state(state, _settle_guids(result, state)[1])
+    return state
+
+
+@pytest.mark.parametrize("route", ["build", "sync", "push"])
+def test_every_route_dates_changes_by_the_one_clock(route: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build, sync and push stamp a changed note with SOURCE_DATE_EPOCH, never the wall clock,
+    and leave an unchanged note its time."""
+    vault = tmp_path / "notes"
+    vault.mkdir()
+    note = vault / "sqs.md"
+    note.write_text(SQS, encoding="utf-8")
+    os.utime(note, (1_600_000_000, 1_600_000_000))  # a first build dates notes by their file
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1900000000")
+    state, _ = load_state(_route(route, vault, tmp_path))
+    assert state is not None and {r.mod for r in state.notes.values()} == {1_600_000_000}
+    note.write_text(SQS.replace("4 days", "four days"), encoding="utf-8")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1900000100")
+    state, _ = load_state(_route(route, vault, tmp_path))
+    assert state is not None
+    assert sorted(r.mod for r in state.notes.values()) == [1_600_000_000, 1_900_000_100]
+
+
+@pytest.mark.parametrize("value", ["yesterday", "-5", "1.5", "99999999999999999999"])
+def test_a_bad_source_date_epoch_is_one_clear_error(value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from aws_anki.cli import cli
+
+    (tmp_path / "sqs.md").write_text(SQS, encoding="utf-8")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    result = CliRunner().invoke(cli, ["build", str(tmp_path / "sqs.md"), "-o", str(tmp_path / "deck.apkg")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output  # no traceback
+    assert f"SOURCE_DATE_EPOCH={value!r} is not a time" in result.output
+    assert not (tmp_path / "deck.apkg").exists()
