@@ -3,16 +3,17 @@
 The state lives next to the deck as `<deck>.apkg.lock.json`:
 
     {"version": 2,
-     "columns": ["guid", "identity", "hash", "mod", "source", "type"],
+     "columns": ["guid", "identity", "hash", "mod", "source", "type", "front"],
      "notes": [
-      ["<guid>", "<identity>", "<content hash>", <mod>, "<file:line>", "<note type>"],
+      ["<guid>", "<identity>", "<content hash>", <mod>, "<file:line>", "<note type>", "<first field>"],
       ...
      ],
      "models": {"<model id>": {"fingerprint": ..., "mod": ...}}}
 
 One note per line, sorted by GUID, so it diffs well under version control; rows rather than
 objects because a big deck has hundreds of thousands of them (version 1 files, with an object per
-note, are still read).
+note, and version 2 files without the "front" column are still read). The first field, as written
+into the deck, is what names a removed note and finds it in Anki: Anki cannot search by GUID.
 
 Rules (Anki updates a note on import only when the package's note is strictly newer):
 - a note whose content hash is unchanged keeps its old `mod`: re-importing changes nothing, and
@@ -33,6 +34,7 @@ Rules (Anki updates a note on import only when the package's note is strictly ne
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -64,9 +66,10 @@ class NoteRecord(NamedTuple):
     mod: int
     source: str
     note_type: str
+    front: str  # the note's first field as written ("" when read from a state that did not keep it)
 
 
-def _record(values: tuple[str, str, int, str, str]) -> NoteRecord:
+def _record(values: tuple[str, str, int, str, str, str]) -> NoteRecord:
     """A NoteRecord without the Python-level __new__ of named tuples (a build makes 300,000 of them)."""
     return tuple.__new__(NoteRecord, values)  # type: ignore[no-any-return]
 
@@ -79,6 +82,49 @@ class BuildState:
     models: Mapping[int, tuple[str, int]]  # model id -> (fingerprint, mod)
 
 
+class RemovedNote(NamedTuple):
+    """A note of the previous build whose fact is gone: where it was, what it asked, how to find it."""
+
+    guid: str
+    source: str  # file:line of the fact when last built
+    front: str  # its first field as written into the deck ("" if the state did not keep it)
+    note_type: str
+
+    @property
+    def name(self) -> str:
+        """The first field as a learner reads it, on one line (cloze markup shown as its text)."""
+        text = _BLOCK_TAG.sub(" ", _CLOZE.sub(lambda m: m.group(1), self.front))
+        return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+    @property
+    def search(self) -> str | None:
+        """An Anki search (Browse) that finds the note: its note type and first field, as Anki's own
+        duplicate check writes it (Anki has no GUID search); None without a recorded first field."""
+        from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID
+
+        model_id = {"basic": BASIC_MODEL_ID, "cloze": CLOZE_MODEL_ID}.get(self.note_type)
+        if not self.front or model_id is None:
+            return None
+        escaped = self.front.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"dupe:{model_id},{escaped}"'
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for `--json`."""
+        return {"guid": self.guid, "source": self.source, "front": self.name, "search": self.search}
+
+    def __str__(self) -> str:
+        name = f"{self.name[:80]}{'…' if len(self.name) > 80 else ''}"
+        where = f"{self.source} \"{name}\"" if name else f"{self.source} (guid {self.guid})"
+        found = f"; find it in Anki (Browse) with {self.search}" if self.search else (
+            "; its first field was not recorded (a state from an older aws-anki), search for its text in Anki")
+        return where + found
+
+
+_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.S)
+_BLOCK_TAG = re.compile(r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|td|th|table|pre|blockquote|h\d))\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]*>")
+
+
 @dataclass(frozen=True)
 class Changes:
     """How this build differs from the previous one, by GUID."""
@@ -86,7 +132,7 @@ class Changes:
     added: tuple[str, ...]
     updated: tuple[str, ...]
     unchanged: tuple[str, ...]
-    removed: tuple[tuple[str, str], ...]  # (guid, where it was)
+    removed: tuple[RemovedNote, ...]  # sorted by GUID
     carried_over: tuple[tuple[str, str], ...]  # (guid, new source) of edited facts that kept their GUID
 
     def as_dict(self) -> dict[str, object]:
@@ -95,7 +141,7 @@ class Changes:
             "added": len(self.added),
             "updated": len(self.updated),
             "unchanged": len(self.unchanged),
-            "removed": [{"guid": g, "source": s} for g, s in self.removed],
+            "removed": [r.as_dict() for r in self.removed],
         }
 
 
@@ -140,7 +186,7 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
             notes = _rows(raw["notes"], raw["columns"])
         elif version == 1:
             notes = {
-                guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"])))
+                guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"]), ""))
                 for guid, r in raw["notes"].items()
             }
         else:
@@ -161,15 +207,20 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
 def _rows(rows: list[Any], columns: list[Any]) -> dict[str, NoteRecord]:
     """Version 2 notes (one row per note) as records; ValueError or TypeError unless well formed.
     The checks are C calls over all rows: a big deck has hundreds of thousands."""
-    if columns != list(_COLUMNS) or type(rows) is not list:
+    with_front = columns == list(_COLUMNS)
+    if not (with_front or columns == list(_COLUMNS[:-1])) or type(rows) is not list:
         raise ValueError("notes are not rows of the known columns")
-    if set(map(type, rows)) - {list} or set(map(len, rows)) - {len(_COLUMNS)}:
+    if set(map(type, rows)) - {list} or set(map(len, rows)) - {len(columns)}:
         raise ValueError("a note row of the wrong shape")
-    if set(map(type, chain.from_iterable(map(_STRING_COLUMNS, rows)))) - {str}:
-        raise TypeError("GUIDs, identities, hashes, sources and types must be strings")
+    strings = _STRING_COLUMNS if with_front else _STRING_COLUMNS_BEFORE_FRONT
+    if set(map(type, chain.from_iterable(map(strings, rows)))) - {str}:
+        raise TypeError("GUIDs, identities, hashes, sources, types and fronts must be strings")
     if set(map(type, map(_MOD, rows))) - {int}:
         raise TypeError("modification times must be integers")
-    notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5])) for row in rows}
+    if with_front:
+        notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5], row[6])) for row in rows}
+    else:
+        notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5], "")) for row in rows}
     if len(notes) != len(rows):
         raise ValueError("a GUID is listed twice")
     return notes
@@ -200,8 +251,9 @@ def save_state(path: Path, state: BuildState) -> None:
 
 
 _LINES_PER_WRITE = 10_000
-_COLUMNS = ("guid", "identity", "hash", "mod", "source", "type")
-_STRING_COLUMNS = itemgetter(0, 1, 2, 4, 5)
+_COLUMNS = ("guid", "identity", "hash", "mod", "source", "type", "front")
+_STRING_COLUMNS = itemgetter(0, 1, 2, 4, 5, 6)
+_STRING_COLUMNS_BEFORE_FRONT = itemgetter(0, 1, 2, 4, 5)
 _MOD = itemgetter(3)
 _PLAIN = re.compile(r"[0-9A-Za-z_\-]*")
 
@@ -212,9 +264,10 @@ def _state_lines(guids: Sequence[str], notes: Mapping[str, NoteRecord], plain: b
     quote = encode_basestring
     records = map(notes.__getitem__, guids)
     if plain:
-        return [f'  ["{g}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}"]' for g, r in zip(guids, records)]
+        return [f'  ["{g}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}", {quote(r[5])}]' for g, r in zip(guids, records)]
     # a state file edited by hand may hold anything
-    return [f"  [{quote(g)}, {quote(r[0])}, {quote(r[1])}, {int(r[2])}, {quote(r[3])}, {quote(r[4])}]" for g, r in zip(guids, records)]
+    return [f"  [{quote(g)}, {quote(r[0])}, {quote(r[1])}, {int(r[2])}, {quote(r[3])}, {quote(r[4])}, {quote(r[5])}]"
+            for g, r in zip(guids, records)]
 
 
 def plan_build(
@@ -269,8 +322,8 @@ def plan_build(
             mod = max(now, record[2] + 1)
             updated.append(guid)
         note_mods[guid] = mod
-        records[guid] = _record((note.identity, content, mod, note.source, note.note_type))
-    removed = tuple(sorted((g, r.source) for g, r in vanished.items() if g not in records))
+        records[guid] = _record((note.identity, content, mod, note.source, note.note_type, note.fields[0]))
+    removed = tuple(sorted(RemovedNote(g, r[3], r[5], r[4]) for g, r in vanished.items() if g not in records))
 
     model_mods: dict[int, int] = {}
     models: dict[int, tuple[str, int]] = {}

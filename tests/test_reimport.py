@@ -31,6 +31,8 @@ from anki_harness import (  # noqa: E402
 import aws_anki  # noqa: E402
 from aws_anki import models  # noqa: E402
 
+FIXTURES_VAULT = Path(__file__).parent / "fixtures" / "vault"
+
 LAMBDA = """\
 # AWS Lambda
 
@@ -215,8 +217,8 @@ def test_renamed_heading_keeps_identity(scenario: Scenario) -> None:
 def test_deleted_fact_is_reported_removed(scenario: Scenario) -> None:
     guid = scenario.guid_of("Long polling")
     written = _check(scenario, lambda s: s.edit("integration/sqs.md", "- Long polling waits up to **20 seconds** for a message.\n", ""), updated=0)
-    assert [g for g, _ in written.changes.removed] == [guid]
-    assert written.changes.removed[0][1] == "integration/sqs.md:4"
+    assert [r.guid for r in written.changes.removed] == [guid]
+    assert written.changes.removed[0].source == "integration/sqs.md:4"
 
 
 def test_new_cloze_deletion_adds_a_card(scenario: Scenario) -> None:
@@ -302,7 +304,7 @@ def test_deleting_a_fact_never_moves_its_twin(tmp_path: Path) -> None:
     (vault / "sqs.md").write_text(text.replace("- Standard queues deliver **at least once**.\n", ""))
     written = aws_anki.build_deck([vault]).write(out)
     assert written.changes.unchanged == (guid["FIFO"],)
-    assert [g for g, _ in written.changes.removed] == [guid["Standard"]]
+    assert [r.guid for r in written.changes.removed] == [guid["Standard"]]
     assert written.changes.added == () and written.changes.updated == ()
 
 
@@ -451,5 +453,51 @@ def test_deleting_one_of_two_colliding_facts_leaves_the_other_its_note(tmp_path:
     (vault / "s3-lifecycle.md").unlink()  # read first, so its key had no number
     written = aws_anki.build_deck([vault]).write(out)
     assert written.changes.unchanged == (by_file["s3-object-lock.md"],)
-    assert [g for g, _ in written.changes.removed] == [by_file["s3-lifecycle.md"]]
+    assert [r.guid for r in written.changes.removed] == [by_file["s3-lifecycle.md"]]
     assert written.changes.added == () and written.changes.updated == ()
+
+
+# Removed notes: named, and found in Anki ----------------------------------------------------------
+
+
+def test_removed_notes_are_named_and_their_search_finds_them_in_anki(tmp_path: Path) -> None:
+    """A fact deleted from the notes is reported by file:line and first field, with an Anki search
+    that finds exactly its note in the collection (Anki has no search by GUID)."""
+    vault = tmp_path / "v"
+    (vault / "compute").mkdir(parents=True)
+    (vault / "compute" / "lambda.md").write_text(LAMBDA, encoding="utf-8")
+    out = tmp_path / "deck.apkg"
+    with open_collection(tmp_path / "anki") as col:
+        aws_anki.build_deck([vault]).write(out)
+        import_apkg(col, out)
+        by_guid = {col.get_note(i).guid: i for i in col.find_notes("")}
+        (vault / "compute" / "lambda.md").write_text(
+            LAMBDA.replace("- **Maximum timeout**: 15 minutes\n", "").replace("- Duration is billed in **1 ms increments**.\n", ""),
+            encoding="utf-8")
+        removed = aws_anki.build_deck([vault]).write(out).changes.removed
+        assert sorted((r.source, r.name, r.note_type) for r in removed) == [
+            ("compute/lambda.md:11", "Duration is billed in 1 ms increments.", "cloze"),
+            ("compute/lambda.md:5", "Maximum timeout", "basic"),
+        ]
+        for note in removed:
+            assert note.search is not None
+            assert col.find_notes(note.search) == [by_guid[note.guid]], note.search
+            assert str(note).startswith(f'{note.source} "{note.name}"; find it in Anki (Browse) with {note.search}')
+
+
+@pytest.mark.parametrize("front", ['Payload <span class="ask">(sync)</span>', 'a\\b "c" * _ :: {{x}} % é', "Retention"])
+def test_a_removed_notes_search_is_written_as_anki_writes_it(tmp_path: Path, front: str) -> None:
+    from anki.collection import SearchNode
+
+    from aws_anki.state import RemovedNote
+
+    with open_collection(tmp_path / "anki") as col:
+        aws_anki.build_deck([FIXTURES_VAULT]).write(tmp_path / "deck.apkg")
+        import_apkg(col, tmp_path / "deck.apkg")  # brings the note types
+        note = col.new_note(col.models.get(models.BASIC_MODEL_ID))
+        note["Front"], note["Back"] = front, "back"
+        col.add_note(note, col.decks.id("AWS"))
+        search = RemovedNote("guid", "x.md:1", front, "basic").search
+        anki = col.build_search_string(SearchNode(dupe=SearchNode.Dupe(notetype_id=models.BASIC_MODEL_ID, first_field=front)))
+        assert search in (anki, f'"{anki}"')  # escaped as Anki escapes it; quoted even when Anki would not
+        assert col.find_notes(search) == [note.id]

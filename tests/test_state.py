@@ -13,8 +13,8 @@ from aws_anki.state import BuildState, _record, load_state, save_state
 
 def _state() -> BuildState:
     notes = {
-        "Ab3": _record(("lambda|limits|basic|timeout", "0a1b2c", 1_700_000_000, "lambda.md:3", "basic")),
-        "zZ9": _record(("s3|classes|cloze|glacier", "ff00ee", 1_700_000_100, 'odd "name"\\é.md:7', "cloze")),
+        "Ab3": _record(("lambda|limits|basic|timeout", "0a1b2c", 1_700_000_000, "lambda.md:3", "basic", "Maximum timeout")),
+        "zZ9": _record(("s3|classes|cloze|glacier", "ff00ee", 1_700_000_100, 'odd "name"\\é.md:7', "cloze", '{{c1::<b>Glacier</b>}} "\\ é')),
     }
     return BuildState(notes, {1607392319: ("fingerprint", 1_700_000_000)})
 
@@ -43,12 +43,28 @@ def test_version_1_file_is_still_read(tmp_path: Path) -> None:
                   for guid, r in _state().notes.items()},
         "models": {"1607392319": {"fingerprint": "fingerprint", "mod": 1_700_000_000}},
     }), encoding="utf-8")
-    assert load_state(path) == (_state(), ())
+    assert load_state(path) == (_without_fronts(_state()), ())
+
+
+def _without_fronts(state: BuildState) -> BuildState:
+    return BuildState({g: r._replace(front="") for g, r in state.notes.items()}, state.models)
+
+
+def test_version_2_file_without_fronts_is_still_read(tmp_path: Path) -> None:
+    """States written before the first field was kept: read, with no first fields to name removed notes."""
+    path = tmp_path / "deck.apkg.lock.json"
+    save_state(path, _state())
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    assert raw["columns"][-1] == "front"
+    raw["columns"] = raw["columns"][:-1]
+    raw["notes"] = [row[:-1] for row in raw["notes"]]
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    assert load_state(path) == (_without_fronts(_state()), ())
 
 
 @pytest.mark.parametrize(
     "tamper",
-    ["mod-not-an-int", "identity-not-a-string", "row-too-short", "row-not-a-list", "guid-twice", "other-columns", "truncated"],
+    ["mod-not-an-int", "identity-not-a-string", "front-not-a-string", "row-too-short", "row-not-a-list", "guid-twice", "other-columns", "truncated"],
 )
 def test_damaged_state_is_ignored_with_a_warning(tmp_path: Path, tamper: str) -> None:
     path = tmp_path / "deck.apkg.lock.json"
@@ -58,6 +74,8 @@ def test_damaged_state_is_ignored_with_a_warning(tmp_path: Path, tamper: str) ->
         raw["notes"][0][3] = "1700000000"
     elif tamper == "identity-not-a-string":
         raw["notes"][0][1] = None
+    elif tamper == "front-not-a-string":
+        raw["notes"][0][6] = ["<script>"]
     elif tamper == "row-too-short":
         raw["notes"][0] = raw["notes"][0][:-1]
     elif tamper == "row-not-a-list":
@@ -75,7 +93,7 @@ def test_damaged_state_is_ignored_with_a_warning(tmp_path: Path, tamper: str) ->
 
 def test_hand_edited_guids_and_hashes_are_escaped(tmp_path: Path) -> None:
     path = tmp_path / "deck.apkg.lock.json"
-    odd = BuildState({'g "1"\\': _record(("id", 'h"', 5, "s.md:1", "basic"))}, {})
+    odd = BuildState({'g "1"\\': _record(("id", 'h"', 5, "s.md:1", "basic", ""))}, {})
     save_state(path, odd)
     assert load_state(path) == (odd, ())
 
@@ -85,14 +103,14 @@ def test_state_file_is_replaced_atomically(tmp_path: Path) -> None:
     save_state(path, _state())
     before = path.read_bytes()
     with pytest.raises(TypeError):
-        save_state(path, BuildState({"Ab3": _record((None, "0a", 1, "s", "basic"))}, {}))  # type: ignore[arg-type]
+        save_state(path, BuildState({"Ab3": _record((None, "0a", 1, "s", "basic", ""))}, {}))  # type: ignore[arg-type]
     assert path.read_bytes() == before
     assert not any(name.endswith(".part") for name in os.listdir(tmp_path))
 
 
 def test_rows_are_sorted_by_guid_whatever_its_characters(tmp_path: Path) -> None:
     guids = ["ab", "abc", "a-", "a0", "aZ", "a_", "aa", "A", "9z", "ab-", "ab0"]
-    state = BuildState({g: _record((f"id {g}", "0f", 1, "s.md:1", "basic")) for g in guids}, {})
+    state = BuildState({g: _record((f"id {g}", "0f", 1, "s.md:1", "basic", "x")) for g in guids}, {})
     path = tmp_path / "deck.apkg.lock.json"
     save_state(path, state)
     assert [row[0] for row in json.loads(path.read_text(encoding="utf-8"))["notes"]] == sorted(guids)
