@@ -7,7 +7,6 @@ files, and should not pay for importing mistune, nh3 or Pygments.
 from __future__ import annotations
 
 import gc
-import os
 import time
 from contextlib import contextmanager
 from collections import Counter
@@ -570,6 +569,7 @@ def _assemble_report(
 
 
 def _now() -> int:
-    # SOURCE_DATE_EPOCH makes first builds reproducible (the reproducible-builds convention).
-    return int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
+    from .state import build_time  # the one clock of builds, sync and push
+
+    return build_time()
 

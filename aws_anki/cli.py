@@ -14,6 +14,7 @@ from .options import DECK_LAYOUTS, REVERSE_MODES
 
 if TYPE_CHECKING:
     from .notes import CardNote
+    from .state import RemovedNote
     from .stats import CardQuality
 
 
@@ -148,12 +149,21 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
                 f"Changes since last build: {len(changes.added)} added, {len(changes.updated)} updated, "
                 f"{len(changes.unchanged)} unchanged, {len(changes.removed)} removed"
             )
-            for guid, source in changes.removed[:10]:
-                click.echo(f"  removed: {source} (guid {guid}); delete it in Anki if you no longer want it")
-            if len(changes.removed) > 10:
-                click.echo(f"  ... and {len(changes.removed) - 10} more removed (see --json)")
+            _echo_removed(changes.removed)
     if strict and warnings:
         raise SystemExit(1)
+
+
+def _echo_removed(removed: Sequence[RemovedNote], shown: int = 10) -> None:
+    """Name the notes whose facts are gone, each with the Anki search that finds it."""
+    if not removed:
+        return
+    click.echo(f"  {len(removed)} facts are gone from the notes; their notes stay in Anki until you delete them there:")
+    for note in removed[:shown]:
+        # the text comes from notes: no control character reaches the terminal
+        click.echo("  removed: " + "".join(c if c.isprintable() else "\ufffd" for c in str(note)))
+    if len(removed) > shown:
+        click.echo(f"  ... and {len(removed) - shown} more removed (see --json)")
 
 
 class _Progress:
@@ -462,9 +472,7 @@ def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: st
         click.echo(f"  server says: {report.server_message}")
     if not report.synced:
         click.echo("  not synced (no --user): open the collection in Anki, or pass --user to sync it")
-    removed = report.changes.removed if report.changes else ()
-    if removed:
-        click.echo(f"  {len(removed)} facts are gone from the notes; delete their notes in Anki if you no longer want them")
+    _echo_removed(report.changes.removed if report.changes else ())
 
 
 @cli.command()

@@ -3,16 +3,17 @@
 The state lives next to the deck as `<deck>.apkg.lock.json`:
 
     {"version": 2,
-     "columns": ["guid", "identity", "hash", "mod", "source", "type"],
+     "columns": ["guid", "identity", "hash", "mod", "source", "type", "front"],
      "notes": [
-      ["<guid>", "<identity>", "<content hash>", <mod>, "<file:line>", "<note type>"],
+      ["<guid>", "<identity>", "<content hash>", <mod>, "<file:line>", "<note type>", "<first field>"],
       ...
      ],
      "models": {"<model id>": {"fingerprint": ..., "mod": ...}}}
 
 One note per line, sorted by GUID, so it diffs well under version control; rows rather than
 objects because a big deck has hundreds of thousands of them (version 1 files, with an object per
-note, are still read).
+note, and version 2 files without the "front" column are still read). The first field, as written
+into the deck, is what names a removed note and finds it in Anki: Anki cannot search by GUID.
 
 Rules (Anki updates a note on import only when the package's note is strictly newer):
 - a note whose content hash is unchanged keeps its old `mod`: re-importing changes nothing, and
@@ -24,23 +25,29 @@ Rules (Anki updates a note on import only when the package's note is strictly ne
   same section with a similar subject (>= 0.6 similar), or anywhere with a near-identical subject
   (>= 0.9: a renamed heading or a moved fact). Below that it is a new note, and the old one is
   reported as removed. The state remembers the carried-over GUID under the new key.
+- facts whose keys collide (`key`, `key#2`: the same subject twice in one section, or in two files
+  of one service) are numbered in reading order; reordering their files or sections, or deleting
+  one, must not trade their GUIDs (and reviews): a fact whose content a previous note of its group
+  had keeps that note's GUID.
 - without a state file (first build, or it was lost), a note's `mod` is its file's modification
   time: notes of files not edited since the last import are left alone by Anki.
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
+import time
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
 from collections import Counter
 from itertools import chain, count
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
-from .errors import BuildWarning
+from .errors import BuildWarning, InputError
 
 if TYPE_CHECKING:
     from .models import NoteType
@@ -59,9 +66,10 @@ class NoteRecord(NamedTuple):
     mod: int
     source: str
     note_type: str
+    front: str  # the note's first field as written ("" when read from a state that did not keep it)
 
 
-def _record(values: tuple[str, str, int, str, str]) -> NoteRecord:
+def _record(values: tuple[str, str, int, str, str, str]) -> NoteRecord:
     """A NoteRecord without the Python-level __new__ of named tuples (a build makes 300,000 of them)."""
     return tuple.__new__(NoteRecord, values)  # type: ignore[no-any-return]
 
@@ -74,6 +82,49 @@ class BuildState:
     models: Mapping[int, tuple[str, int]]  # model id -> (fingerprint, mod)
 
 
+class RemovedNote(NamedTuple):
+    """A note of the previous build whose fact is gone: where it was, what it asked, how to find it."""
+
+    guid: str
+    source: str  # file:line of the fact when last built
+    front: str  # its first field as written into the deck ("" if the state did not keep it)
+    note_type: str
+
+    @property
+    def name(self) -> str:
+        """The first field as a learner reads it, on one line (cloze markup shown as its text)."""
+        text = _BLOCK_TAG.sub(" ", _CLOZE.sub(lambda m: m.group(1), self.front))
+        return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+    @property
+    def search(self) -> str | None:
+        """An Anki search (Browse) that finds the note: its note type and first field, as Anki's own
+        duplicate check writes it (Anki has no GUID search); None without a recorded first field."""
+        from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID
+
+        model_id = {"basic": BASIC_MODEL_ID, "cloze": CLOZE_MODEL_ID}.get(self.note_type)
+        if not self.front or model_id is None:
+            return None
+        escaped = self.front.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"dupe:{model_id},{escaped}"'
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for `--json`."""
+        return {"guid": self.guid, "source": self.source, "front": self.name, "search": self.search}
+
+    def __str__(self) -> str:
+        name = f"{self.name[:80]}{'…' if len(self.name) > 80 else ''}"
+        where = f"{self.source} \"{name}\"" if name else f"{self.source} (guid {self.guid})"
+        found = f"; find it in Anki (Browse) with {self.search}" if self.search else (
+            "; its first field was not recorded (a state from an older aws-anki), search for its text in Anki")
+        return where + found
+
+
+_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.S)
+_BLOCK_TAG = re.compile(r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|td|th|table|pre|blockquote|h\d))\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]*>")
+
+
 @dataclass(frozen=True)
 class Changes:
     """How this build differs from the previous one, by GUID."""
@@ -81,7 +132,7 @@ class Changes:
     added: tuple[str, ...]
     updated: tuple[str, ...]
     unchanged: tuple[str, ...]
-    removed: tuple[tuple[str, str], ...]  # (guid, where it was)
+    removed: tuple[RemovedNote, ...]  # sorted by GUID
     carried_over: tuple[tuple[str, str], ...]  # (guid, new source) of edited facts that kept their GUID
 
     def as_dict(self) -> dict[str, object]:
@@ -90,7 +141,7 @@ class Changes:
             "added": len(self.added),
             "updated": len(self.updated),
             "unchanged": len(self.unchanged),
-            "removed": [{"guid": g, "source": s} for g, s in self.removed],
+            "removed": [r.as_dict() for r in self.removed],
         }
 
 
@@ -104,6 +155,21 @@ class Plan:
     changes: Changes
     state: BuildState
     same_records: frozenset[str] = frozenset()  # GUIDs whose record is exactly the previous build's
+
+
+def build_time() -> int:
+    """The clock every route that settles modification times reads (build, sync, push): the
+    reproducible-builds SOURCE_DATE_EPOCH when set, else the wall clock, in whole seconds."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return int(time.time())
+    # Anki keeps times as 64-bit integers; a deck from the year 10,000 would only confuse it.
+    if not value.isdigit() or int(value) >= _LATEST_TIME:
+        raise InputError(f"SOURCE_DATE_EPOCH={value[:40]!r} is not a time: give whole seconds since 1970 (e.g. $(date +%s))")
+    return int(value)
+
+
+_LATEST_TIME = 253_402_300_800  # 10000-01-01
 
 
 def state_path(deck_path: Path) -> Path:
@@ -120,7 +186,7 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
             notes = _rows(raw["notes"], raw["columns"])
         elif version == 1:
             notes = {
-                guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"])))
+                guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"]), ""))
                 for guid, r in raw["notes"].items()
             }
         else:
@@ -141,15 +207,20 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
 def _rows(rows: list[Any], columns: list[Any]) -> dict[str, NoteRecord]:
     """Version 2 notes (one row per note) as records; ValueError or TypeError unless well formed.
     The checks are C calls over all rows: a big deck has hundreds of thousands."""
-    if columns != list(_COLUMNS) or type(rows) is not list:
+    with_front = columns == list(_COLUMNS)
+    if not (with_front or columns == list(_COLUMNS[:-1])) or type(rows) is not list:
         raise ValueError("notes are not rows of the known columns")
-    if set(map(type, rows)) - {list} or set(map(len, rows)) - {len(_COLUMNS)}:
+    if set(map(type, rows)) - {list} or set(map(len, rows)) - {len(columns)}:
         raise ValueError("a note row of the wrong shape")
-    if set(map(type, chain.from_iterable(map(_STRING_COLUMNS, rows)))) - {str}:
-        raise TypeError("GUIDs, identities, hashes, sources and types must be strings")
+    strings = _STRING_COLUMNS if with_front else _STRING_COLUMNS_BEFORE_FRONT
+    if set(map(type, chain.from_iterable(map(strings, rows)))) - {str}:
+        raise TypeError("GUIDs, identities, hashes, sources, types and fronts must be strings")
     if set(map(type, map(_MOD, rows))) - {int}:
         raise TypeError("modification times must be integers")
-    notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5])) for row in rows}
+    if with_front:
+        notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5], row[6])) for row in rows}
+    else:
+        notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5], "")) for row in rows}
     if len(notes) != len(rows):
         raise ValueError("a GUID is listed twice")
     return notes
@@ -180,8 +251,9 @@ def save_state(path: Path, state: BuildState) -> None:
 
 
 _LINES_PER_WRITE = 10_000
-_COLUMNS = ("guid", "identity", "hash", "mod", "source", "type")
-_STRING_COLUMNS = itemgetter(0, 1, 2, 4, 5)
+_COLUMNS = ("guid", "identity", "hash", "mod", "source", "type", "front")
+_STRING_COLUMNS = itemgetter(0, 1, 2, 4, 5, 6)
+_STRING_COLUMNS_BEFORE_FRONT = itemgetter(0, 1, 2, 4, 5)
 _MOD = itemgetter(3)
 _PLAIN = re.compile(r"[0-9A-Za-z_\-]*")
 
@@ -192,9 +264,10 @@ def _state_lines(guids: Sequence[str], notes: Mapping[str, NoteRecord], plain: b
     quote = encode_basestring
     records = map(notes.__getitem__, guids)
     if plain:
-        return [f'  ["{g}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}"]' for g, r in zip(guids, records)]
+        return [f'  ["{g}", {quote(r[0])}, "{r[1]}", {int(r[2])}, {quote(r[3])}, "{r[4]}", {quote(r[5])}]' for g, r in zip(guids, records)]
     # a state file edited by hand may hold anything
-    return [f"  [{quote(g)}, {quote(r[0])}, {quote(r[1])}, {int(r[2])}, {quote(r[3])}, {quote(r[4])}]" for g, r in zip(guids, records)]
+    return [f"  [{quote(g)}, {quote(r[0])}, {quote(r[1])}, {int(r[2])}, {quote(r[3])}, {quote(r[4])}, {quote(r[5])}]"
+            for g, r in zip(guids, records)]
 
 
 def plan_build(
@@ -208,6 +281,8 @@ def plan_build(
     """Settle GUIDs and modification times against the previous build."""
     previous_notes = previous.notes if previous else {}
     notes = list(notes)
+    if previous_notes:
+        _keep_colliding_facts(notes, previous_notes)
     guids = [n.guid for n in notes]
     found = list(map(previous_notes.get, guids))  # each note's record, if it had one
     # Nearly every note has the record of its GUID, made from its identity: those are settled.
@@ -247,8 +322,8 @@ def plan_build(
             mod = max(now, record[2] + 1)
             updated.append(guid)
         note_mods[guid] = mod
-        records[guid] = _record((note.identity, content, mod, note.source, note.note_type))
-    removed = tuple(sorted((g, r.source) for g, r in vanished.items() if g not in records))
+        records[guid] = _record((note.identity, content, mod, note.source, note.note_type, note.fields[0]))
+    removed = tuple(sorted(RemovedNote(g, r[3], r[5], r[4]) for g, r in vanished.items() if g not in records))
 
     model_mods: dict[int, int] = {}
     models: dict[int, tuple[str, int]] = {}
@@ -262,6 +337,70 @@ def plan_build(
     changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
     same_records = frozenset(same).difference(guids[i] for i in odd)  # odd notes: not known to be the same
     return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models), same_records)
+
+
+def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, NoteRecord]) -> None:
+    """Facts whose keys collide (same service, section, type and subject: `key`, `key#2`, ...) are
+    told apart by the order they are read in, so reordering their files or sections would trade
+    their GUIDs, and with them review history. Within each such group, a fact whose content a
+    previous note of the group had takes that note's GUID and identity back, in place; the others
+    keep theirs unless taken, else get the group's next free `key#N`."""
+    identities = list(map(_IDENTITY, notes))
+    previous_identities = list(map(_FIRST, previous_notes.values()))
+    if "#" not in "".join(identities) and "#" not in "".join(previous_identities):
+        return  # C-speed checks: most decks have no colliding keys at all
+    bases = {_base(i) for i in chain(identities, previous_identities) if "#" in i}
+    groups: dict[str, list[int]] = {}
+    for index, identity in enumerate(identities):
+        base = _base(identity)
+        if base in bases:
+            groups.setdefault(base, []).append(index)
+    previous_by_base: dict[str, dict[str, str]] = {}  # base -> content hash -> GUID
+    for guid, record in previous_notes.items():
+        base = _base(record[0])
+        if base in groups:
+            previous_by_base.setdefault(base, {})[record[1]] = guid
+    in_use = set(map(_GUID, notes))
+    from .notes import guid_for  # here: the notes stage is not needed to read or write a state
+
+    for base, indexes in groups.items():
+        by_content = previous_by_base.get(base, {})
+        outside = in_use.difference(notes[i].guid for i in indexes)  # GUIDs no fact of the group may take
+        claimed: set[str] = set()
+        unmatched: list[int] = []
+        for index in indexes:
+            guid = by_content.get(notes[index].content_hash)
+            if guid is None or guid in claimed or guid in outside:
+                unmatched.append(index)
+                continue
+            claimed.add(guid)
+            if guid != notes[index].guid:
+                notes[index] = replace(notes[index], guid=guid, identity=previous_notes[guid][0])
+        if not claimed:
+            continue  # nothing recognised: the order decides, as on a first build
+        for index in unmatched:
+            note = notes[index]
+            if note.guid not in claimed:
+                claimed.add(note.guid)
+                continue
+            for identity in chain((base,), (f"{base}#{n}" for n in count(2))):
+                guid = guid_for(identity)
+                record = previous_notes.get(guid)
+                if guid not in claimed and guid not in outside and (record is None or record[0] == identity):
+                    break
+            claimed.add(guid)
+            notes[index] = replace(note, guid=guid, identity=identity)
+
+
+_IDENTITY = attrgetter("identity")
+_FIRST = itemgetter(0)
+_GUID = attrgetter("guid")
+_SUFFIX = re.compile(r"#\d+$")
+
+
+def _base(identity: str) -> str:
+    """An identity without the `#N` that tells colliding keys apart."""
+    return _SUFFIX.sub("", identity) if "#" in identity else identity
 
 
 def _give_way(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,26 @@ def delivery_vault(tmp_path: Path) -> Path:
     (folder / "lambda.md").write_text((FIXTURES / "deliver" / "lambda.md").read_text(encoding="utf-8"), encoding="utf-8")
     shutil.copyfile(FIXTURES / "vault" / "attachments" / "lambda-flow.svg", folder / "flow.svg")
     return folder.parent
+
+
+@pytest.fixture
+def make_unreadable(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
+    """Make files unreadable: mode 0, and for root (whom modes do not stop) `os.open` refuses them
+    as the kernel would refuse anyone else, so the test asserts the same thing for every user."""
+    denied: list[Path] = []
+    real_open = os.open
+
+    def refusing(path: str | os.PathLike[str], flags: int, *args: int, **kwargs: int) -> int:
+        if Path(path) in denied:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def make(path: Path) -> None:
+        path.chmod(0)
+        denied.append(path)
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            monkeypatch.setattr(os, "open", refusing)
+
+    yield make
+    for path in denied:
+        path.chmod(0o644)

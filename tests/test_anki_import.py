@@ -1,6 +1,7 @@
 """Decks built by aws_anki, imported into a real Anki collection with the official `anki` package."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -8,10 +9,25 @@ import pytest
 
 pytest.importorskip("anki")
 
-from anki_harness import import_apkg, open_collection, rendered_cards  # noqa: E402
+from anki_harness import RenderedCard, import_apkg, open_collection, rendered_cards  # noqa: E402
+from bs4 import BeautifulSoup  # noqa: E402
 
 import aws_anki  # noqa: E402
 from aws_anki.models import BASIC_NAME, CLOZE_NAME  # noqa: E402
+
+
+def _check_blanks(card: RenderedCard) -> None:
+    """The card's own deletions are blanks on the front ([...] or the author's [hint]) and their
+    text on the back, as Anki renders them."""
+    ordinal = str(card.ord + 1)
+    front = BeautifulSoup(card.question_html, "html.parser").select(f'span.cloze[data-ordinal="{ordinal}"]')
+    back = BeautifulSoup(card.answer_html, "html.parser").select(f'span.cloze[data-ordinal="{ordinal}"]')
+    assert front and len(front) == len(back), card.question_html
+    for blank, shown in zip(front, back):
+        assert re.fullmatch(r"\[[^\[\]]+\]", blank.get_text()), card.question_html  # [...] or [hint]
+        hidden = BeautifulSoup(str(blank["data-cloze"]), "html.parser").get_text()
+        assert hidden.strip() and shown.get_text() == hidden, card.answer_html
+        assert hidden not in blank.get_text()
 
 
 def _check_deck(result: aws_anki.BuildResult, tmp_path: Path) -> None:
@@ -31,7 +47,7 @@ def _check_deck(result: aws_anki.BuildResult, tmp_path: Path) -> None:
             assert card.question_text.strip(), card.guid
             assert card.question_text != card.answer_text, card.guid
             if card.notetype == CLOZE_NAME:
-                assert "[...]" in card.question_text or "[" in card.question_text, card.question_text
+                _check_blanks(card)
         for note_id in col.find_notes(f'"note:{CLOZE_NAME}"'):
             assert "{{c" in col.get_note(note_id)["Text"]
 

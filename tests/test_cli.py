@@ -33,7 +33,10 @@ def test_build_json_and_strict(vault: Path, tmp_path: Path) -> None:
     (vault / "compute" / "broken.md").write_text("- a function runs for at most **15 minutes**\n\n![[nowhere.png]]\n")
     result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(out), "--strict", "-q"])
     assert result.exit_code == 1
-    assert "broken.md:1" in result.output  # the fact the image belongs to and "nowhere.png" in result.output
+    (line,) = result.output.splitlines()  # -q: the warning, nothing else
+    # the line of the fact the image belongs to, the image's name, the warning's code
+    assert line.startswith("warning: compute/broken.md:1: image 'nowhere.png' not found"), line
+    assert line.endswith("[missing-image]"), line
 
 
 def test_build_bundled_notes_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,3 +211,21 @@ def test_build_of_a_file_that_is_not_markdown_says_so(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "not a Markdown file (.pdf)" in result.output and "no facts" not in result.output
     assert not (tmp_path / "deck.apkg").exists()
+
+
+def test_build_names_removed_notes_with_an_anki_search(vault: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.apkg"
+    assert CliRunner().invoke(cli, ["build", str(vault), "-o", str(out)]).exit_code == 0
+    lambda_md = vault / "compute" / "lambda.md"
+    lambda_md.write_text(lambda_md.read_text(encoding="utf-8").replace("- **Maximum timeout**: 15 minutes\n", ""), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["build", str(vault), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    removed = [line for line in result.output.splitlines() if line.startswith("  removed: ")]
+    assert removed == ['  removed: compute/lambda.md:6 "Maximum timeout"; find it in Anki (Browse) with '
+                       '"dupe:1780395021,Maximum timeout"'], result.output
+    data = json.loads(CliRunner().invoke(cli, ["build", str(vault), "-o", str(tmp_path / "again.apkg"), "--json"]).output)
+    assert data["changes"]["removed"] == []  # a first build into another file removes nothing
+    lambda_md.write_text(lambda_md.read_text(encoding="utf-8").replace("- Memory: 128 MB to 10,240 MB\n", ""), encoding="utf-8")
+    data = json.loads(CliRunner().invoke(cli, ["build", str(vault), "-o", str(tmp_path / "again.apkg"), "--json"]).output)
+    assert [(r["source"], r["front"], r["search"]) for r in data["changes"]["removed"]] == [
+        ("compute/lambda.md:6", "Memory", '"dupe:1780395021,Memory"')]

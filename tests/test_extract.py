@@ -65,12 +65,14 @@ def test_fixture(case: str) -> None:
     actual = [as_expected(f) for f in extraction.facts]
     skipped = [{"line": s.line, "reason": s.reason} for s in extraction.skipped]
     expected_path = CASES / f"{case}.json"
-    if UPDATE or not expected_path.exists():
+    if UPDATE:  # asked for by name: drafts are never written from a plain test run
         drafted: Any = [{k: v for k, v in f.items() if k not in ("extra", "pattern") or v} for f in actual]
         if skipped:
             drafted = {"facts": drafted, "skipped": skipped}
         expected_path.write_text(json.dumps(drafted, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         pytest.skip(f"wrote {expected_path.name}: review it by hand")
+    if not expected_path.exists():
+        pytest.fail(f"{expected_path.name} is missing: draft it with AWS_ANKI_UPDATE_FIXTURES=1 and review it by hand")
     expected = json.loads(expected_path.read_text(encoding="utf-8"))
     if isinstance(expected, dict):
         assert skipped == expected.get("skipped", []), "lines without a card"
@@ -143,3 +145,13 @@ def test_no_blank_inside_template_syntax_the_author_wrote() -> None:
 
     text = "The stack reads {{resolve:ssm:/app/KMS-key}} while it deploys"
     assert plain_deletions([{"type": "text", "raw": text}], text, ("Template syntax",)) == "no-key-term"
+
+
+def test_a_missing_expected_file_fails_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case without its `.json` is a failure, never a draft written from today's output."""
+    (tmp_path / "new-case.md").write_text("# AWS Lambda\n\n- **Maximum timeout**: 15 minutes\n", encoding="utf-8")
+    monkeypatch.setattr(f"{__name__}.CASES", tmp_path)
+    monkeypatch.setattr(f"{__name__}.UPDATE", False)
+    with pytest.raises(pytest.fail.Exception, match="new-case.json is missing"):
+        test_fixture("new-case")
+    assert not (tmp_path / "new-case.json").exists()

@@ -1,11 +1,12 @@
 """The card preview page in a real headless Chromium (Debian's chromium + chromedriver, Selenium).
 
 One browser for the whole module. Skipped when selenium, chromium or chromedriver are missing
-(`.ci/run` installs them). Screenshots go to the test's temp folder and to /tmp/preview-shots/.
+(`.ci/run` installs them). Screenshots go to the test's temp folder, and also to $AWS_ANKI_SCREENSHOTS when that names a folder.
 """
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 from collections import Counter
 from dataclasses import replace
@@ -27,7 +28,6 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHOTS = Path("/tmp/preview-shots")
 CHROME_ARGS = (
     "--headless=new",
     "--no-sandbox",
@@ -381,6 +381,9 @@ def test_screenshots(driver: WebDriver, url: str, tmp_path: Path) -> None:
             _screenshot(driver, path, size[0])
             assert path.stat().st_size > 10_000
             shots.append(path)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for path in shots:
-        shutil.copy2(path, SHOTS / path.name)
+        assert shots[-1].read_bytes() != shots[-2].read_bytes()  # night mode changed what is shown
+    keep = os.environ.get("AWS_ANKI_SCREENSHOTS")  # to look at them after the run: asked for, never by default
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for path in shots:
+            shutil.copy2(path, Path(keep) / path.name)

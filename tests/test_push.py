@@ -194,3 +194,29 @@ def test_a_server_that_ignores_iscloze_is_refused_not_filled(tmp_path: Path, vau
         with pytest.raises(DeliveryError, match="ignored isCloze"):
             push(aws_anki.build_deck([vault]), url=running.url)
         assert AnkiConnect(running.url).invoke("findNotes", query="deck:*") == []
+
+
+def test_tests_never_install_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No server where the tests look: they skip saying how to install one, and run no installer."""
+    import subprocess
+
+    import servers
+
+    monkeypatch.setattr(servers, "_CACHE", tmp_path / "empty-cache")
+    monkeypatch.delenv("AWS_ANKI_ANKICONNECT_PYTHON", raising=False)
+    monkeypatch.delenv("AWS_ANKI_ANKICONNECT", raising=False)
+    ran: list[object] = []
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: ran.append(args))
+    monkeypatch.setattr(subprocess, "Popen", lambda *args, **kwargs: ran.append(args))
+    with pytest.raises(Unavailable, match=r"never install it.*servers\.py install"):
+        with ankiconnect_server(tmp_path / "ankiconnect"):
+            pass
+    assert ran == [] and not (tmp_path / "empty-cache").exists()
+
+
+def test_the_push_tests_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import servers
+
+    monkeypatch.setenv("AWS_ANKI_ANKICONNECT", "0")
+    with pytest.raises(Unavailable, match="AWS_ANKI_ANKICONNECT=0"):
+        servers.ankiconnect_python()

@@ -6,6 +6,7 @@ import os
 import sys
 import unicodedata
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -13,7 +14,6 @@ from aws_anki.errors import BuildWarning, InputError
 from aws_anki.read import ReadResult, SourceFile, find_markdown, read_source, read_sources
 
 REAL_NOTES = Path(__file__).resolve().parents[2] / "shared" / "real_notes"  # as conftest.py finds it
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 SPANISH = "# Región\n\n- **¿Qué es?** Una zona geográfica — «niño», “canción”, pingüino, ¡sí!\n"
 
 
@@ -208,31 +208,9 @@ def test_fifo_named_md_does_not_hang(tmp_path: Path) -> None:
     assert source is None and codes(warnings) == ["unreadable"]
 
 
-@pytest.mark.skipif(IS_ROOT, reason="root can read any file")
-def test_unreadable_file_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+def test_unreadable_file_is_skipped_and_the_rest_read(tmp_path: Path, make_unreadable: Callable[[Path], None]) -> None:
     write(tmp_path / "ok.md", "# ok\n")
-    secret = write(tmp_path / "secret.md", "# secret\n")
-    secret.chmod(0)
-    try:
-        result = read_sources([tmp_path])
-    finally:
-        secret.chmod(0o644)
-    assert [f.rel_path for f in result.files] == ["ok.md"]
-    assert codes(result.warnings) == ["unreadable"] and result.warnings[0].path == "secret.md"
-    assert "permission denied" in result.warnings[0].message
-
-
-def test_permission_error_is_reported_even_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "ok.md", "# ok\n")
-    secret = write(tmp_path / "secret.md", "# secret\n")
-    real_open = os.open
-
-    def deny(path: str | os.PathLike[str], flags: int, *args: int) -> int:
-        if Path(path) == secret:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(os, "open", deny)
+    make_unreadable(write(tmp_path / "secret.md", "# secret\n"))
     result = read_sources([tmp_path])
     assert [f.rel_path for f in result.files] == ["ok.md"]
     assert codes(result.warnings) == ["unreadable"] and result.warnings[0].path == "secret.md"

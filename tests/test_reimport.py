@@ -6,7 +6,9 @@ like a learner, changes the Markdown, imports build 2, and checks exactly what A
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -28,6 +30,8 @@ from anki_harness import (  # noqa: E402
 
 import aws_anki  # noqa: E402
 from aws_anki import models  # noqa: E402
+
+FIXTURES_VAULT = Path(__file__).parent / "fixtures" / "vault"
 
 LAMBDA = """\
 # AWS Lambda
@@ -106,9 +110,15 @@ def _build(writer: str, vault: Path, out: Path, cache: Path) -> aws_anki.WriteRe
 @pytest.fixture(params=["write", "build_into"])
 def scenario(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
     """Each scenario twice: written by BuildResult.write (a new collection every time), and by
-    build_into, which updates the collection kept from build 1 in place for build 2."""
+    build_into, which updates the collection kept from build 1 in place for build 2.
+
+    The builds read a fixed clock an hour ahead of the wall clock: the learner's edit in Anki
+    (stamped with the wall clock) is always older than the rebuild, as when one rebuilds an hour
+    later. A build that stamped unchanged notes "now" would then overwrite the edit every time,
+    not only when the wall clock ticked over a second between the edit and the build."""
     from aws_anki import package
 
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 3600))
     with open_collection(tmp_path / "anki") as col:
         scene = Scenario(tmp_path, col, request.param)
         update = package._update_collection
@@ -207,8 +217,8 @@ def test_renamed_heading_keeps_identity(scenario: Scenario) -> None:
 def test_deleted_fact_is_reported_removed(scenario: Scenario) -> None:
     guid = scenario.guid_of("Long polling")
     written = _check(scenario, lambda s: s.edit("integration/sqs.md", "- Long polling waits up to **20 seconds** for a message.\n", ""), updated=0)
-    assert [g for g, _ in written.changes.removed] == [guid]
-    assert written.changes.removed[0][1] == "integration/sqs.md:4"
+    assert [r.guid for r in written.changes.removed] == [guid]
+    assert written.changes.removed[0].source == "integration/sqs.md:4"
 
 
 def test_new_cloze_deletion_adds_a_card(scenario: Scenario) -> None:
@@ -294,7 +304,7 @@ def test_deleting_a_fact_never_moves_its_twin(tmp_path: Path) -> None:
     (vault / "sqs.md").write_text(text.replace("- Standard queues deliver **at least once**.\n", ""))
     written = aws_anki.build_deck([vault]).write(out)
     assert written.changes.unchanged == (guid["FIFO"],)
-    assert [g for g, _ in written.changes.removed] == [guid["Standard"]]
+    assert [r.guid for r in written.changes.removed] == [guid["Standard"]]
     assert written.changes.added == () and written.changes.updated == ()
 
 
@@ -333,3 +343,161 @@ def test_a_new_fact_under_a_carried_over_name_gets_its_own_note(tmp_path: Path, 
         note.write_text(note.read_text() + "\n")  # not up to date: planned again, the same
         again = build().changes
         assert (len(again.unchanged), again.added, again.updated) == (3, (), ())
+
+
+# A fact's GUID is its place, not its position ---------------------------------------------------
+
+# Headings that name no service of their own: the notes differ only by their section.
+OBJECT_LOCK = "## Object Lock\n\n- **Retention**: how long a locked object version cannot be deleted\n"
+LIFECYCLE = "## Lifecycle rules\n\n- **Retention**: how many days noncurrent versions are kept\n"
+
+
+def test_a_notes_guid_depends_on_its_section(tmp_path: Path) -> None:
+    """The same fact under another section is another note: its GUID hashes the section path."""
+    guids = []
+    for index, section in enumerate(("## Object Lock", "## Lifecycle rules")):
+        vault = tmp_path / f"v{index}"
+        vault.mkdir()
+        (vault / "s3.md").write_text(f"# Amazon S3\n\n{section}\n\n- **Retention**: 30 days\n", encoding="utf-8")
+        (note,) = aws_anki.build_deck([vault]).notes
+        guids.append(note.guid)
+    assert guids[0] != guids[1]
+
+
+def _swap_sections(vault: Path) -> None:
+    path = vault / "s3.md"
+    text = path.read_text(encoding="utf-8")
+    assert text == "# Amazon S3\n\n" + OBJECT_LOCK + "\n" + LIFECYCLE
+    path.write_text("# Amazon S3\n\n" + LIFECYCLE + "\n" + OBJECT_LOCK, encoding="utf-8")
+
+
+def _swap_files(vault: Path) -> None:
+    # Same service, same term, two files: their keys collide. Renaming one reverses the order
+    # the files are read in.
+    names = sorted(p.name for p in vault.iterdir())
+    assert names == ["s3-lifecycle.md", "s3-object-lock.md"]
+    (vault / "s3-lifecycle.md").rename(vault / "z-s3-lifecycle.md")
+
+
+_SECTIONS = {"s3.md": "# Amazon S3\n\n" + OBJECT_LOCK + "\n" + LIFECYCLE}
+_FILES = {"s3-object-lock.md": "# Amazon S3\n\n" + OBJECT_LOCK.replace("## Object Lock\n\n", ""),
+          "s3-lifecycle.md": "# Amazon S3\n\n" + LIFECYCLE.replace("## Lifecycle rules\n\n", "")}
+
+
+@pytest.mark.parametrize("writer", ["write", "build_into"])
+@pytest.mark.parametrize(
+    ("files", "reorder", "state"),
+    [
+        pytest.param(_SECTIONS, _swap_sections, "kept", id="sections-swapped"),
+        # the GUIDs come from the keys alone, and the section is in the key
+        pytest.param(_SECTIONS, _swap_sections, "lost", id="sections-swapped-state-lost"),
+        # the keys collide: the build state tells the facts apart by their content
+        pytest.param(_FILES, _swap_files, "kept", id="files-swapped"),
+    ],
+)
+def test_reordering_moves_no_review_between_facts(
+    tmp_path: Path, writer: str, files: dict[str, str], reorder: Callable[[Path], None], state: str
+) -> None:
+    """Two facts that both define "Retention", studied differently in real Anki: after their
+    sections (or files) trade places, each fact is still the note that holds its own reviews."""
+    vault = tmp_path / "v"
+    vault.mkdir()
+    for name, text in files.items():
+        (vault / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "deck.apkg"
+
+    def facts(col: Collection) -> dict[str, tuple[str, int, object]]:
+        """Each fact (its answer) -> its note's GUID, note id and the schedule of its one card."""
+        schedule = schedule_snapshot(col)
+        found = {}
+        for note_id in col.find_notes(""):
+            note = col.get_note(note_id)
+            found[note["Back"]] = (note.guid, note.id, schedule[(note.guid, 0)])
+        return found
+
+    with open_collection(tmp_path / "anki") as col:
+        _build(writer, vault, out, tmp_path / "cache")
+        assert import_apkg(col, out).new == 2
+        assert answer_due_cards(col, 1, ease=4) == answer_due_cards(col, 1, ease=1) == 1  # one Easy, one Again
+        before = facts(col)
+        assert len(before) == 2 and len({schedule for _, _, schedule in before.values()}) == 2
+        reviews = revlog_count(col)
+
+        reorder(vault)
+        if state == "lost":
+            # A first build's notes take their file's time: a minute later, so that Anki does
+            # update them (in place, with what the GUID now names), whatever the wall clock says.
+            out.with_name("deck.apkg.lock.json").unlink()
+            for path in vault.iterdir():
+                os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
+        written = _build(writer, vault, out, tmp_path / "cache")
+        summary = import_apkg(col, out)
+        if state == "kept":
+            assert (written.changes.added, written.changes.updated, written.changes.removed) == ((), (), ())
+        assert (summary.new, summary.updated, summary.conflicting) == (0, 0 if state == "kept" else 2, 0), summary
+        assert facts(col) == before
+        assert revlog_count(col) == reviews
+
+
+def test_deleting_one_of_two_colliding_facts_leaves_the_other_its_note(tmp_path: Path) -> None:
+    """Keys that collide are numbered by reading order: when the first fact goes, the second
+    (now first in order) must keep its own GUID, not take the deleted fact's note and reviews."""
+    vault = tmp_path / "v"
+    vault.mkdir()
+    for name, text in _FILES.items():
+        (vault / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "deck.apkg"
+    first = aws_anki.build_deck([vault])
+    first.write(out)
+    by_file = {n.source.split(":")[0]: n.guid for n in first.notes}
+    (vault / "s3-lifecycle.md").unlink()  # read first, so its key had no number
+    written = aws_anki.build_deck([vault]).write(out)
+    assert written.changes.unchanged == (by_file["s3-object-lock.md"],)
+    assert [r.guid for r in written.changes.removed] == [by_file["s3-lifecycle.md"]]
+    assert written.changes.added == () and written.changes.updated == ()
+
+
+# Removed notes: named, and found in Anki ----------------------------------------------------------
+
+
+def test_removed_notes_are_named_and_their_search_finds_them_in_anki(tmp_path: Path) -> None:
+    """A fact deleted from the notes is reported by file:line and first field, with an Anki search
+    that finds exactly its note in the collection (Anki has no search by GUID)."""
+    vault = tmp_path / "v"
+    (vault / "compute").mkdir(parents=True)
+    (vault / "compute" / "lambda.md").write_text(LAMBDA, encoding="utf-8")
+    out = tmp_path / "deck.apkg"
+    with open_collection(tmp_path / "anki") as col:
+        aws_anki.build_deck([vault]).write(out)
+        import_apkg(col, out)
+        by_guid = {col.get_note(i).guid: i for i in col.find_notes("")}
+        (vault / "compute" / "lambda.md").write_text(
+            LAMBDA.replace("- **Maximum timeout**: 15 minutes\n", "").replace("- Duration is billed in **1 ms increments**.\n", ""),
+            encoding="utf-8")
+        removed = aws_anki.build_deck([vault]).write(out).changes.removed
+        assert sorted((r.source, r.name, r.note_type) for r in removed) == [
+            ("compute/lambda.md:11", "Duration is billed in 1 ms increments.", "cloze"),
+            ("compute/lambda.md:5", "Maximum timeout", "basic"),
+        ]
+        for note in removed:
+            assert note.search is not None
+            assert col.find_notes(note.search) == [by_guid[note.guid]], note.search
+            assert str(note).startswith(f'{note.source} "{note.name}"; find it in Anki (Browse) with {note.search}')
+
+
+@pytest.mark.parametrize("front", ['Payload <span class="ask">(sync)</span>', 'a\\b "c" * _ :: {{x}} % é', "Retention"])
+def test_a_removed_notes_search_is_written_as_anki_writes_it(tmp_path: Path, front: str) -> None:
+    from anki.collection import SearchNode
+
+    from aws_anki.state import RemovedNote
+
+    with open_collection(tmp_path / "anki") as col:
+        aws_anki.build_deck([FIXTURES_VAULT]).write(tmp_path / "deck.apkg")
+        import_apkg(col, tmp_path / "deck.apkg")  # brings the note types
+        note = col.new_note(col.models.get(models.BASIC_MODEL_ID))
+        note["Front"], note["Back"] = front, "back"
+        col.add_note(note, col.decks.id("AWS"))
+        search = RemovedNote("guid", "x.md:1", front, "basic").search
+        anki = col.build_search_string(SearchNode(dupe=SearchNode.Dupe(notetype_id=models.BASIC_MODEL_ID, first_field=front)))
+        assert search in (anki, f'"{anki}"')  # escaped as Anki escapes it; quoted even when Anki would not
+        assert col.find_notes(search) == [note.id]

@@ -43,9 +43,10 @@ def test_heading_names_decide_the_service(tmp_path: Path, markdown: str, tag: st
 def test_two_services_in_one_heading(tmp_path: Path) -> None:
     vault = _vault(tmp_path, {"n.md": "# Course\n## 7 - AWS Fundamentals : ELB + ASG\n- **Health check**: decides whether a target gets traffic\n"})
     (note,) = aws_anki.build_deck([vault]).notes
-    flat = set(note.tags)
-    assert {"ELB", "Auto_Scaling"} <= flat or len([t for t in note.tags if t.startswith("AWS::")]) == 2, note.tags
-    assert " & " in note.context
+    # both services, each as its flat tag and under its category, and no other service
+    assert {t for t in note.tags if t.startswith("AWS::")} == {"AWS::Networking_&_Content_Delivery::ELB", "AWS::Compute::Auto_Scaling"}, note.tags
+    assert {"ELB", "Auto_Scaling"} <= set(note.tags), note.tags
+    assert note.context.startswith("Elastic Load Balancing & Amazon EC2 Auto Scaling › "), note.context
 
 
 def test_heading_without_service_inherits_and_file_name_is_the_fallback(tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def test_state_file_round_trips_one_note_per_line(tmp_path: Path) -> None:
     from aws_anki.state import BuildState, NoteRecord, load_state, save_state
 
     state = BuildState(
-        {f"g{i}": NoteRecord(f'ec2|sección "{i}"|basic|x', f"h{i}", 1_700_000_000 + i, f"a.md:{i}", "basic") for i in range(3)},
+        {f"g{i}": NoteRecord(f'ec2|sección "{i}"|basic|x', f"h{i}", 1_700_000_000 + i, f"a.md:{i}", "basic", f"<b>X</b> \"{i}\"") for i in range(3)},
         {1780395021: ("abc", 5)},
     )
     path = tmp_path / "deck.apkg.lock.json"

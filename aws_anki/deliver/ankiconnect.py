@@ -316,15 +316,13 @@ def push(
 def _settle_guids(result: "BuildResult", state: str | Path | None) -> tuple[Sequence["CardNote"], Any]:
     if state is None:
         return result.notes, None
-    import time
-
-    from ..state import load_state, plan_build
+    from ..state import build_time, load_state, plan_build
 
     previous, _ = load_state(Path(state))
     planned = plan_build(
         result.notes,
         previous,
-        now=int(time.time()),
+        now=build_time(),
         note_types=(basic_type(), cloze_type()),
         file_mtimes=result.file_mtimes,
     )

@@ -80,7 +80,7 @@ class SyncReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "conflicting": self.conflicting,
-            "removed": [{"guid": g, "source": s} for g, s in (self.changes.removed if self.changes else ())],
+            "removed": [r.as_dict() for r in (self.changes.removed if self.changes else ())],
             "steps": list(self.steps),
             "synced": self.synced,
             "server_message": self.server_message,
