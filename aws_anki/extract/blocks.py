@@ -167,6 +167,7 @@ _VAGUE_CELL = re.compile(r"^\W*(?:varies|depends|it depends|n/?a|none|tbd|unknow
 _STATUS_HEADER = re.compile(r"^\W*(?:status|progress|done|estado|progreso)\W*$", re.I)
 _EXAMPLE = re.compile(r"\b(?:examples?|e\.g\.|sample|ejemplos?)\b", re.I)
 _REPOSITORY = re.compile(r"^[\w.-]+/[\w./-]+$")
+_INSTANCE_SIZE = re.compile(r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(?:nano|micro|small|medium|\d*x?large|metal[\w-]*)$")
 
 
 def _link_keys(rows: Sequence[Sequence[Sequence[Token]]]) -> bool:
@@ -195,6 +196,10 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
     keys = [inline_text(cells[0]).strip() if cells else "" for cells in rows]
     if any(_STATUS_HEADER.search(h) for h in headers[1:]):
         builder.skip(block.line, "meta-table", " | ".join(headers))  # the author's progress, not AWS
+        return 0
+    if sum(bool(_INSTANCE_SIZE.match(k)) for k in keys) * 2 > len(keys) > 0:
+        # One row per instance size (`r5.large | 2 | 16 GiB`): a spec sheet to look up, not learn.
+        builder.skip(block.line, "spec-table", " | ".join(headers))
         return 0
     if _EXAMPLE.search(builder.headings[-1]) or _link_keys(rows):
         # An example's made-up values, or an index of files and repositories: nothing to learn.

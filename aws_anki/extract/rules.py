@@ -142,8 +142,8 @@ def vague_term(term: str) -> bool:
     """Whether a definition's term names nothing a front could ask about: a circumstance ("Under the
     hood"), a comparative ("Lower"), or one plain lowercase word ("traffic")."""
     words = term.split()
-    if not words or term in ("Q", "A"):
-        return True  # "Q: ..." is a question's label, not a term
+    if not words or term in ("Q", "A") or term.startswith(("=>", "->", "→", "=", ">", "<")):
+        return True  # "Q: ..." is a question's label, "=> 48 hours" an arrow's tail: no term
     first = words[0].lower()
     if first in _NOT_A_NAME_START or (len(words) == 1 and first in _COMPARATIVES):
         return True
