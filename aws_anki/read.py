@@ -311,12 +311,30 @@ def _identity(path: Path) -> object:
 
 
 def _relative(path: Path, root: Path) -> str:
-    """Return the POSIX path of ``path`` relative to ``root``, NFC-normalised."""
+    """Return the POSIX path of ``path`` relative to ``root``, NFC-normalised, bytes of a name that
+    is not valid UTF-8 written as `\\xff` (the path itself still opens the file)."""
     try:
         rel = PurePath(path).relative_to(root).as_posix()
     except ValueError:
         rel = PurePath(path).as_posix()
+    if not rel.isascii() and re.search(_ESCAPED_BYTE, rel):
+        rel = re.sub(_ESCAPED_BYTE, lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", rel)
     return unicodedata.normalize("NFC", rel)
+
+
+def _name_warnings(found: Sequence[_Found]) -> list[BuildWarning]:
+    """A warning for each file whose name is not valid UTF-8 (it is read, under an escaped name)."""
+    return [
+        BuildWarning(
+            path=item.rel_path,
+            line=None,
+            code="file-name",
+            message="file name is not valid UTF-8 (its bytes are shown as \\xNN); read anyway. "
+            "Rename the file so that Anki and other tools show its name correctly.",
+        )
+        for item in found
+        if re.search(_ESCAPED_BYTE, os.fspath(item.file))
+    ]
 
 
 def _folder_warning(folder: Path, root: Path, exc: OSError) -> BuildWarning:
@@ -354,7 +372,8 @@ def read_sources(paths: Sequence[str | Path]) -> ReadResult:
 def scan_sources(paths: Sequence[str | Path]) -> Scan:
     """Find every Markdown file under ``paths`` and read its bytes; raise InputError for a missing path."""
     found, walk_warnings = _find_markdown(paths)
-    return Scan(files=tuple(_scan_file(item.file, item.rel_path) for item in found), warnings=tuple(walk_warnings))
+    warnings = (*walk_warnings, *_name_warnings(found))
+    return Scan(files=tuple(_scan_file(item.file, item.rel_path) for item in found), warnings=warnings)
 
 
 def decode_sources(scan: Scan) -> ReadResult:
