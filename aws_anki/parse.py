@@ -50,6 +50,8 @@ _MARKER_LINE = re.compile(r"^([ \t>]*)" + _MARKER)
 # jump from line to line instead of trying `^` at every character).
 _FIRST_LIST_MARKER = re.compile(r"[ \t>]*" + _MARKER, re.M)
 _LIST_MARKER = re.compile(r"\n[ \t>]*" + _MARKER, re.M)
+_EMPTY_CLOZE = re.compile(r"\{\{c\d+::\s*(?:::[^{}\n]*)?\}\}")
+_CLOZE_MARKER = re.compile(r"\{\{c\d+::|\}\}")
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
 _SNIPPET_PREFIX = 64  # characters of an item's text that nearly always hold its first four words
 
@@ -203,7 +205,45 @@ def text_warnings(source: SourceFile) -> list[BuildWarning]:
             f"line is {length:,} characters long (over {MAX_LINE:,}): a card from it is hard to study; "
             "split it into shorter lines",
         ))
-    return warnings + nesting_warnings(source)
+    return warnings + nesting_warnings(source) + cloze_warnings(source)
+
+
+def cloze_warnings(source: SourceFile) -> list[BuildWarning]:
+    """Warnings about an author's deletions a card cannot keep as written: empty or nested ones."""
+    if "{{c" not in source.text:
+        return []
+    warnings = []
+    for number, line in lines_outside_fences(source.text):
+        if "{{c" not in line:
+            continue
+        for empty in _EMPTY_CLOZE.finditer(line):
+            warnings.append(BuildWarning(
+                source.rel_path, number, "empty-cloze",
+                f"empty cloze deletion {empty.group()} makes no card; left out. Write the text to hide "
+                "between '::' and '}}'",
+            ))
+        nested = _nested_cloze(line)
+        if nested is not None:
+            warnings.append(BuildWarning(
+                source.rel_path, number, "nested-cloze",
+                f"cloze deletion {nested[1]} inside {nested[0]} is kept as text of the outer one (one card); "
+                "write the deletions side by side for a card each",
+            ))
+    return warnings
+
+
+def _nested_cloze(line: str) -> tuple[str, str] | None:
+    """The opening markers of the first deletion written inside another, outer one first."""
+    opened: list[str] = []
+    for marker in _CLOZE_MARKER.finditer(line):
+        if marker.group() == "}}":
+            if opened:
+                opened.pop()
+        elif opened:
+            return opened[0], marker.group()
+        else:
+            opened.append(marker.group())
+    return None
 
 
 def nesting_warnings(source: SourceFile) -> list[BuildWarning]:

@@ -58,9 +58,14 @@ def cloze_open(number: int) -> str:
     return f"{CLOZE_OPEN}{number}{CLOZE_NUMBER_END}"
 
 
+# A `}` followed by another: replacing `}}` by `&#125;}` pair by pair would leave `}}` of `}}}`.
+_PAIRED_CLOSE = re.compile(r"\}(?=\})")
+
+
 def escape_cloze_syntax(text: str) -> str:
-    """Break `{{`, `}}` and `::` with entities so Anki's cloze parser leaves them alone."""
-    return text.replace("{{", "{&#123;").replace("}}", "&#125;}").replace("::", ":&#58;")
+    """Break `{{`, `}}` and `::` (and longer runs) with entities so Anki's cloze parser leaves them alone."""
+    text = text.replace("{{", "{&#123;").replace("::", ":&#58;")  # `{&#123;{`, `:&#58;:`: no pair left
+    return _PAIRED_CLOSE.sub("&#125;", text) if "}}" in text else text
 
 
 def finish_cloze(field_html: str) -> str:

@@ -61,3 +61,47 @@ def test_a_file_name_that_is_not_utf8_is_built_and_named_in_a_warning(tmp_path: 
     assert {n["source"] for n in notes_made} == {"bad\\xffname.md:3", "good.md:3"}
     for note in notes_made:
         json.dumps(note, ensure_ascii=False).encode("utf-8")  # no lone surrogate left anywhere
+
+
+# 8. Cloze syntax inside marked spans and an author's own clozes ---------------------------------
+
+
+def anki_clozes(text: str) -> list[tuple[int, str]]:
+    """(number, hidden text) of each deletion as Anki reads a field: a deletion ends at the first
+    `}}` and its text at the first `::` (nested ones aside, which these tests do not write)."""
+    return [(int(n), body.split("::", 1)[0]) for n, body in re.findall(r"\{\{c(\d+)::(.*?)\}\}", text)]
+
+
+def test_closing_braces_inside_bold_or_highlight_stay_inside_the_deletion(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "lambda.md", "# AWS Lambda\n\n## Limits\n\n"
+          "- The handler template ends in **a}}}b** for functions\n"
+          "- The highlight ==x}}}}y== marks a template\n")
+    notes, _ = inspect(str(tmp_path / "notes"))
+    bold, mark = texts(notes)
+    assert anki_clozes(bold) == [(1, "<b>a&#125;&#125;}b</b>")], bold
+    assert bold.endswith("}} for functions")
+    assert anki_clozes(mark) == [(1, "<mark>x&#125;&#125;&#125;}y</mark>")], mark
+
+
+def test_an_authors_nested_cloze_keeps_the_outer_deletion_and_says_so(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "lambda.md", "# AWS Lambda\n\n## Limits\n\n"
+          "- Functions may run for {{c1::{{c2::15}} minutes}} at most\n")
+    notes, stderr = inspect(str(tmp_path / "notes"))
+    assert texts(notes) == ["Functions may run for {{c1::15 minutes}} at most"]
+    assert notes[0]["cards"] == 1
+    assert "lambda.md:5: cloze deletion {{c2:: inside {{c1::" in stderr
+
+
+def test_an_empty_author_cloze_makes_no_card_and_is_warned_about(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "lambda.md", "# AWS Lambda\n\n## Limits\n\n"
+          "- Functions may use {{c1::}} of memory\n"
+          "- Functions may use {{c1:: }} {{c2::10 GB}} of memory\n")
+    out = tmp_path / "deck.apkg"
+    result = CliRunner().invoke(cli, ["build", str(tmp_path / "notes"), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert any(w.startswith("lambda.md:5: empty cloze deletion {{c1::}}") for w in report["warnings"]), report["warnings"]
+    notes, _ = inspect(str(tmp_path / "notes"))
+    assert all(anki_clozes(text) and all(body.strip() for _, body in anki_clozes(text)) for text in texts(notes))
+    assert texts(notes) == ["Functions may use  {{c2::10 GB}} of memory"]  # the author's number kept
+    assert report["cards"] == sum(n["cards"] for n in notes) == len(notes)
