@@ -1,6 +1,7 @@
 """Parse stage: Markdown text to a tree of sections holding mistune tokens with source lines."""
 from __future__ import annotations
 
+import html
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ _MARKER_LINE = re.compile(r"^([ \t>]*)" + _MARKER)
 # jump from line to line instead of trying `^` at every character).
 _FIRST_LIST_MARKER = re.compile(r"[ \t>]*" + _MARKER, re.M)
 _LIST_MARKER = re.compile(r"\n[ \t>]*" + _MARKER, re.M)
+# CommonMark's entity references: a name or a decimal or hexadecimal number, ended by `;`.
+_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _EMPTY_CLOZE = re.compile(r"\{\{c\d+::\s*(?:::[^{}\n]*)?\}\}")
 _CLOZE_MARKER = re.compile(r"\{\{c\d+::|\}\}")
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
@@ -180,7 +183,25 @@ def parse_tokens(text: str) -> list[dict[str, Any]]:
     tokens, _ = _markdown("[[" in text, "$" in text).parse(text)
     assert isinstance(tokens, list)
     _stamp_lines(tokens, text)
+    if "&" in text and _ENTITY.search(text):
+        _decode_entities(tokens)
     return tokens
+
+
+def _decode_entities(tokens: Sequence[Any]) -> None:
+    """Replace entity references in text (not code) by their characters, as CommonMark does:
+    renderers escape text, so `R&amp;D` would otherwise show as written."""
+    for token in tokens:
+        if token["type"] == "text":
+            if "&" in token["raw"]:
+                token["raw"] = _ENTITY.sub(_entity_character, token["raw"])
+        elif "children" in token:
+            _decode_entities(token["children"])
+
+
+def _entity_character(match: re.Match[str]) -> str:
+    """The character of an entity reference; an unknown name stays as written."""
+    return html.unescape(match.group())
 
 
 def parse_document(source: SourceFile) -> Document:

@@ -105,3 +105,20 @@ def test_an_empty_author_cloze_makes_no_card_and_is_warned_about(tmp_path: Path)
     assert all(anki_clozes(text) and all(body.strip() for _, body in anki_clozes(text)) for text in texts(notes))
     assert texts(notes) == ["Functions may use  {{c2::10 GB}} of memory"]  # the author's number kept
     assert report["cards"] == sum(n["cards"] for n in notes) == len(notes)
+
+
+# 9. HTML entities the author wrote --------------------------------------------------------------
+
+
+def test_entities_the_author_wrote_show_as_their_characters(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "s3.md", "# Amazon S3\n\n## R&amp;D\n\n"
+          "- **R&amp;D buckets**: cost &lt;5% of the budget &#8211; &copy; AWS\n"
+          "- **Code**: `R&amp;D` stays as written in code\n"
+          "- **Not an entity**: AT&T and &nosuchentity; and &lt without a semicolon\n")
+    notes, _ = inspect(str(tmp_path / "notes"))
+    fields = {n["fields"]["Front"]: n["fields"]["Back"] for n in notes}
+    assert fields["R&amp;D buckets"] == "cost &lt;5% of the budget – © AWS"
+    assert fields["Code"] == "<code>R&amp;amp;D</code> stays as written in code"
+    assert fields["Not an entity"] == "AT&amp;T and &amp;nosuchentity; and &amp;lt without a semicolon"
+    assert fields["R&amp;D"] == "<ul><li>R&amp;D buckets</li><li>Code</li><li>Not an entity</li></ul>"  # the heading
+    assert notes[0]["fields"]["Context"] == "Amazon S3 › R&amp;D"
