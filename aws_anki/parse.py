@@ -51,6 +51,7 @@ _MARKER_LINE = re.compile(r"^([ \t>]*)" + _MARKER)
 # jump from line to line instead of trying `^` at every character).
 _FIRST_LIST_MARKER = re.compile(r"[ \t>]*" + _MARKER, re.M)
 _LIST_MARKER = re.compile(r"\n[ \t>]*" + _MARKER, re.M)
+_DOUBLED_MARKER = re.compile(r"^[ \t>]*" + _MARKER + r"[ \t]*" + _MARKER, re.M)  # `- - text`, `1. - text`
 # CommonMark's entity references: a name or a decimal or hexadecimal number, ended by `;`.
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _EMPTY_CLOZE = re.compile(r"\{\{c\d+::\s*(?:::[^{}\n]*)?\}\}")
@@ -182,10 +183,38 @@ def parse_tokens(text: str) -> list[dict[str, Any]]:
     """Parse Markdown into mistune tokens; top-level tokens and list items carry a `line`."""
     tokens, _ = _markdown("[[" in text, "$" in text).parse(text)
     assert isinstance(tokens, list)
+    if _DOUBLED_MARKER.search(text):
+        _hoist_bare_items(tokens)
     _stamp_lines(tokens, text)
     if "&" in text and _ENTITY.search(text):
         _decode_entities(tokens)
     return tokens
+
+
+def _hoist_bare_items(tokens: Sequence[Any]) -> None:
+    """Replace every list item that holds nothing but a list (`- - text`) by that list's items.
+
+    Such an item is a typo for one bullet more often than a list of its own, it has no text to make
+    a card of, and it holds two markers on one line, where line stamping expects one."""
+    for token in tokens:
+        if token["type"] == "list":
+            token["children"] = _hoisted(token["children"])
+        elif "children" in token:
+            _hoist_bare_items(token["children"])
+
+
+def _hoisted(items: Sequence[Any]) -> list[Any]:
+    """List items with each item that holds only a list replaced by that list's items."""
+    out: list[Any] = []
+    for item in items:
+        children = item.get("children", ())
+        _hoist_bare_items(children)
+        content = [child for child in children if child["type"] != "blank_line"]
+        if len(content) == 1 and content[0]["type"] == "list":
+            out.extend(content[0]["children"])
+        else:
+            out.append(item)
+    return out
 
 
 def _decode_entities(tokens: Sequence[Any]) -> None:

@@ -122,3 +122,20 @@ def test_entities_the_author_wrote_show_as_their_characters(tmp_path: Path) -> N
     assert fields["Not an entity"] == "AT&amp;T and &amp;nosuchentity; and &amp;lt without a semicolon"
     assert fields["R&amp;D"] == "<ul><li>R&amp;D buckets</li><li>Code</li><li>Not an entity</li></ul>"  # the heading
     assert notes[0]["fields"]["Context"] == "Amazon S3 › R&amp;D"
+
+
+# 10. A list item written `- - text` ---------------------------------------------------------------
+
+
+def test_a_doubled_bullet_keeps_its_item_and_the_lines_after_it(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "lambda.md", "# AWS Lambda\n\n## Limits\n\n"
+          "- **Memory**: 10 GB\n"
+          "- - **Timeout**: 15 minutes\n"
+          "- 1. - **Layers**: 5 per function\n"
+          "- **Payload**: 6 MB\n"
+          "\n"
+          "- **Ephemeral storage**: 10 GB\n")
+    notes, _ = inspect(str(tmp_path / "notes"))
+    sources = {n["fields"]["Front"]: n["source"] for n in notes if n["kind"] == "definition"}
+    assert sources == {"Memory": "lambda.md:5", "Timeout": "lambda.md:6", "Layers": "lambda.md:7",
+                       "Payload": "lambda.md:8", "Ephemeral storage": "lambda.md:10"}
