@@ -72,6 +72,13 @@ _MOJIBAKE_TEXT = f"[\xc2-\xf4][{_CP1252_CONTINUATION}]|[\xc2\xc3] "
 # C1 controls, and the replacement character left by a failed decode.
 _NON_TEXT = "[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]"
 _BINARY_RATIO = 0.10
+# What is removed from text that is not binary: C0 controls but tab and line feed (carriage returns
+# are line breaks by then), DEL and C1 controls; a terminal's CSI and OSC sequences go whole.
+_CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+_TERMINAL_SEQUENCE = "\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b\n]*(?:\x07|\x1b\\\\)?|" + _CONTROL
+_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "backspace", "\x0b": "vertical tab", "\x0c": "form feed",
+                  "\x1b": "ESC", "\x7f": "DEL"}
+_LINES_SHOWN = 5
 # The same on raw 8-bit bytes: deleting every text byte leaves the control bytes to count.
 _TEXT_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F or b == 0x7F))
 
@@ -430,6 +437,15 @@ def _decode_file(scanned: ScannedFile) -> tuple[SourceFile | None, tuple[BuildWa
 
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if re.search(_CONTROL, text):
+        text, lines, names = _strip_controls(text)
+        shown = ", ".join(map(str, lines[:_LINES_SHOWN])) + (", ..." if len(lines) > _LINES_SHOWN else "")
+        warnings.append(warn(
+            "control-characters",
+            f"removed control characters ({', '.join(names)}) at line{'s' if len(lines) > 1 else ''} {shown}: "
+            "they have no place on a card. Check those lines (text pasted from a terminal?).",
+            lines[0],
+        ))
     # UTF-8 bytes of the text (line breaks aside) for the cheap byte-level checks below.
     utf8 = raw if decoded.from_utf8 else text.encode("utf-8", "surrogatepass")
     if re.search(_MOJIBAKE_BYTES, utf8):
@@ -518,7 +534,10 @@ def _decode(raw: bytes) -> _Decoded:
         if raw.startswith(bom):
             return _decode_with_bom(raw, codec, label)
     if b"\x00" in raw:
-        return _decode_utf16_without_bom(raw)
+        utf16 = _decode_utf16_without_bom(raw)
+        if utf16 is not None:
+            return utf16
+        # Stray NULs in 8-bit text: the share of control bytes below tells a binary file from text.
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -552,8 +571,8 @@ def _decode_with_bom(raw: bytes, codec: str, label: str) -> _Decoded:
     return _Decoded(text)
 
 
-def _decode_utf16_without_bom(raw: bytes) -> _Decoded:
-    """Decode UTF-16 that lacks a byte-order mark, or call the bytes binary."""
+def _decode_utf16_without_bom(raw: bytes) -> _Decoded | None:
+    """Decode UTF-16 that lacks a byte-order mark; None if the bytes are not UTF-16."""
     even, odd = raw[0::2], raw[1::2]
     for codec, label, zeros, others in (("utf-16-le", "UTF-16 LE", odd, even), ("utf-16-be", "UTF-16 BE", even, odd)):
         if zeros.count(0) >= 0.4 * len(zeros) and others.count(0) <= 0.02 * len(others):
@@ -568,7 +587,7 @@ def _decode_utf16_without_bom(raw: bytes) -> _Decoded:
                 "encoding",
                 f"has no byte-order mark; decoded as {label}. Re-save the file as UTF-8.",
             )
-    return _binary("it contains NUL bytes")
+    return None
 
 
 def _decode_fallback(raw: bytes, bad_line: int) -> _Decoded:
@@ -663,6 +682,27 @@ def _may_change_under_nfc(char: str) -> bool:
     if unicodedata.category(char)[0] == "M":  # combining marks reorder and compose
         return not ("\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef")
     return unicodedata.normalize("NFC", char) != char
+
+
+# ---------------------------------------------------------------- control characters
+
+
+def _strip_controls(text: str) -> tuple[str, list[int], list[str]]:
+    """Remove terminal escape sequences and control characters (not tab or line feed); return the
+    text, the lines that had any, and the names of what was removed in order of appearance."""
+    lines: dict[int, None] = {}
+    names: dict[str, None] = {}
+    for match in re.finditer(_CONTROL, text):
+        lines.setdefault(text.count("\n", 0, match.start()) + 1, None)
+        names.setdefault(_control_name(match.group()[0]), None)
+    return re.sub(_TERMINAL_SEQUENCE, "", text), list(lines), list(names)
+
+
+def _control_name(char: str) -> str:
+    """A short name for a control character, as a user would look it up."""
+    if "\x80" <= char <= "\x9f":
+        return "C1"
+    return _CONTROL_NAMES.get(char, f"U+{ord(char):04X}")
 
 
 # ---------------------------------------------------------------- mojibake

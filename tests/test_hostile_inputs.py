@@ -22,7 +22,7 @@ def inspect(*args: str) -> tuple[list[dict[str, Any]], str]:
     """The notes `aws-anki inspect ARGS --json` prints, and what it says on stderr."""
     result = CliRunner().invoke(cli, ["inspect", *args, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
-    return [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+    return [json.loads(line) for line in result.stdout.split("\n") if line], result.stderr
 
 
 def texts(notes: list[dict[str, Any]]) -> list[str]:
@@ -139,3 +139,37 @@ def test_a_doubled_bullet_keeps_its_item_and_the_lines_after_it(tmp_path: Path) 
     sources = {n["fields"]["Front"]: n["source"] for n in notes if n["kind"] == "definition"}
     assert sources == {"Memory": "lambda.md:5", "Timeout": "lambda.md:6", "Layers": "lambda.md:7",
                        "Payload": "lambda.md:8", "Ephemeral storage": "lambda.md:10"}
+
+
+# 11. Stray NUL bytes, and 13. control characters in text --------------------------------------------
+
+
+def test_a_stray_nul_byte_is_removed_with_a_warning_not_the_whole_file(tmp_path: Path) -> None:
+    facts = "".join(f"- **Limit {n}**: {n} GB\n" for n in range(1, 52))
+    write(tmp_path / "notes", "lambda.md", ("# AWS Lambda\n\n" + facts).replace("Limit 7**", "Limit 7\0**").encode())
+    notes, stderr = inspect(str(tmp_path / "notes"))
+    assert len([n for n in notes if n["kind"] == "definition"]) == 51
+    assert "Limit 7" in texts(notes)
+    assert "lambda.md:9: removed control characters (NUL) at line 9" in stderr
+
+
+def test_control_characters_never_reach_a_card(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "lambda.md", "# AWS Lambda\x1b[31m\n\n"
+          "- **Memory\x07**: 10 GB \x1b]0;owned\x07 per function\x1b[0m\n"
+          "- **Timeout**: 15\tminutes\x0c\x7f\x85\n")
+    notes, stderr = inspect(str(tmp_path / "notes"))
+    assert [n["fields"]["Front"] for n in notes] == ["Memory", "Timeout"]
+    for note in notes:
+        for value in (*note["fields"].values(), note["context"]):
+            assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", value), value
+    assert notes[0]["fields"]["Back"] == "10 GB  per function"  # whole terminal escape sequences go
+    assert notes[0]["context"] == "AWS Lambda"
+    assert "lambda.md:1: removed control characters (ESC, BEL, form feed, DEL, C1) at lines 1, 3, 4" in stderr
+
+
+def test_a_real_binary_file_is_still_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "image.md", bytes(range(256)) * 8)
+    write(tmp_path / "notes", "good.md", DEFINITION)
+    notes, stderr = inspect(str(tmp_path / "notes"))
+    assert texts(notes) == ["Maximum memory"]
+    assert "image.md: looks like a binary file" in stderr
