@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from .errors import BuildWarning
 from .models import BASIC_FIELDS, CLOZE_FIELDS
 from .options import DECK_LAYOUTS, REVERSE_MODES  # noqa: F401 (part of this module's interface)
-from .render import finish_cloze, rewrite_images, sanitize
+from .render import escape_anki_markup, finish_cloze, rewrite_images, sanitize
 from .glyphs import strip_heading_noise
 from .services import Catalog, Service, load_catalog, resolve_path
 
@@ -320,6 +320,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
             "1" if reverse else "",
         )
         cards = 2 if reverse else 1
+    fields = tuple(map(escape_anki_markup, fields))
     identity = _identity(service, sections, note_type, fact.subject)
     return CardNote(
         guid=guid_for(identity),
@@ -539,7 +540,7 @@ def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
             if not qualifier or any(normalise(qualifier) == normalise(p[-1]) for p in paths if p is not path):
                 continue
             note = notes[i]
-            front = f'{note.fields[0]} <span class="qualifier">({html.escape(qualifier)})</span>'
+            front = f'{note.fields[0]} <span class="qualifier">({escape_anki_markup(html.escape(qualifier))})</span>'
             # The content hash changes with the front, deterministically: no other field moved.
             notes[i] = replace(note, fields=(front, *note.fields[1:]), content_hash=_hash(f"{note.content_hash}\x1f{front}"))
     return notes
@@ -556,7 +557,7 @@ def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
             by_text[key] = note
             continue
         sources = (*first.merged_sources, note.source)
-        source_field = html.escape(f"{first.source} (also {', '.join(sources)})")
+        source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(sources)})"))
         fields = tuple(source_field if n == "Source" else f for n, f in zip(first.field_names, first.fields))
         by_text[key] = replace(first, merged_sources=sources, fields=fields)
     out: list[CardNote] = []

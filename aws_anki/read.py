@@ -23,7 +23,7 @@ from pathlib import Path, PurePath
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .errors import BuildWarning, InputError
+from .errors import BuildWarning, InputError, printable
 from .glyphs import icon_words, text_bullets_to_markdown
 
 __all__ = [
@@ -191,10 +191,10 @@ def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[_Found], list[Buil
     for given, absolute in zip(paths, arguments):
         if not os.path.exists(absolute):
             broken = " (broken symbolic link)" if os.path.islink(absolute) else ""
-            raise InputError(f"{given}: no such file or folder{broken}")
+            raise InputError(f"{printable(os.fspath(given))}: no such file or folder{broken}")
         if not os.path.isdir(absolute) and absolute.suffix.lower() not in (*MARKDOWN_SUFFIXES, *TEXT_SUFFIXES):
             raise InputError(
-                f"{given}: not a Markdown file ({absolute.suffix or 'no extension'}); aws-anki reads notes written in "
+                f"{printable(os.fspath(given))}: not a Markdown file ({absolute.suffix or 'no extension'}); aws-anki reads notes written in "
                 "Markdown (.md). Export the document to Markdown first, or name the folder that holds your .md notes."
             )
 
@@ -318,30 +318,32 @@ def _identity(path: Path) -> object:
 
 
 def _relative(path: Path, root: Path) -> str:
-    """Return the POSIX path of ``path`` relative to ``root``, NFC-normalised, bytes of a name that
-    is not valid UTF-8 written as `\\xff` (the path itself still opens the file)."""
+    """Return the POSIX path of ``path`` relative to ``root``, NFC-normalised, with control characters
+    and the bytes of a name that is not valid UTF-8 written as `\\xNN` (the path still opens the file)."""
     try:
         rel = PurePath(path).relative_to(root).as_posix()
     except ValueError:
         rel = PurePath(path).as_posix()
-    if not rel.isascii() and re.search(_ESCAPED_BYTE, rel):
-        rel = re.sub(_ESCAPED_BYTE, lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", rel)
-    return unicodedata.normalize("NFC", rel)
+    return unicodedata.normalize("NFC", printable(rel))
 
 
 def _name_warnings(found: Sequence[_Found]) -> list[BuildWarning]:
-    """A warning for each file whose name is not valid UTF-8 (it is read, under an escaped name)."""
-    return [
-        BuildWarning(
+    """A warning for each file whose name is not valid UTF-8 or holds control characters (it is
+    read, under a name with those written as `\\xNN`)."""
+    warnings = []
+    for item in found:
+        name = os.fspath(item.file)
+        if printable(name) == name:
+            continue
+        problem = "is not valid UTF-8" if re.search(_ESCAPED_BYTE, name) else "holds control characters"
+        warnings.append(BuildWarning(
             path=item.rel_path,
             line=None,
             code="file-name",
-            message="file name is not valid UTF-8 (its bytes are shown as \\xNN); read anyway. "
-            "Rename the file so that Anki and other tools show its name correctly.",
-        )
-        for item in found
-        if re.search(_ESCAPED_BYTE, os.fspath(item.file))
-    ]
+            message=f"file name {problem} (shown as \\xNN); read anyway. "
+            "Rename the file so that Anki, terminals and other tools show its name correctly.",
+        ))
+    return warnings
 
 
 def _folder_warning(folder: Path, root: Path, exc: OSError) -> BuildWarning:

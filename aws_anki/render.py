@@ -80,6 +80,16 @@ def _cloze_marker(match: re.Match[str]) -> str:
     return "}}" if match.group(0) == CLOZE_CLOSE else "::"
 
 
+# Anki's own markup, which the reviewer acts on wherever it stands in a field: `[sound:x]` plays a
+# file, `[anki:tts]` speaks, `[latex]`, `[$]` and `[$$]` run LaTeX when the deck is studied.
+_ANKI_MARKUP = re.compile(r"\[(?=sound:|/?anki:|/?latex\]|/?\$\$?\])", re.I)
+
+
+def escape_anki_markup(field_html: str) -> str:
+    """Break Anki's media and LaTeX markup with an entity, so a card shows it as text."""
+    return _ANKI_MARKUP.sub("&#91;", field_html) if "[" in field_html else field_html
+
+
 def sanitize(field_html: str) -> str:
     """Keep only allowlisted tags and attributes: no scripts, handlers, frames or unsafe URLs."""
     if _SANITIZER_CHANGES.search(field_html) is None:

@@ -173,3 +173,38 @@ def test_a_real_binary_file_is_still_skipped(tmp_path: Path) -> None:
     notes, stderr = inspect(str(tmp_path / "notes"))
     assert texts(notes) == ["Maximum memory"]
     assert "image.md: looks like a binary file" in stderr
+
+
+# 13. Terminal escapes in file names, Anki's own markup in notes -----------------------------------
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows file names cannot hold control characters")
+def test_terminal_escapes_in_a_file_name_are_shown_escaped(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    write(notes, "evil\x1b[2J\x07.md", "# AWS Lambda\n\n- **Memory**: 10 GB\n![](missing.png)\n")
+    result = CliRunner().invoke(cli, ["build", str(notes), "-o", str(tmp_path / "deck.apkg")])
+    assert result.exit_code == 0, result.output
+    assert "evil\\x1b[2J\\x07.md:3: image 'missing.png' not found" in result.stderr
+    assert "evil\\x1b[2J\\x07.md: file name holds control characters" in result.stderr
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.output)
+    made, _ = inspect(str(notes))
+    assert made[0]["fields"]["Source"] == "evil\\x1b[2J\\x07.md:3"
+    missing = CliRunner().invoke(cli, ["build", str(notes / "gone\x1b[2J.md")])
+    assert missing.exit_code != 0 and "\x1b" not in missing.output
+
+
+def test_ankis_own_markup_in_notes_is_shown_not_played_or_rendered(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "[sound:name].md", "# AWS Lambda\n\n## Play [sound:heading.mp3]\n\n"
+          "- **Alarm [sound:alarm.mp3]**: plays [SOUND:x.mp3] and [anki:tts lang=en_US]hi[/anki:tts]\n"
+          "- **Formula**: [latex]\\input{/etc/passwd}[/latex], [$]x[/$] and [$$]y[/$$]\n"
+          "- Lambda bills **[sound:c.mp3]** per millisecond\n")
+    notes, _ = inspect(str(tmp_path / "notes"))
+    assert len(notes) == 3
+    markup = re.compile(r"\[(?:sound:|/?anki:|/?latex\]|/?\$\$?\])", re.I)
+    for note in notes:
+        for value in note["fields"].values():
+            assert not markup.search(value), value
+    assert notes[0]["fields"]["Back"] == "plays &#91;SOUND:x.mp3] and &#91;anki:tts lang=en_US]hi&#91;/anki:tts]"
+    assert notes[1]["fields"]["Back"] == "&#91;latex]\\input{/etc/passwd}&#91;/latex], &#91;$]x&#91;/$] and &#91;$$]y&#91;/$$]"
+    assert notes[0]["fields"]["Context"] == "AWS Lambda › Play &#91;sound:heading.mp3]"
+    assert notes[0]["fields"]["Source"] == "&#91;sound:name].md:5"
