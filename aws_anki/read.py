@@ -266,6 +266,8 @@ def _scan_tree(
             elif is_dir:
                 subfolders.append(path)
             elif entry.name.lower().endswith(MARKDOWN_SUFFIXES) and not _HOUSEKEEPING.match(entry.name):
+                if is_link and _leads_outside(path, root, warnings):
+                    continue
                 file_phase = max(phase, 1) if is_link else phase
                 found.append(_Found(path, root, (file_phase, index, _relative(path, root))))
         stack.extend(reversed(subfolders))
@@ -305,7 +307,32 @@ def _follow_link(
         return
     if (info.st_dev, info.st_ino) in visited:  # its files were found by another path
         return
+    if _leads_outside(link, root, warnings):
+        return
     _scan_tree(link, root, index, 2, visited, pending, found, warnings)
+
+
+def _leads_outside(link: Path, root: Path, warnings: list[BuildWarning]) -> bool:
+    """Tell whether a symbolic link found in the notes resolves outside the notes root, warning if so.
+
+    The same rule as for images (see media): only what resolves inside the root the user named is
+    read, so a link to a configuration file elsewhere never becomes cards."""
+    target = os.path.realpath(link)
+    real_root = os.path.realpath(root)
+    if target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep):
+        return False
+    warnings.append(
+        BuildWarning(
+            path=_relative(link, root),
+            line=None,
+            code="outside-root",
+            message=(
+                f"symbolic link to {target} leads outside the notes folder {real_root}; not read. "
+                "Copy what it points to into the notes, or name it on the command line to read it."
+            ),
+        )
+    )
+    return True
 
 
 def _identity(path: Path) -> object:

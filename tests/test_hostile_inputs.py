@@ -208,3 +208,37 @@ def test_ankis_own_markup_in_notes_is_shown_not_played_or_rendered(tmp_path: Pat
     assert notes[1]["fields"]["Back"] == "&#91;latex]\\input{/etc/passwd}&#91;/latex], &#91;$]x&#91;/$] and &#91;$$]y&#91;/$$]"
     assert notes[0]["fields"]["Context"] == "AWS Lambda › Play &#91;sound:heading.mp3]"
     assert notes[0]["fields"]["Source"] == "&#91;sound:name].md:5"
+
+
+# 12. Symbolic links: what resolves inside the notes root the user named ------------------------------
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+def test_symlinks_are_followed_only_where_they_resolve_inside_the_notes_root(tmp_path: Path) -> None:
+    notes, outside = tmp_path / "notes", tmp_path / "outside"
+    write(outside, "config.md", "# Settings\n\n- **Database password**: hunter2\n")
+    write(outside / "vault", "ec2.md", "# Amazon EC2\n\n- **Max tags**: 50\n![](diagram.png)\n")
+    (outside / "vault" / "diagram.png").write_bytes(PNG)
+    write(notes / "real", "s3.md", "# Amazon S3\n\n- **Max object size**: 5 TB\n![](chart.png)\n")
+    (notes / "real" / "chart.png").write_bytes(PNG)
+    (notes / "secret.md").symlink_to(outside / "config.md")
+    (notes / "linked").symlink_to(outside / "vault", target_is_directory=True)
+    (notes / "alias").symlink_to(notes / "real", target_is_directory=True)  # inside: same files, read once
+    (notes / "s3-again.md").symlink_to(notes / "real" / "s3.md")
+    result = CliRunner().invoke(cli, ["build", str(notes), "-o", str(tmp_path / "deck.apkg"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["files"] == 1 and report["notes"] == 1
+    outside_root = sorted(w.split(":")[0] for w in report["warnings"] if w.endswith("[outside-root]"))
+    assert outside_root == ["linked", "secret.md"], report["warnings"]
+    assert all("hunter2" not in w for w in report["warnings"])
+    made, _ = inspect(str(notes))
+    assert [n["fields"]["Front"] for n in made] == ["Max object size"]
+    assert "<img" in made[0]["fields"]["Extra"] + made[0]["fields"]["Back"]  # the image beside it is packaged
+    # A file or folder the user names is read where it is: the root is what was named.
+    named, _ = inspect(str(notes / "secret.md"), str(notes / "linked"))
+    assert sorted(n["fields"]["Front"] for n in named) == ["Database password", "Max tags"]
+    assert any("<img" in n["fields"]["Back"] + n["fields"]["Extra"] for n in named)
