@@ -67,6 +67,11 @@ _CP1252_CONTINUATION = (
     "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
 )
 _MOJIBAKE_TEXT = f"[\xc2-\xf4][{_CP1252_CONTINUATION}]|[\xc2\xc3] "
+# One whole mis-decoded character ("â€™" is three), and the word it stands in (shown in the warning).
+_MOJIBAKE_RUN = f"[\xc2-\xf4][{_CP1252_CONTINUATION}]+|[\xc2\xc3] "
+_MOJIBAKE_WORD = f"\\w*(?:{_MOJIBAKE_RUN})+\\w*"
+_QUOTED = r'`[^`]*`|"[^"]*"'
+_REPAIRS_SHOWN = 3
 
 # Characters that do not belong in text: C0 controls other than tab and line breaks, DEL,
 # C1 controls, and the replacement character left by a failed decode.
@@ -478,18 +483,10 @@ def _decode_file(scanned: ScannedFile) -> tuple[SourceFile | None, tuple[BuildWa
     # UTF-8 bytes of the text (line breaks aside) for the cheap byte-level checks below.
     utf8 = raw if decoded.from_utf8 else text.encode("utf-8", "surrogatepass")
     if re.search(_MOJIBAKE_BYTES, utf8):
-        text, repaired, first = _repair_mojibake(text)
-        if repaired:
+        text, repairs = _repair_mojibake(text)
+        if repairs:
             utf8 = text.encode("utf-8", "surrogatepass")
-            warnings.append(
-                warn(
-                    "mojibake",
-                    f"repaired mis-decoded characters (such as 'â€™' for '’') on {repaired} "
-                    f"line{'s' if repaired != 1 else ''}, first at line {first}; check those lines "
-                    "and re-save the file as UTF-8.",
-                    first,
-                )
-            )
+            warnings.append(warn("mojibake", _mojibake_message(repairs), repairs[0][0]))
     if not text.isascii() and not _is_nfc(text, utf8):
         text = unicodedata.normalize("NFC", text)
     # Bullets typed as glyphs (`•`, `o`) become Markdown lists; emoji go, check marks become words.
@@ -713,6 +710,16 @@ def _may_change_under_nfc(char: str) -> bool:
     return unicodedata.normalize("NFC", char) != char
 
 
+def _mojibake_message(repairs: Sequence[tuple[int, str, str]]) -> str:
+    """The warning for repaired lines: how many, and what changed on the first few."""
+    shown = ", ".join(f"line {line} {before!r} → {after!r}" for line, before, after in repairs[:_REPAIRS_SHOWN])
+    more = ", ..." if len(repairs) > _REPAIRS_SHOWN else ""
+    return (
+        f"repaired mis-decoded characters on {len(repairs)} line{'s' if len(repairs) != 1 else ''}: {shown}{more} "
+        "(UTF-8 that was read as Windows-1252); check those lines and re-save the file as UTF-8."
+    )
+
+
 # ---------------------------------------------------------------- control characters
 
 
@@ -737,8 +744,9 @@ def _control_name(char: str) -> str:
 # ---------------------------------------------------------------- mojibake
 
 
-def _repair_mojibake(text: str) -> tuple[str, int, int | None]:
-    """Repair mis-decoded lines with ftfy; return the text, lines repaired and the first one."""
+def _repair_mojibake(text: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """Repair the lines that clearly are mis-decoded (see `_mojibake_lines`) with ftfy; return the
+    text and, for each line repaired, its number and the first word as it was and as repaired."""
     import ftfy  # lazy: ~60 ms to import and most files are clean
 
     config = ftfy.TextFixerConfig(
@@ -754,29 +762,51 @@ def _repair_mojibake(text: str) -> tuple[str, int, int | None]:
     )
     pieces: list[str] = []
     done = 0  # text[:done] is already in pieces
-    line = 1
-    repaired = 0
-    first: int | None = None
+    repairs: list[tuple[int, str, str]] = []
+    for number, start, end in _mojibake_lines(text):
+        original = text[start:end]
+        fixed = ftfy.fix_text(original, config)
+        if fixed == original:
+            continue
+        pieces += (text[done:start], fixed)
+        done = end
+        word = re.search(_MOJIBAKE_WORD, original)
+        before = word.group() if word is not None else original.strip()
+        repairs.append((number, before, ftfy.fix_text(before, config)))
+    if not repairs:
+        return text, []
+    pieces.append(text[done:])
+    return "".join(pieces), repairs
+
+
+def _mojibake_lines(text: str) -> list[tuple[int, int, int]]:
+    """(number, start, end) of each line that clearly is mojibake: every non-ASCII character in it is
+    part of a mis-decoded sequence, none of which is quoted (in backticks or double quotes), as a
+    note explaining mojibake would have it. When the whole file is mojibake (every non-ASCII
+    character of it, on two lines or more) quoted sequences are mis-decoded too."""
     mojibake = re.compile(_MOJIBAKE_TEXT)
+    found: list[tuple[int, int, int]] = []
+    line, counted = 1, 0
     match = mojibake.search(text)
     while match is not None:
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.end())
         end = len(text) if end < 0 else end
-        line += text.count("\n", done, start)
-        original = text[start:end]
-        fixed = ftfy.fix_text(original, config)
-        pieces.append(text[done:start])
-        pieces.append(fixed)
-        done = end
-        if fixed != original:
-            repaired += 1
-            first = line if first is None else first
+        line += text.count("\n", counted, start)
+        counted = start
+        found.append((line, start, end))
         match = mojibake.search(text, end)
-    if not repaired:
-        return text, 0, None
-    pieces.append(text[done:])
-    return "".join(pieces), repaired, first
+    if len(found) > 1 and re.sub(_MOJIBAKE_RUN, "", text).isascii():
+        return found
+    return [(n, start, end) for n, start, end in found if _clearly_mojibake(text[start:end])]
+
+
+def _clearly_mojibake(line: str) -> bool:
+    """Tell whether all the non-ASCII text of a line is mis-decoded and none of it quoted."""
+    if not re.sub(_MOJIBAKE_RUN, "", line).isascii():
+        return False
+    unquoted = re.sub(_QUOTED, "", line)
+    return len(re.findall(_MOJIBAKE_RUN, unquoted)) == len(re.findall(_MOJIBAKE_RUN, line))
 
 
 # ---------------------------------------------------------------- front matter

@@ -242,3 +242,30 @@ def test_symlinks_are_followed_only_where_they_resolve_inside_the_notes_root(tmp
     named, _ = inspect(str(notes / "secret.md"), str(notes / "linked"))
     assert sorted(n["fields"]["Front"] for n in named) == ["Database password", "Max tags"]
     assert any("<img" in n["fields"]["Back"] + n["fields"]["Extra"] for n in named)
+
+
+# 14. Mojibake repair only where the text clearly is mojibake -------------------------------------------
+
+
+def test_quoted_mojibake_is_left_alone_and_repairs_are_named(tmp_path: Path) -> None:
+    quoting = ("# Amazon S3\n\n"
+               "- **Mojibake**: `CafÃ©` is how Café looks when UTF-8 is read as Latin-1\n"
+               "- **Encoding sign**: the text \"Ã©\" stands for é read as Windows-1252\n"
+               "- **Key names**: keys are stored as UTF-8 â€“ no conversion\n")
+    write(tmp_path / "notes", "s3.md", quoting)
+    notes, stderr = inspect(str(tmp_path / "notes"))
+    backs = {n["fields"]["Front"]: n["fields"]["Back"] for n in notes}
+    assert backs["Mojibake"] == "<code>CafÃ©</code> is how Café looks when UTF-8 is read as Latin-1"
+    assert backs["Encoding sign"] == "the text \"Ã©\" stands for é read as Windows-1252"
+    assert backs["Key names"] == "keys are stored as UTF-8 – no conversion"
+    assert "s3.md:5: repaired mis-decoded characters on 1 line: line 5 'â€“' → '–'" in stderr
+
+
+def test_a_wholly_mis_decoded_file_is_repaired_throughout(tmp_path: Path) -> None:
+    write(tmp_path / "notes", "s3.md", "# Amazon S3\n\n"
+          "- **CafÃ© bucket**: holds rÃ©sumÃ©s\n"
+          "- **Name**: it is called \"CafÃ©\" â€“ in quotes\n")
+    notes, stderr = inspect(str(tmp_path / "notes"))
+    assert {n["fields"]["Front"]: n["fields"]["Back"] for n in notes} == {
+        "Café bucket": "holds résumés", "Name": "it is called \"Café\" – in quotes"}
+    assert "repaired mis-decoded characters on 2 lines: line 3 'CafÃ©' → 'Café', line 4" in stderr
