@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+IGNORE_FILE = ".aws-anki-ignore"  # in a notes root: patterns (gitignore syntax) of files to leave out
 # Named on the command line, these are read as Markdown too (notes kept as plain text).
 TEXT_SUFFIXES = ("", ".txt", ".text", ".mdown", ".mkd", ".mkdn")
 # A repository's own papers, not study notes: left out when walking a folder (read when named).
@@ -134,6 +135,7 @@ class ReadResult:
 
     files: tuple[SourceFile, ...]
     warnings: tuple[BuildWarning, ...]
+    excluded: tuple[str, ...] = ()  # notes-relative paths left out by patterns (folders end in "/")
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ class Scan:
 
     files: tuple[ScannedFile, ...]
     warnings: tuple[BuildWarning, ...]
+    excluded: tuple[str, ...] = ()  # notes-relative paths left out by patterns (folders end in "/")
 
 
 @dataclass(frozen=True)
@@ -184,14 +187,26 @@ class _Decoded:
 # ---------------------------------------------------------------- finding files
 
 
-def find_markdown(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+def find_markdown(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> list[tuple[Path, Path]]:
     """Return the (file, notes root) pairs to read; walk warnings are reported by read_sources."""
-    found, _warnings = _find_markdown(paths)
-    return [(item.file, item.root) for item in found]
+    walk = _find_markdown(paths, exclude)
+    return [(item.file, item.root) for item in walk.found]
 
 
-def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[_Found], list[BuildWarning]]:
-    """Walk the given paths; each file once, preferring real paths to symlinked ones."""
+@dataclass
+class _Walk:
+    """What a walk of the notes has found so far, and what it has left to do."""
+
+    ignores: list[_Ignore]  # per path argument
+    found: list[_Found] = field(default_factory=list)
+    warnings: list[BuildWarning] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)  # notes-relative; folders end in "/"
+    visited: set[tuple[int, int]] = field(default_factory=set)
+    pending: list[tuple[Path, Path, int]] = field(default_factory=list)  # symlinked folders: (link, root, argument index)
+
+
+def _find_markdown(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> _Walk:
+    """Walk the given paths; each file once, preferring real paths to symlinked ones, none excluded."""
     arguments = [Path(os.path.abspath(os.fspath(p))) for p in paths]
     for given, absolute in zip(paths, arguments):
         if not os.path.exists(absolute):
@@ -202,59 +217,51 @@ def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[_Found], list[Buil
                 f"{printable(os.fspath(given))}: not a Markdown file ({absolute.suffix or 'no extension'}); aws-anki reads notes written in "
                 "Markdown (.md). Export the document to Markdown first, or name the folder that holds your .md notes."
             )
-
-    found: list[_Found] = []
     warnings: list[BuildWarning] = []
-    visited: set[tuple[int, int]] = set()
-    pending: list[tuple[Path, Path, int]] = []  # symlinked folders: (link, root, argument index)
+    walk = _Walk([_ignore_for(a if os.path.isdir(a) else None, exclude, warnings) for a in arguments], warnings=warnings)
 
     # Phase 0 and 1: every real folder tree, so that a file's own path wins over a link to it.
     for index, argument in enumerate(arguments):
         if os.path.isdir(argument):
-            _scan_tree(argument, argument, index, 0, visited, pending, found, warnings)
+            _scan_tree(argument, argument, index, 0, walk)
+        elif walk.ignores[index](argument.name):
+            walk.excluded.append(_relative(argument, argument.parent))
         else:
-            found.append(_Found(argument, argument.parent, (0, index, _relative(argument, argument.parent))))
+            walk.found.append(_Found(argument, argument.parent, (0, index, _relative(argument, argument.parent))))
     # Phase 2: symlinked folders, in the order found; links found inside them are queued too.
     position = 0
-    while position < len(pending):
-        link, root, index = pending[position]
+    while position < len(walk.pending):
+        link, root, index = walk.pending[position]
         position += 1
-        _follow_link(link, root, index, visited, pending, found, warnings)
+        _follow_link(link, root, index, walk)
 
     chosen: dict[object, _Found] = {}
-    for item in sorted(found, key=lambda f: f.order):
+    for item in sorted(walk.found, key=lambda f: f.order):
         chosen.setdefault(_identity(item.file), item)
-    return list(chosen.values()), warnings
+    walk.found = list(chosen.values())
+    return walk
 
 
-def _scan_tree(
-    top: Path,
-    root: Path,
-    index: int,
-    phase: int,
-    visited: set[tuple[int, int]],
-    pending: list[tuple[Path, Path, int]],
-    found: list[_Found],
-    warnings: list[BuildWarning],
-) -> None:
+def _scan_tree(top: Path, root: Path, index: int, phase: int, walk: _Walk) -> None:
     """Walk one real folder tree without recursion, queueing symlinked folders for later."""
+    ignore = walk.ignores[index]
     stack = [top]
     while stack:
         folder = stack.pop()
         try:
             info = os.stat(folder)
         except OSError as exc:
-            warnings.append(_folder_warning(folder, root, exc))
+            walk.warnings.append(_folder_warning(folder, root, exc))
             continue
         key = (info.st_dev, info.st_ino)
-        if key in visited:  # already walked through an earlier argument or link
+        if key in walk.visited:  # already walked through an earlier argument or link
             continue
-        visited.add(key)
+        walk.visited.add(key)
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            warnings.append(_folder_warning(folder, root, exc))
+            walk.warnings.append(_folder_warning(folder, root, exc))
             continue
         subfolders: list[Path] = []
         for entry in entries:
@@ -266,39 +273,37 @@ def _scan_tree(
                 is_link = entry.is_symlink()
             except OSError:  # a link loop on the entry itself: read_source reports it
                 is_dir, is_link = False, True
+            is_note = not is_dir and entry.name.lower().endswith(MARKDOWN_SUFFIXES) and not _HOUSEKEEPING.match(entry.name)
+            if (is_dir or is_note) and ignore:
+                rel = _relative(path, root) + ("/" if is_dir else "")
+                if ignore(rel):
+                    walk.excluded.append(rel)
+                    continue
             if is_dir and is_link:
-                pending.append((path, root, index))
+                walk.pending.append((path, root, index))
             elif is_dir:
                 subfolders.append(path)
-            elif entry.name.lower().endswith(MARKDOWN_SUFFIXES) and not _HOUSEKEEPING.match(entry.name):
-                if is_link and _leads_outside(path, root, warnings):
+            elif is_note:
+                if is_link and _leads_outside(path, root, walk.warnings):
                     continue
                 file_phase = max(phase, 1) if is_link else phase
-                found.append(_Found(path, root, (file_phase, index, _relative(path, root))))
+                walk.found.append(_Found(path, root, (file_phase, index, _relative(path, root))))
         stack.extend(reversed(subfolders))
 
 
-def _follow_link(
-    link: Path,
-    root: Path,
-    index: int,
-    visited: set[tuple[int, int]],
-    pending: list[tuple[Path, Path, int]],
-    found: list[_Found],
-    warnings: list[BuildWarning],
-) -> None:
+def _follow_link(link: Path, root: Path, index: int, walk: _Walk) -> None:
     """Walk a symlinked folder unless it was walked already; warn when it loops."""
     try:
         info = os.stat(link)
     except OSError as exc:
-        warnings.append(_folder_warning(link, root, exc))
+        walk.warnings.append(_folder_warning(link, root, exc))
         return
     target = os.path.realpath(link)
     parent = os.path.realpath(link.parent)
     # A link to a folder that contains it (its own parent, the notes root, or "/") is a loop even
     # when that folder is outside the notes: following it would walk the notes again, or the disk.
     if parent == target or parent.startswith(target.rstrip(os.sep) + os.sep):
-        warnings.append(
+        walk.warnings.append(
             BuildWarning(
                 path=_relative(link, root),
                 line=None,
@@ -310,11 +315,70 @@ def _follow_link(
             )
         )
         return
-    if (info.st_dev, info.st_ino) in visited:  # its files were found by another path
+    if (info.st_dev, info.st_ino) in walk.visited:  # its files were found by another path
         return
-    if _leads_outside(link, root, warnings):
+    if _leads_outside(link, root, walk.warnings):
         return
-    _scan_tree(link, root, index, 2, visited, pending, found, warnings)
+    _scan_tree(link, root, index, 2, walk)
+
+
+class _Ignore:
+    """Which paths below one notes root are left out: its `.aws-anki-ignore`, then `--exclude`
+    patterns, both in gitignore syntax, matched against notes-relative paths (folders end in `/`)."""
+
+    def __init__(self, patterns: Sequence[str] = ()) -> None:
+        self._spec: Any = None
+        if patterns:
+            import pathspec  # lazy: most builds exclude nothing
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+
+    def __bool__(self) -> bool:
+        return self._spec is not None
+
+    def __call__(self, rel_path: str) -> bool:
+        """Whether the notes-relative path (a folder's ending in `/`) is left out."""
+        return self._spec is not None and bool(self._spec.match_file(rel_path))
+
+
+def _ignore_for(root: Path | None, exclude: Sequence[str], warnings: list[BuildWarning]) -> _Ignore:
+    """The patterns that leave files out below `root` (None: a file named on its own, which only
+    `exclude` applies to); a bad `exclude` pattern raises InputError, a bad line of the file warns."""
+    for pattern in exclude:
+        if not _valid_pattern(pattern):
+            raise InputError(
+                f"--exclude {printable(pattern)!r}: not a valid pattern (gitignore syntax: '*.draft.md', 'drafts/', "
+                "'archive/**'). A trailing backslash or a lone '!' is the usual cause."
+            )
+    patterns: list[str] = []
+    ignore_file = root / IGNORE_FILE if root is not None else None
+    if ignore_file is not None and ignore_file.is_file():
+        try:
+            lines = ignore_file.read_text(encoding="utf-8", errors="replace").split("\n")
+        except OSError as exc:
+            warnings.append(BuildWarning(IGNORE_FILE, None, "unreadable", f"cannot be read ({_reason(ignore_file, exc)}); "
+                                         "nothing is excluded by it. Check that you may read it."))
+            lines = []
+        for number, line in enumerate(lines, start=1):
+            if _valid_pattern(line):
+                patterns.append(line)
+            else:
+                warnings.append(BuildWarning(IGNORE_FILE, number, "ignore-pattern", f"{printable(line.strip())!r} is not a "
+                                             "valid pattern (gitignore syntax); ignored. Fix or remove the line."))
+    return _Ignore([*patterns, *exclude])
+
+
+def _valid_pattern(line: str) -> bool:
+    """Whether one line is a pattern (or a comment or blank line) gitignore syntax accepts."""
+    if not line.strip() or line.startswith("#"):
+        return True
+    import pathspec
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except ValueError:  # pathspec's pattern error is a ValueError
+        return False
+    return True
 
 
 def _leads_outside(link: Path, root: Path, warnings: list[BuildWarning]) -> bool:
@@ -405,16 +469,18 @@ def _reason(path: Path, exc: OSError) -> str:
 # ---------------------------------------------------------------- reading one file
 
 
-def read_sources(paths: Sequence[str | Path]) -> ReadResult:
-    """Find and read every Markdown file under ``paths``; raise InputError for a missing path."""
-    return decode_sources(scan_sources(paths))
+def read_sources(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> ReadResult:
+    """Find and read every Markdown file under ``paths`` but those ``exclude`` patterns (gitignore
+    syntax) or a notes root's `.aws-anki-ignore` leave out; raise InputError for a missing path."""
+    return decode_sources(scan_sources(paths, exclude))
 
 
-def scan_sources(paths: Sequence[str | Path]) -> Scan:
-    """Find every Markdown file under ``paths`` and read its bytes; raise InputError for a missing path."""
-    found, walk_warnings = _find_markdown(paths)
-    warnings = (*walk_warnings, *_name_warnings(found))
-    return Scan(files=tuple(_scan_file(item.file, item.rel_path) for item in found), warnings=warnings)
+def scan_sources(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> Scan:
+    """Find every Markdown file under ``paths`` (see `read_sources`) and read its bytes."""
+    walk = _find_markdown(paths, exclude)
+    warnings = (*walk.warnings, *_name_warnings(walk.found))
+    files = tuple(_scan_file(item.file, item.rel_path) for item in walk.found)
+    return Scan(files=files, warnings=warnings, excluded=tuple(sorted(walk.excluded)))
 
 
 def decode_sources(scan: Scan) -> ReadResult:
@@ -428,7 +494,7 @@ def decode_sources(scan: Scan) -> ReadResult:
         warnings.extend((scanned.rel_path, w) for w in file_warnings)
     files.sort(key=lambda s: (s.rel_path, str(s.path)))
     warnings.sort(key=lambda item: item[0])  # stable: a file's own warnings keep their order
-    return ReadResult(files=tuple(files), warnings=scan.warnings + tuple(w for _, w in warnings))
+    return ReadResult(files=tuple(files), warnings=scan.warnings + tuple(w for _, w in warnings), excluded=scan.excluded)
 
 
 def read_source(path: Path, root: Path) -> tuple[SourceFile | None, tuple[BuildWarning, ...]]:

@@ -269,3 +269,51 @@ def test_a_wholly_mis_decoded_file_is_repaired_throughout(tmp_path: Path) -> Non
     assert {n["fields"]["Front"]: n["fields"]["Back"] for n in notes} == {
         "Café bucket": "holds résumés", "Name": "it is called \"Café\" – in quotes"}
     assert "repaired mis-decoded characters on 2 lines: line 3 'CafÃ©' → 'Café', line 4" in stderr
+
+
+# 19. Leaving files out: --exclude and .aws-anki-ignore ------------------------------------------------
+
+
+@pytest.fixture
+def with_drafts(tmp_path: Path) -> Path:
+    notes = tmp_path / "notes"
+    write(notes, "lambda.md", DEFINITION)
+    write(notes, ".aws-anki-ignore", "# not for the deck\ndrafts/\n*.private.md\n!keep.private.md\n")
+    write(notes / "drafts", "wip.md", "# Amazon S3\n\n- **Draft**: not yet\n")
+    write(notes / "sub" / "drafts", "deep.md", "# Amazon S3\n\n- **Deep draft**: not yet\n")
+    write(notes, "me.private.md", "# Amazon S3\n\n- **Private**: mine\n")
+    write(notes, "keep.private.md", "# Amazon S3\n\n- **Kept**: negated in the ignore file\n")
+    write(notes / "archive" / "2023", "old.md", "# Amazon S3\n\n- **Old**: archived\n")
+    write(notes, "scratch.tmp.md", "# Amazon S3\n\n- **Scratch**: temporary\n")
+    return notes
+
+
+def test_exclude_and_the_ignore_file_leave_files_out_and_inspect_lists_them(with_drafts: Path) -> None:
+    notes, stderr = inspect(str(with_drafts), "--exclude", "archive/", "--exclude", "*.tmp.md")
+    assert sorted(n["fields"]["Front"] for n in notes) == ["Kept", "Maximum memory"]
+    excluded = [line for line in stderr.splitlines() if line.startswith("excluded: ")]
+    assert excluded == ["excluded: archive/", "excluded: drafts/", "excluded: me.private.md",
+                        "excluded: scratch.tmp.md", "excluded: sub/drafts/"]
+    everything = CliRunner().invoke(cli, ["inspect", str(with_drafts), "--exclude", "*.md"])
+    assert everything.exit_code == 1
+    assert "no Markdown files (.md) found in " in everything.output
+    assert "(7 excluded by --exclude or .aws-anki-ignore)" in everything.output
+
+
+def test_build_and_preview_take_exclude_too(with_drafts: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["build", str(with_drafts), "-o", str(tmp_path / "deck.apkg"), "--json",
+                                      "--exclude", "archive", "--exclude", "scratch.tmp.md"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"] == 2
+    preview = CliRunner().invoke(cli, ["preview", str(with_drafts), "-o", str(tmp_path / "p.html"), "--exclude", "*.md"])
+    assert preview.exit_code != 0 and "no Markdown files" in preview.output and "excluded" in preview.output
+
+
+def test_a_bad_pattern_is_a_clear_error_or_warning(with_drafts: Path) -> None:
+    result = CliRunner().invoke(cli, ["inspect", str(with_drafts), "--exclude", "drafts\\"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # an error, not a crash
+    assert "--exclude 'drafts\\\\': not a valid pattern" in result.output
+    (with_drafts / ".aws-anki-ignore").write_text("drafts/\n!\n*.private.md\n")
+    notes, stderr = inspect(str(with_drafts))
+    assert ".aws-anki-ignore:2: '!' is not a valid pattern" in stderr
+    assert "Private" not in texts(notes) and "Draft" not in texts(notes)  # the other lines still apply
