@@ -317,3 +317,20 @@ def test_a_bad_pattern_is_a_clear_error_or_warning(with_drafts: Path) -> None:
     notes, stderr = inspect(str(with_drafts))
     assert ".aws-anki-ignore:2: '!' is not a valid pattern" in stderr
     assert "Private" not in texts(notes) and "Draft" not in texts(notes)  # the other lines still apply
+
+
+# 21. File tags for file names that repeat ------------------------------------------------------------
+
+
+def test_file_tags_use_the_path_below_the_root_for_names_that_repeat(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    write(notes / "compute" / "lambda", "README.md", DEFINITION)
+    write(notes / "storage" / "s3", "readme.md", "# Amazon S3\n\n- **Maximum object size**: 5 TB\n")
+    write(notes / "storage", "efs.md", "# Amazon EFS\n\n- **Maximum file size**: 47.9 TiB\n")
+    made, _ = inspect(str(notes))
+    file_tags = {n["source"].split(":")[0]: [t for t in n["tags"] if t.startswith("file::")] for n in made}
+    assert file_tags == {"compute/lambda/README.md": ["file::compute/lambda/README"],
+                         "storage/s3/readme.md": ["file::storage/s3/readme"],
+                         "storage/efs.md": ["file::efs"]}
+    alone, _ = inspect(str(notes / "compute"))
+    assert [t for t in alone[0]["tags"] if t.startswith("file::")] == ["file::README"]
