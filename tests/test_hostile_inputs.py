@@ -107,6 +107,30 @@ def test_an_empty_author_cloze_makes_no_card_and_is_warned_about(tmp_path: Path)
     assert report["cards"] == sum(n["cards"] for n in notes) == len(notes)
 
 
+
+def test_real_anki_shows_every_cloze_card_the_report_counts(tmp_path: Path) -> None:
+    pytest.importorskip("anki")
+    from anki_harness import import_apkg, open_collection, rendered_cards
+
+    write(tmp_path / "notes", "lambda.md", "# AWS Lambda\n\n## Limits\n\n"
+          "- The handler template ends in **a}}}b** for functions\n"
+          "- Functions may run for {{c1::{{c2::15}} minutes}} at most\n"
+          "- Functions may use {{c1::}} of memory\n"
+          "- Functions may use {{c1:: }} {{c2::10 GB}} of memory\n"
+          "- Entities R&amp;D &lt;5% and [sound:x.mp3] in **R&amp;D**\n")
+    out = tmp_path / "deck.apkg"
+    result = CliRunner().invoke(cli, ["build", str(tmp_path / "notes"), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    with open_collection(tmp_path / "anki") as col:
+        import_apkg(col, out)
+        cards = rendered_cards(col)
+    assert len(cards) == json.loads(result.stdout)["cards"] == 4
+    answers = sorted(card.answer_text for card in cards)  # context, text, source
+    for answer, text in zip(answers, ["Entities R&D <5% and [sound:x.mp3] in R&D", "Functions may run for 15 minutes at most",
+                                      "Functions may use 10 GB of memory", "The handler template ends in a}}}b for functions"]):
+        assert f"Limits {text} lambda.md:" in answer, answer
+    assert all("[...]" in card.question_text for card in cards)
+
 # 9. HTML entities the author wrote --------------------------------------------------------------
 
 
