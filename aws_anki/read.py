@@ -794,9 +794,12 @@ def _strip_controls(text: str) -> tuple[str, list[int], list[str]]:
     text, the lines that had any, and the names of what was removed in order of appearance."""
     lines: dict[int, None] = {}
     names: dict[str, None] = {}
+    line, counted = 1, 0  # newlines counted since the previous match only: a file may hold many
     for match in re.finditer(_CONTROL, text):
-        lines.setdefault(text.count("\n", 0, match.start()) + 1, None)
-        names.setdefault(_control_name(match.group()[0]), None)
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        lines.setdefault(line, None)
+        names.setdefault(_control_name(match.group()), None)
     return re.sub(_TERMINAL_SEQUENCE, "", text), list(lines), list(names)
 
 
