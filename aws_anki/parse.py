@@ -56,6 +56,7 @@ _DOUBLED_MARKER = re.compile(r"^[ \t>]*" + _MARKER + r"[ \t]*" + _MARKER, re.M) 
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _EMPTY_CLOZE = re.compile(r"\{\{c\d+::\s*(?:::[^{}\n]*)?\}\}")
 _CLOZE_MARKER = re.compile(r"\{\{c\d+::|\}\}")
+_CODE_SPAN = re.compile(r"(`+)[^`].*?\1")
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
 _SNIPPET_PREFIX = 64  # characters of an item's text that nearly always hold its first four words
 
@@ -266,6 +267,7 @@ def cloze_warnings(source: SourceFile) -> list[BuildWarning]:
     for number, line in lines_outside_fences(source.text):
         if "{{c" not in line:
             continue
+        line = _CODE_SPAN.sub("", line)  # the syntax shown as code (`{{c1::}}`) is no deletion
         for empty in _EMPTY_CLOZE.finditer(line):
             warnings.append(BuildWarning(
                 source.rel_path, number, "empty-cloze",

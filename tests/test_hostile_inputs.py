@@ -95,12 +95,15 @@ def test_an_authors_nested_cloze_keeps_the_outer_deletion_and_says_so(tmp_path: 
 def test_an_empty_author_cloze_makes_no_card_and_is_warned_about(tmp_path: Path) -> None:
     write(tmp_path / "notes", "lambda.md", "# AWS Lambda\n\n## Limits\n\n"
           "- Functions may use {{c1::}} of memory\n"
-          "- Functions may use {{c1:: }} {{c2::10 GB}} of memory\n")
+          "- Functions may use {{c1:: }} {{c2::10 GB}} of memory\n"
+          "\n"
+          "The syntax `{{c1::}}` and `{{c1::{{c2::x}}}}` shown as code is fine.\n")
     out = tmp_path / "deck.apkg"
     result = CliRunner().invoke(cli, ["build", str(tmp_path / "notes"), "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert any(w.startswith("lambda.md:5: empty cloze deletion {{c1::}}") for w in report["warnings"]), report["warnings"]
+    assert [w.split(":")[1] for w in report["warnings"]] == ["5", "6"]  # not the code on line 8
     notes, _ = inspect(str(tmp_path / "notes"))
     assert all(anki_clozes(text) and all(body.strip() for _, body in anki_clozes(text)) for text in texts(notes))
     assert texts(notes) == ["Functions may use  {{c2::10 GB}} of memory"]  # the author's number kept
