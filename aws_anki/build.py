@@ -139,6 +139,7 @@ class BuildResult:
     file_mtimes: Mapping[str, int]  # each note file's modification time, by notes-relative path
     media_files: Mapping[str, Path]
     lookups: tuple[Lookup, ...] = ()  # every image lookup: (file, reference, line, package name or None)
+    excluded: tuple[str, ...] = ()  # notes-relative paths `exclude` or `.aws-anki-ignore` left out
 
     def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
         """Write the `.apkg` (atomically) and its build state next to it."""
@@ -198,6 +199,7 @@ def build_deck(
     progress: Callable[[str, int, int], None] | None = None,
     attachments: str | Path | Sequence[str | Path] | None = None,
     quality: bool = False,
+    exclude: Sequence[str] = (),
 ) -> BuildResult:
     """Build notes from Markdown files or folders (the bundled notes when `paths` is None).
 
@@ -209,12 +211,13 @@ def build_deck(
     the folder(s) images are looked up in after the note's folder and the notes root: relative to
     the notes root (`"attachments"`), to the note (`"./assets"`) or absolute (searched before the
     defaults: attachments, assets, images, img, _resources). `quality=True` also measures defects
-    and coverage into `report.quality` (what `aws-anki inspect --stats` shows).
+    and coverage into `report.quality` (what `aws-anki inspect --stats` shows). `exclude` patterns
+    (gitignore syntax, matched below each notes root) leave files out, as a root's `.aws-anki-ignore` does.
     """
     started = time.perf_counter()
     with _without_cycle_collection():
         return _build(
-            _read(paths), started, deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags,
+            _read(paths, exclude), started, deck_name=deck_name, deck_by=deck_by, reverse=reverse, file_tags=file_tags,
             secondary_tags=secondary_tags, tag_prefix=tag_prefix, jobs=jobs, use_cache=use_cache, cache_dir=cache_dir,
             progress=progress, attachments=attachments, quality=quality,
         )
@@ -263,7 +266,7 @@ def build_into(
 
     started = time.perf_counter()
     output = Path(output)
-    scan = _scan(paths)  # the files' bytes: all the check needs
+    scan = _scan(paths, options.get("exclude", ()))  # the files' bytes: all the check needs
     checked = use_state and options.get("use_cache", True) and not options.get("quality")
     if checked:
         from .cache import default_cache_dir
@@ -337,21 +340,22 @@ def _remember(
     ), kept.notes if kept else {})
 
 
-def _scan(paths: Sequence[str | Path] | str | Path | None) -> Scan:
-    """The note files under `paths` (the bundled notes when None), read but not decoded."""
+def _scan(paths: Sequence[str | Path] | str | Path | None, exclude: Sequence[str] = ()) -> Scan:
+    """The note files under `paths` (the bundled notes when None) but those excluded, read but not decoded."""
     if paths is None:
         paths = [bundled_notes()]
     elif isinstance(paths, (str, Path)):
         paths = [paths]
-    scan = scan_sources(paths)
+    scan = scan_sources(paths, exclude)
     if not scan.files and not scan.warnings:
-        raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}")
+        left_out = f" ({len(scan.excluded)} excluded by --exclude or .aws-anki-ignore)" if scan.excluded else ""
+        raise InputError(f"no Markdown files (.md) found in {', '.join(str(p) for p in paths)}{left_out}")
     return scan
 
 
-def _read(paths: Sequence[str | Path] | str | Path | None) -> ReadResult:
-    """The note files under `paths` (the bundled notes when None), read and decoded."""
-    return decode_sources(_scan(paths))
+def _read(paths: Sequence[str | Path] | str | Path | None, exclude: Sequence[str] = ()) -> ReadResult:
+    """The note files under `paths` (the bundled notes when None) but those excluded, read and decoded."""
+    return decode_sources(_scan(paths, exclude))
 
 
 def _options_key(options: Mapping[str, Any]) -> str:
@@ -486,6 +490,7 @@ def _build_files(
         file_mtimes={s.rel_path: int(s.mtime) for s in read.files},  # not the files: their text is big
         media_files=dict(media.files),
         lookups=lookups_of(per_file),
+        excluded=read.excluded,
     ), per_file
 
 

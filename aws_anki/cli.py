@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import click
 
 from .build import BuildReport, BuildResult, build_deck, build_into
-from .errors import AwsAnkiError, BuildWarning
+from .errors import AwsAnkiError, BuildWarning, printable
 from .options import DECK_LAYOUTS, REVERSE_MODES
 
 if TYPE_CHECKING:
@@ -32,18 +32,23 @@ def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tag-prefix", default="AWS", show_default=True, help="Root of the hierarchical tags (PREFIX::Category::Service)."),
         click.option("--attachments", multiple=True, type=click.Path(file_okay=False),
                      help="Folder of pasted images: relative to the notes root, ./DIR per note, or absolute. Repeatable."),
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Leave out notes matching GLOB (gitignore syntax, below the notes root: 'drafts/', "
+                          "'*.draft.md'), besides those the root's .aws-anki-ignore names. Repeatable."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
 
 
-def _build_settings(*, no_file_tags: bool, mention_tags: bool, attachments: Sequence[str] = (), **options: Any) -> dict[str, Any]:
+def _build_settings(*, no_file_tags: bool, mention_tags: bool, attachments: Sequence[str] = (),
+                    exclude: Sequence[str] = (), **options: Any) -> dict[str, Any]:
     """The shared command-line options as `build_deck` keyword arguments."""
     return {
         "file_tags": not no_file_tags,
         "secondary_tags": mention_tags,
         "attachments": list(attachments) or None,  # strings: Path("./x") would lose the "./"
+        "exclude": tuple(exclude),
         **options,
     }
 
@@ -238,7 +243,8 @@ def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, skipped: bool, 
     """Show the notes a build would make, without writing a deck.
 
     --sample writes cards the way blind raters get them (see the quality rubric); --stats counts
-    the card defects a program can see; --skipped lists the lines that made no card.
+    the card defects a program can see; --skipped lists the lines that made no card. The files
+    --exclude or .aws-anki-ignore left out are listed on stderr ("excluded: PATH").
 
     Example: aws-anki inspect notes/lambda.md --json | head
     """
@@ -248,6 +254,8 @@ def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, skipped: bool, 
     if no_source and sample is None:
         raise click.UsageError("--no-source goes with --sample")
     result = _run_build(paths, quality=stats or skipped, **build_options)
+    for excluded in result.excluded:
+        click.echo(f"excluded: {printable(excluded)}", err=True)
     if stats:
         _inspect_stats(result, as_json)
     elif skipped:

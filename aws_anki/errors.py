@@ -1,7 +1,22 @@
 """One exception hierarchy and the warning record every stage reports through."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Control characters (a terminal obeys ESC sequences, BEL rings) and lone surrogates (the bytes of
+# a file name that is not UTF-8, which cannot even be printed).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters and undecodable bytes written as `\\xNN`, safe for a terminal."""
+    return _UNPRINTABLE.sub(_escaped, text) if _UNPRINTABLE.search(text) else text
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00 if code >= 0xDC00 else code:02x}"
 
 
 class AwsAnkiError(Exception):
@@ -27,4 +42,4 @@ class BuildWarning:
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message} [{self.code}]"
+        return printable(f"{where}: {self.message} [{self.code}]")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from .errors import BuildWarning
 from .models import BASIC_FIELDS, CLOZE_FIELDS
 from .options import DECK_LAYOUTS, REVERSE_MODES  # noqa: F401 (part of this module's interface)
-from .render import finish_cloze, rewrite_images, sanitize
+from .render import escape_anki_markup, finish_cloze, rewrite_images, sanitize
 from .glyphs import strip_heading_noise
 from .services import Catalog, Service, load_catalog, resolve_path
 
@@ -201,8 +201,37 @@ def _distinguishing(path: Sequence[str], others: Sequence[Sequence[str]], front:
     return candidates[0] if candidates else ""
 
 
+def file_tag(source: str, *, with_folders: bool = False) -> str:
+    """The `file::` tag of a notes-relative path: its file name without the extension, or with the
+    folders it is in below the notes root (`file::compute/lambda/README`)."""
+    folders, _, name = source.rpartition("/")
+    stem = name.rsplit(".", 1)[0]
+    shown = f"{folders}/{stem}" if with_folders and folders else stem
+    return unicodedata.normalize("NFC", f"{FILE_TAG_PREFIX}{_tag_safe(shown)}")
+
+
+def _distinct_file_tags(files: Sequence[FileNotes]) -> Sequence[FileNotes]:
+    """Files whose `file::` tag would be another's too (17 `README`s; Anki compares tags without
+    case) tagged with their folders below the notes root instead."""
+    by_tag: dict[str, list[str]] = {}
+    for f in files:
+        by_tag.setdefault(file_tag(f.source).casefold(), []).append(f.source)
+    repeated = {source for sources in by_tag.values() if len(sources) > 1 for source in sources}
+    if not repeated:
+        return files
+    return [_retagged(f, file_tag(f.source), file_tag(f.source, with_folders=True)) if f.source in repeated else f
+            for f in files]
+
+
+def _retagged(file: FileNotes, old: str, new: str) -> FileNotes:
+    """A file's notes with tag `old` replaced by `new` (file tags are not content: hashes stay)."""
+    notes = tuple(replace(n, tags=tuple(new if t == old else t for t in n.tags)) if old in n.tags else n for n in file.notes)
+    return replace(file, notes=notes)
+
+
 def merge_notes(files: Sequence[FileNotes]) -> NotesResult:
-    """All files' notes as one deck: duplicates merged, colliding GUIDs made distinct."""
+    """All files' notes as one deck: duplicates merged, colliding GUIDs made distinct, file tags distinct."""
+    files = _distinct_file_tags(files)
     return NotesResult(
         tuple(_unique_fronts(_merge_duplicates([note for f in files for note in f.notes]))),
         tuple(w for f in files for w in f.warnings),
@@ -320,6 +349,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
             "1" if reverse else "",
         )
         cards = 2 if reverse else 1
+    fields = tuple(map(escape_anki_markup, fields))
     identity = _identity(service, sections, note_type, fact.subject)
     return CardNote(
         guid=guid_for(identity),
@@ -424,8 +454,7 @@ def note_tags(services: Sequence[Service], extraction: Extraction, options: Note
     if not services:
         tags.append(f"{prefix}::{UNRESOLVED_TAG}")
     if options.file_tags:
-        stem = extraction.source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        tags.append(f"{FILE_TAG_PREFIX}{_tag_safe(stem)}")
+        tags.append(file_tag(extraction.source))
     for extra in extraction.metadata.get("tags", ()) or ():
         safe = _tag_safe(str(extra).lstrip("#"))
         if safe:
@@ -541,7 +570,7 @@ def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
             if not qualifier or any(normalise(qualifier) == normalise(p[-1]) for p in paths if p is not path):
                 continue
             note = notes[i]
-            front = f'{note.fields[0]} <span class="qualifier">({html.escape(qualifier)})</span>'
+            front = f'{note.fields[0]} <span class="qualifier">({escape_anki_markup(html.escape(qualifier))})</span>'
             # The content hash changes with the front, deterministically: no other field moved.
             notes[i] = replace(note, fields=(front, *note.fields[1:]), content_hash=_hash(f"{note.content_hash}\x1f{front}"))
     return notes
@@ -558,7 +587,7 @@ def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
             by_text[key] = note
             continue
         sources = (*first.merged_sources, note.source)
-        source_field = html.escape(f"{first.source} (also {', '.join(sources)})")
+        source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(sources)})"))
         fields = tuple(source_field if n == "Source" else f for n, f in zip(first.field_names, first.fields))
         by_text[key] = replace(first, merged_sources=sources, fields=fields)
     out: list[CardNote] = []

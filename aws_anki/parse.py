@@ -1,6 +1,7 @@
 """Parse stage: Markdown text to a tree of sections holding mistune tokens with source lines."""
 from __future__ import annotations
 
+import html
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -50,6 +51,12 @@ _MARKER_LINE = re.compile(r"^([ \t>]*)" + _MARKER)
 # jump from line to line instead of trying `^` at every character).
 _FIRST_LIST_MARKER = re.compile(r"[ \t>]*" + _MARKER, re.M)
 _LIST_MARKER = re.compile(r"\n[ \t>]*" + _MARKER, re.M)
+_DOUBLED_MARKER = re.compile(r"^[ \t>]*" + _MARKER + r"[ \t]*" + _MARKER, re.M)  # `- - text`, `1. - text`
+# CommonMark's entity references: a name or a decimal or hexadecimal number, ended by `;`.
+_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+_EMPTY_CLOZE = re.compile(r"\{\{c\d+::\s*(?:::[^{}\n]*)?\}\}")
+_CLOZE_MARKER = re.compile(r"\{\{c\d+::|\}\}")
+_CODE_SPAN = re.compile(r"(`+)[^`].*?\1")
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
 _SNIPPET_PREFIX = 64  # characters of an item's text that nearly always hold its first four words
 
@@ -177,8 +184,54 @@ def parse_tokens(text: str) -> list[dict[str, Any]]:
     """Parse Markdown into mistune tokens; top-level tokens and list items carry a `line`."""
     tokens, _ = _markdown("[[" in text, "$" in text).parse(text)
     assert isinstance(tokens, list)
+    if _DOUBLED_MARKER.search(text):
+        _hoist_bare_items(tokens)
     _stamp_lines(tokens, text)
+    if "&" in text and _ENTITY.search(text):
+        _decode_entities(tokens)
     return tokens
+
+
+def _hoist_bare_items(tokens: Sequence[Any]) -> None:
+    """Replace every list item that holds nothing but a list (`- - text`) by that list's items.
+
+    Such an item is a typo for one bullet more often than a list of its own, it has no text to make
+    a card of, and it holds two markers on one line, where line stamping expects one."""
+    for token in tokens:
+        if token["type"] == "list":
+            token["children"] = _hoisted(token["children"])
+        elif "children" in token:
+            _hoist_bare_items(token["children"])
+
+
+def _hoisted(items: Sequence[Any]) -> list[Any]:
+    """List items with each item that holds only a list replaced by that list's items."""
+    out: list[Any] = []
+    for item in items:
+        children = item.get("children", ())
+        _hoist_bare_items(children)
+        content = [child for child in children if child["type"] != "blank_line"]
+        if len(content) == 1 and content[0]["type"] == "list":
+            out.extend(content[0]["children"])
+        else:
+            out.append(item)
+    return out
+
+
+def _decode_entities(tokens: Sequence[Any]) -> None:
+    """Replace entity references in text (not code) by their characters, as CommonMark does:
+    renderers escape text, so `R&amp;D` would otherwise show as written."""
+    for token in tokens:
+        if token["type"] == "text":
+            if "&" in token["raw"]:
+                token["raw"] = _ENTITY.sub(_entity_character, token["raw"])
+        elif "children" in token:
+            _decode_entities(token["children"])
+
+
+def _entity_character(match: re.Match[str]) -> str:
+    """The character of an entity reference; an unknown name stays as written."""
+    return html.unescape(match.group())
 
 
 def parse_document(source: SourceFile) -> Document:
@@ -203,7 +256,46 @@ def text_warnings(source: SourceFile) -> list[BuildWarning]:
             f"line is {length:,} characters long (over {MAX_LINE:,}): a card from it is hard to study; "
             "split it into shorter lines",
         ))
-    return warnings + nesting_warnings(source)
+    return warnings + nesting_warnings(source) + cloze_warnings(source)
+
+
+def cloze_warnings(source: SourceFile) -> list[BuildWarning]:
+    """Warnings about an author's deletions a card cannot keep as written: empty or nested ones."""
+    if "{{c" not in source.text:
+        return []
+    warnings = []
+    for number, line in lines_outside_fences(source.text):
+        if "{{c" not in line:
+            continue
+        line = _CODE_SPAN.sub("", line)  # the syntax shown as code (`{{c1::}}`) is no deletion
+        for empty in _EMPTY_CLOZE.finditer(line):
+            warnings.append(BuildWarning(
+                source.rel_path, number, "empty-cloze",
+                f"empty cloze deletion {empty.group()} makes no card; left out. Write the text to hide "
+                "between '::' and '}}'",
+            ))
+        nested = _nested_cloze(line)
+        if nested is not None:
+            warnings.append(BuildWarning(
+                source.rel_path, number, "nested-cloze",
+                f"cloze deletion {nested[1]} inside {nested[0]} is kept as text of the outer one (one card); "
+                "write the deletions side by side for a card each",
+            ))
+    return warnings
+
+
+def _nested_cloze(line: str) -> tuple[str, str] | None:
+    """The opening markers of the first deletion written inside another, outer one first."""
+    opened: list[str] = []
+    for marker in _CLOZE_MARKER.finditer(line):
+        if marker.group() == "}}":
+            if opened:
+                opened.pop()
+        elif opened:
+            return opened[0], marker.group()
+        else:
+            opened.append(marker.group())
+    return None
 
 
 def nesting_warnings(source: SourceFile) -> list[BuildWarning]:

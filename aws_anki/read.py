@@ -23,7 +23,7 @@ from pathlib import Path, PurePath
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .errors import BuildWarning, InputError
+from .errors import BuildWarning, InputError, printable
 from .glyphs import icon_words, text_bullets_to_markdown
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+IGNORE_FILE = ".aws-anki-ignore"  # in a notes root: patterns (gitignore syntax) of files to leave out
 # Named on the command line, these are read as Markdown too (notes kept as plain text).
 TEXT_SUFFIXES = ("", ".txt", ".text", ".mdown", ".mkd", ".mkdn")
 # A repository's own papers, not study notes: left out when walking a folder (read when named).
@@ -67,11 +68,23 @@ _CP1252_CONTINUATION = (
     "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
 )
 _MOJIBAKE_TEXT = f"[\xc2-\xf4][{_CP1252_CONTINUATION}]|[\xc2\xc3] "
+# One whole mis-decoded character ("â€™" is three), and the word it stands in (shown in the warning).
+_MOJIBAKE_RUN = f"[\xc2-\xf4][{_CP1252_CONTINUATION}]+|[\xc2\xc3] "
+_MOJIBAKE_WORD = f"\\w*(?:{_MOJIBAKE_RUN})+\\w*"
+_QUOTED = r'`[^`]*`|"[^"]*"'
+_REPAIRS_SHOWN = 3
 
 # Characters that do not belong in text: C0 controls other than tab and line breaks, DEL,
 # C1 controls, and the replacement character left by a failed decode.
 _NON_TEXT = "[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]"
 _BINARY_RATIO = 0.10
+# What is removed from text that is not binary: C0 controls but tab and line feed (carriage returns
+# are line breaks by then), DEL and C1 controls; a terminal's CSI and OSC sequences go whole.
+_CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+_TERMINAL_SEQUENCE = "\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b\n]*(?:\x07|\x1b\\\\)?|" + _CONTROL
+_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "backspace", "\x0b": "vertical tab", "\x0c": "form feed",
+                  "\x1b": "ESC", "\x7f": "DEL"}
+_LINES_SHOWN = 5
 # The same on raw 8-bit bytes: deleting every text byte leaves the control bytes to count.
 _TEXT_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F or b == 0x7F))
 
@@ -122,6 +135,7 @@ class ReadResult:
 
     files: tuple[SourceFile, ...]
     warnings: tuple[BuildWarning, ...]
+    excluded: tuple[str, ...] = ()  # notes-relative paths left out by patterns (folders end in "/")
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,7 @@ class Scan:
 
     files: tuple[ScannedFile, ...]
     warnings: tuple[BuildWarning, ...]
+    excluded: tuple[str, ...] = ()  # notes-relative paths left out by patterns (folders end in "/")
 
 
 @dataclass(frozen=True)
@@ -172,77 +187,81 @@ class _Decoded:
 # ---------------------------------------------------------------- finding files
 
 
-def find_markdown(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+def find_markdown(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> list[tuple[Path, Path]]:
     """Return the (file, notes root) pairs to read; walk warnings are reported by read_sources."""
-    found, _warnings = _find_markdown(paths)
-    return [(item.file, item.root) for item in found]
+    walk = _find_markdown(paths, exclude)
+    return [(item.file, item.root) for item in walk.found]
 
 
-def _find_markdown(paths: Sequence[str | Path]) -> tuple[list[_Found], list[BuildWarning]]:
-    """Walk the given paths; each file once, preferring real paths to symlinked ones."""
+@dataclass
+class _Walk:
+    """What a walk of the notes has found so far, and what it has left to do."""
+
+    ignores: list[_Ignore]  # per path argument
+    found: list[_Found] = field(default_factory=list)
+    warnings: list[BuildWarning] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)  # notes-relative; folders end in "/"
+    visited: set[tuple[int, int]] = field(default_factory=set)
+    pending: list[tuple[Path, Path, int]] = field(default_factory=list)  # symlinked folders: (link, root, argument index)
+
+
+def _find_markdown(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> _Walk:
+    """Walk the given paths; each file once, preferring real paths to symlinked ones, none excluded."""
     arguments = [Path(os.path.abspath(os.fspath(p))) for p in paths]
     for given, absolute in zip(paths, arguments):
         if not os.path.exists(absolute):
             broken = " (broken symbolic link)" if os.path.islink(absolute) else ""
-            raise InputError(f"{given}: no such file or folder{broken}")
+            raise InputError(f"{printable(os.fspath(given))}: no such file or folder{broken}")
         if not os.path.isdir(absolute) and absolute.suffix.lower() not in (*MARKDOWN_SUFFIXES, *TEXT_SUFFIXES):
             raise InputError(
-                f"{given}: not a Markdown file ({absolute.suffix or 'no extension'}); aws-anki reads notes written in "
+                f"{printable(os.fspath(given))}: not a Markdown file ({absolute.suffix or 'no extension'}); aws-anki reads notes written in "
                 "Markdown (.md). Export the document to Markdown first, or name the folder that holds your .md notes."
             )
-
-    found: list[_Found] = []
     warnings: list[BuildWarning] = []
-    visited: set[tuple[int, int]] = set()
-    pending: list[tuple[Path, Path, int]] = []  # symlinked folders: (link, root, argument index)
+    walk = _Walk([_ignore_for(a if os.path.isdir(a) else None, exclude, warnings) for a in arguments], warnings=warnings)
 
     # Phase 0 and 1: every real folder tree, so that a file's own path wins over a link to it.
     for index, argument in enumerate(arguments):
         if os.path.isdir(argument):
-            _scan_tree(argument, argument, index, 0, visited, pending, found, warnings)
+            _scan_tree(argument, argument, index, 0, walk)
+        elif walk.ignores[index](argument.name):
+            walk.excluded.append(_relative(argument, argument.parent))
         else:
-            found.append(_Found(argument, argument.parent, (0, index, _relative(argument, argument.parent))))
+            walk.found.append(_Found(argument, argument.parent, (0, index, _relative(argument, argument.parent))))
     # Phase 2: symlinked folders, in the order found; links found inside them are queued too.
     position = 0
-    while position < len(pending):
-        link, root, index = pending[position]
+    while position < len(walk.pending):
+        link, root, index = walk.pending[position]
         position += 1
-        _follow_link(link, root, index, visited, pending, found, warnings)
+        _follow_link(link, root, index, walk)
 
     chosen: dict[object, _Found] = {}
-    for item in sorted(found, key=lambda f: f.order):
+    for item in sorted(walk.found, key=lambda f: f.order):
         chosen.setdefault(_identity(item.file), item)
-    return list(chosen.values()), warnings
+    walk.found = list(chosen.values())
+    return walk
 
 
-def _scan_tree(
-    top: Path,
-    root: Path,
-    index: int,
-    phase: int,
-    visited: set[tuple[int, int]],
-    pending: list[tuple[Path, Path, int]],
-    found: list[_Found],
-    warnings: list[BuildWarning],
-) -> None:
+def _scan_tree(top: Path, root: Path, index: int, phase: int, walk: _Walk) -> None:
     """Walk one real folder tree without recursion, queueing symlinked folders for later."""
+    ignore = walk.ignores[index]
     stack = [top]
     while stack:
         folder = stack.pop()
         try:
             info = os.stat(folder)
         except OSError as exc:
-            warnings.append(_folder_warning(folder, root, exc))
+            walk.warnings.append(_folder_warning(folder, root, exc))
             continue
         key = (info.st_dev, info.st_ino)
-        if key in visited:  # already walked through an earlier argument or link
+        if key in walk.visited:  # already walked through an earlier argument or link
             continue
-        visited.add(key)
+        walk.visited.add(key)
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            warnings.append(_folder_warning(folder, root, exc))
+            walk.warnings.append(_folder_warning(folder, root, exc))
             continue
         subfolders: list[Path] = []
         for entry in entries:
@@ -254,37 +273,37 @@ def _scan_tree(
                 is_link = entry.is_symlink()
             except OSError:  # a link loop on the entry itself: read_source reports it
                 is_dir, is_link = False, True
+            is_note = not is_dir and entry.name.lower().endswith(MARKDOWN_SUFFIXES) and not _HOUSEKEEPING.match(entry.name)
+            if (is_dir or is_note) and ignore:
+                rel = _relative(path, root) + ("/" if is_dir else "")
+                if ignore(rel):
+                    walk.excluded.append(rel)
+                    continue
             if is_dir and is_link:
-                pending.append((path, root, index))
+                walk.pending.append((path, root, index))
             elif is_dir:
                 subfolders.append(path)
-            elif entry.name.lower().endswith(MARKDOWN_SUFFIXES) and not _HOUSEKEEPING.match(entry.name):
+            elif is_note:
+                if is_link and _leads_outside(path, root, walk.warnings):
+                    continue
                 file_phase = max(phase, 1) if is_link else phase
-                found.append(_Found(path, root, (file_phase, index, _relative(path, root))))
+                walk.found.append(_Found(path, root, (file_phase, index, _relative(path, root))))
         stack.extend(reversed(subfolders))
 
 
-def _follow_link(
-    link: Path,
-    root: Path,
-    index: int,
-    visited: set[tuple[int, int]],
-    pending: list[tuple[Path, Path, int]],
-    found: list[_Found],
-    warnings: list[BuildWarning],
-) -> None:
+def _follow_link(link: Path, root: Path, index: int, walk: _Walk) -> None:
     """Walk a symlinked folder unless it was walked already; warn when it loops."""
     try:
         info = os.stat(link)
     except OSError as exc:
-        warnings.append(_folder_warning(link, root, exc))
+        walk.warnings.append(_folder_warning(link, root, exc))
         return
     target = os.path.realpath(link)
     parent = os.path.realpath(link.parent)
     # A link to a folder that contains it (its own parent, the notes root, or "/") is a loop even
     # when that folder is outside the notes: following it would walk the notes again, or the disk.
     if parent == target or parent.startswith(target.rstrip(os.sep) + os.sep):
-        warnings.append(
+        walk.warnings.append(
             BuildWarning(
                 path=_relative(link, root),
                 line=None,
@@ -296,9 +315,93 @@ def _follow_link(
             )
         )
         return
-    if (info.st_dev, info.st_ino) in visited:  # its files were found by another path
+    if (info.st_dev, info.st_ino) in walk.visited:  # its files were found by another path
         return
-    _scan_tree(link, root, index, 2, visited, pending, found, warnings)
+    if _leads_outside(link, root, walk.warnings):
+        return
+    _scan_tree(link, root, index, 2, walk)
+
+
+class _Ignore:
+    """Which paths below one notes root are left out: its `.aws-anki-ignore`, then `--exclude`
+    patterns, both in gitignore syntax, matched against notes-relative paths (folders end in `/`)."""
+
+    def __init__(self, patterns: Sequence[str] = ()) -> None:
+        self._spec: Any = None
+        if patterns:
+            import pathspec  # lazy: most builds exclude nothing
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+
+    def __bool__(self) -> bool:
+        return self._spec is not None
+
+    def __call__(self, rel_path: str) -> bool:
+        """Whether the notes-relative path (a folder's ending in `/`) is left out."""
+        return self._spec is not None and bool(self._spec.match_file(rel_path))
+
+
+def _ignore_for(root: Path | None, exclude: Sequence[str], warnings: list[BuildWarning]) -> _Ignore:
+    """The patterns that leave files out below `root` (None: a file named on its own, which only
+    `exclude` applies to); a bad `exclude` pattern raises InputError, a bad line of the file warns."""
+    for pattern in exclude:
+        if not _valid_pattern(pattern):
+            raise InputError(
+                f"--exclude {printable(pattern)!r}: not a valid pattern (gitignore syntax: '*.draft.md', 'drafts/', "
+                "'archive/**'). A trailing backslash or a lone '!' is the usual cause."
+            )
+    patterns: list[str] = []
+    ignore_file = root / IGNORE_FILE if root is not None else None
+    if ignore_file is not None and ignore_file.is_file():
+        try:
+            lines = ignore_file.read_text(encoding="utf-8", errors="replace").split("\n")
+        except OSError as exc:
+            warnings.append(BuildWarning(IGNORE_FILE, None, "unreadable", f"cannot be read ({_reason(ignore_file, exc)}); "
+                                         "nothing is excluded by it. Check that you may read it."))
+            lines = []
+        for number, line in enumerate(lines, start=1):
+            if _valid_pattern(line):
+                patterns.append(line)
+            else:
+                warnings.append(BuildWarning(IGNORE_FILE, number, "ignore-pattern", f"{printable(line.strip())!r} is not a "
+                                             "valid pattern (gitignore syntax); ignored. Fix or remove the line."))
+    return _Ignore([*patterns, *exclude])
+
+
+def _valid_pattern(line: str) -> bool:
+    """Whether one line is a pattern (or a comment or blank line) gitignore syntax accepts."""
+    if not line.strip() or line.startswith("#"):
+        return True
+    import pathspec
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except ValueError:  # pathspec's pattern error is a ValueError
+        return False
+    return True
+
+
+def _leads_outside(link: Path, root: Path, warnings: list[BuildWarning]) -> bool:
+    """Tell whether a symbolic link found in the notes resolves outside the notes root, warning if so.
+
+    The same rule as for images (see media): only what resolves inside the root the user named is
+    read, so a link to a configuration file elsewhere never becomes cards."""
+    target = os.path.realpath(link)
+    real_root = os.path.realpath(root)
+    if target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep):
+        return False
+    warnings.append(
+        BuildWarning(
+            path=_relative(link, root),
+            line=None,
+            code="outside-root",
+            message=(
+                f"symbolic link to {target} leads outside the notes folder {real_root}; not read. "
+                "Copy what it points to into the notes, or name it on the command line to read it."
+            ),
+        )
+    )
+    return True
 
 
 def _identity(path: Path) -> object:
@@ -311,12 +414,32 @@ def _identity(path: Path) -> object:
 
 
 def _relative(path: Path, root: Path) -> str:
-    """Return the POSIX path of ``path`` relative to ``root``, NFC-normalised."""
+    """Return the POSIX path of ``path`` relative to ``root``, NFC-normalised, with control characters
+    and the bytes of a name that is not valid UTF-8 written as `\\xNN` (the path still opens the file)."""
     try:
         rel = PurePath(path).relative_to(root).as_posix()
     except ValueError:
         rel = PurePath(path).as_posix()
-    return unicodedata.normalize("NFC", rel)
+    return unicodedata.normalize("NFC", printable(rel))
+
+
+def _name_warnings(found: Sequence[_Found]) -> list[BuildWarning]:
+    """A warning for each file whose name is not valid UTF-8 or holds control characters (it is
+    read, under a name with those written as `\\xNN`)."""
+    warnings = []
+    for item in found:
+        name = os.fspath(item.file)
+        if printable(name) == name:
+            continue
+        problem = "is not valid UTF-8" if re.search(_ESCAPED_BYTE, name) else "holds control characters"
+        warnings.append(BuildWarning(
+            path=item.rel_path,
+            line=None,
+            code="file-name",
+            message=f"file name {problem} (shown as \\xNN); read anyway. "
+            "Rename the file so that Anki, terminals and other tools show its name correctly.",
+        ))
+    return warnings
 
 
 def _folder_warning(folder: Path, root: Path, exc: OSError) -> BuildWarning:
@@ -346,15 +469,18 @@ def _reason(path: Path, exc: OSError) -> str:
 # ---------------------------------------------------------------- reading one file
 
 
-def read_sources(paths: Sequence[str | Path]) -> ReadResult:
-    """Find and read every Markdown file under ``paths``; raise InputError for a missing path."""
-    return decode_sources(scan_sources(paths))
+def read_sources(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> ReadResult:
+    """Find and read every Markdown file under ``paths`` but those ``exclude`` patterns (gitignore
+    syntax) or a notes root's `.aws-anki-ignore` leave out; raise InputError for a missing path."""
+    return decode_sources(scan_sources(paths, exclude))
 
 
-def scan_sources(paths: Sequence[str | Path]) -> Scan:
-    """Find every Markdown file under ``paths`` and read its bytes; raise InputError for a missing path."""
-    found, walk_warnings = _find_markdown(paths)
-    return Scan(files=tuple(_scan_file(item.file, item.rel_path) for item in found), warnings=tuple(walk_warnings))
+def scan_sources(paths: Sequence[str | Path], exclude: Sequence[str] = ()) -> Scan:
+    """Find every Markdown file under ``paths`` (see `read_sources`) and read its bytes."""
+    walk = _find_markdown(paths, exclude)
+    warnings = (*walk.warnings, *_name_warnings(walk.found))
+    files = tuple(_scan_file(item.file, item.rel_path) for item in walk.found)
+    return Scan(files=files, warnings=warnings, excluded=tuple(sorted(walk.excluded)))
 
 
 def decode_sources(scan: Scan) -> ReadResult:
@@ -368,7 +494,7 @@ def decode_sources(scan: Scan) -> ReadResult:
         warnings.extend((scanned.rel_path, w) for w in file_warnings)
     files.sort(key=lambda s: (s.rel_path, str(s.path)))
     warnings.sort(key=lambda item: item[0])  # stable: a file's own warnings keep their order
-    return ReadResult(files=tuple(files), warnings=scan.warnings + tuple(w for _, w in warnings))
+    return ReadResult(files=tuple(files), warnings=scan.warnings + tuple(w for _, w in warnings), excluded=scan.excluded)
 
 
 def read_source(path: Path, root: Path) -> tuple[SourceFile | None, tuple[BuildWarning, ...]]:
@@ -411,21 +537,22 @@ def _decode_file(scanned: ScannedFile) -> tuple[SourceFile | None, tuple[BuildWa
 
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if re.search(_CONTROL, text):
+        text, lines, names = _strip_controls(text)
+        shown = ", ".join(map(str, lines[:_LINES_SHOWN])) + (", ..." if len(lines) > _LINES_SHOWN else "")
+        warnings.append(warn(
+            "control-characters",
+            f"removed control characters ({', '.join(names)}) at line{'s' if len(lines) > 1 else ''} {shown}: "
+            "they have no place on a card. Check those lines (text pasted from a terminal?).",
+            lines[0],
+        ))
     # UTF-8 bytes of the text (line breaks aside) for the cheap byte-level checks below.
     utf8 = raw if decoded.from_utf8 else text.encode("utf-8", "surrogatepass")
     if re.search(_MOJIBAKE_BYTES, utf8):
-        text, repaired, first = _repair_mojibake(text)
-        if repaired:
+        text, repairs = _repair_mojibake(text)
+        if repairs:
             utf8 = text.encode("utf-8", "surrogatepass")
-            warnings.append(
-                warn(
-                    "mojibake",
-                    f"repaired mis-decoded characters (such as 'â€™' for '’') on {repaired} "
-                    f"line{'s' if repaired != 1 else ''}, first at line {first}; check those lines "
-                    "and re-save the file as UTF-8.",
-                    first,
-                )
-            )
+            warnings.append(warn("mojibake", _mojibake_message(repairs), repairs[0][0]))
     if not text.isascii() and not _is_nfc(text, utf8):
         text = unicodedata.normalize("NFC", text)
     # Bullets typed as glyphs (`•`, `o`) become Markdown lists; emoji go, check marks become words.
@@ -499,7 +626,10 @@ def _decode(raw: bytes) -> _Decoded:
         if raw.startswith(bom):
             return _decode_with_bom(raw, codec, label)
     if b"\x00" in raw:
-        return _decode_utf16_without_bom(raw)
+        utf16 = _decode_utf16_without_bom(raw)
+        if utf16 is not None:
+            return utf16
+        # Stray NULs in 8-bit text: the share of control bytes below tells a binary file from text.
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -533,8 +663,8 @@ def _decode_with_bom(raw: bytes, codec: str, label: str) -> _Decoded:
     return _Decoded(text)
 
 
-def _decode_utf16_without_bom(raw: bytes) -> _Decoded:
-    """Decode UTF-16 that lacks a byte-order mark, or call the bytes binary."""
+def _decode_utf16_without_bom(raw: bytes) -> _Decoded | None:
+    """Decode UTF-16 that lacks a byte-order mark; None if the bytes are not UTF-16."""
     even, odd = raw[0::2], raw[1::2]
     for codec, label, zeros, others in (("utf-16-le", "UTF-16 LE", odd, even), ("utf-16-be", "UTF-16 BE", even, odd)):
         if zeros.count(0) >= 0.4 * len(zeros) and others.count(0) <= 0.02 * len(others):
@@ -549,7 +679,7 @@ def _decode_utf16_without_bom(raw: bytes) -> _Decoded:
                 "encoding",
                 f"has no byte-order mark; decoded as {label}. Re-save the file as UTF-8.",
             )
-    return _binary("it contains NUL bytes")
+    return None
 
 
 def _decode_fallback(raw: bytes, bad_line: int) -> _Decoded:
@@ -646,11 +776,46 @@ def _may_change_under_nfc(char: str) -> bool:
     return unicodedata.normalize("NFC", char) != char
 
 
+def _mojibake_message(repairs: Sequence[tuple[int, str, str]]) -> str:
+    """The warning for repaired lines: how many, and what changed on the first few."""
+    shown = ", ".join(f"line {line} {before!r} → {after!r}" for line, before, after in repairs[:_REPAIRS_SHOWN])
+    more = ", ..." if len(repairs) > _REPAIRS_SHOWN else ""
+    return (
+        f"repaired mis-decoded characters on {len(repairs)} line{'s' if len(repairs) != 1 else ''}: {shown}{more} "
+        "(UTF-8 that was read as Windows-1252); check those lines and re-save the file as UTF-8."
+    )
+
+
+# ---------------------------------------------------------------- control characters
+
+
+def _strip_controls(text: str) -> tuple[str, list[int], list[str]]:
+    """Remove terminal escape sequences and control characters (not tab or line feed); return the
+    text, the lines that had any, and the names of what was removed in order of appearance."""
+    lines: dict[int, None] = {}
+    names: dict[str, None] = {}
+    line, counted = 1, 0  # newlines counted since the previous match only: a file may hold many
+    for match in re.finditer(_CONTROL, text):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        lines.setdefault(line, None)
+        names.setdefault(_control_name(match.group()), None)
+    return re.sub(_TERMINAL_SEQUENCE, "", text), list(lines), list(names)
+
+
+def _control_name(char: str) -> str:
+    """A short name for a control character, as a user would look it up."""
+    if "\x80" <= char <= "\x9f":
+        return "C1"
+    return _CONTROL_NAMES.get(char, f"U+{ord(char):04X}")
+
+
 # ---------------------------------------------------------------- mojibake
 
 
-def _repair_mojibake(text: str) -> tuple[str, int, int | None]:
-    """Repair mis-decoded lines with ftfy; return the text, lines repaired and the first one."""
+def _repair_mojibake(text: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """Repair the lines that clearly are mis-decoded (see `_mojibake_lines`) with ftfy; return the
+    text and, for each line repaired, its number and the first word as it was and as repaired."""
     import ftfy  # lazy: ~60 ms to import and most files are clean
 
     config = ftfy.TextFixerConfig(
@@ -666,29 +831,51 @@ def _repair_mojibake(text: str) -> tuple[str, int, int | None]:
     )
     pieces: list[str] = []
     done = 0  # text[:done] is already in pieces
-    line = 1
-    repaired = 0
-    first: int | None = None
+    repairs: list[tuple[int, str, str]] = []
+    for number, start, end in _mojibake_lines(text):
+        original = text[start:end]
+        fixed = ftfy.fix_text(original, config)
+        if fixed == original:
+            continue
+        pieces += (text[done:start], fixed)
+        done = end
+        word = re.search(_MOJIBAKE_WORD, original)
+        before = word.group() if word is not None else original.strip()
+        repairs.append((number, before, ftfy.fix_text(before, config)))
+    if not repairs:
+        return text, []
+    pieces.append(text[done:])
+    return "".join(pieces), repairs
+
+
+def _mojibake_lines(text: str) -> list[tuple[int, int, int]]:
+    """(number, start, end) of each line that clearly is mojibake: every non-ASCII character in it is
+    part of a mis-decoded sequence, none of which is quoted (in backticks or double quotes), as a
+    note explaining mojibake would have it. When the whole file is mojibake (every non-ASCII
+    character of it, on two lines or more) quoted sequences are mis-decoded too."""
     mojibake = re.compile(_MOJIBAKE_TEXT)
+    found: list[tuple[int, int, int]] = []
+    line, counted = 1, 0
     match = mojibake.search(text)
     while match is not None:
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.end())
         end = len(text) if end < 0 else end
-        line += text.count("\n", done, start)
-        original = text[start:end]
-        fixed = ftfy.fix_text(original, config)
-        pieces.append(text[done:start])
-        pieces.append(fixed)
-        done = end
-        if fixed != original:
-            repaired += 1
-            first = line if first is None else first
+        line += text.count("\n", counted, start)
+        counted = start
+        found.append((line, start, end))
         match = mojibake.search(text, end)
-    if not repaired:
-        return text, 0, None
-    pieces.append(text[done:])
-    return "".join(pieces), repaired, first
+    if len(found) > 1 and re.sub(_MOJIBAKE_RUN, "", text).isascii():
+        return found
+    return [(n, start, end) for n, start, end in found if _clearly_mojibake(text[start:end])]
+
+
+def _clearly_mojibake(line: str) -> bool:
+    """Tell whether all the non-ASCII text of a line is mis-decoded and none of it quoted."""
+    if not re.sub(_MOJIBAKE_RUN, "", line).isascii():
+        return False
+    unquoted = re.sub(_QUOTED, "", line)
+    return len(re.findall(_MOJIBAKE_RUN, unquoted)) == len(re.findall(_MOJIBAKE_RUN, line))
 
 
 # ---------------------------------------------------------------- front matter

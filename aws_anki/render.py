@@ -58,9 +58,14 @@ def cloze_open(number: int) -> str:
     return f"{CLOZE_OPEN}{number}{CLOZE_NUMBER_END}"
 
 
+# A `}` followed by another: replacing `}}` by `&#125;}` pair by pair would leave `}}` of `}}}`.
+_PAIRED_CLOSE = re.compile(r"\}(?=\})")
+
+
 def escape_cloze_syntax(text: str) -> str:
-    """Break `{{`, `}}` and `::` with entities so Anki's cloze parser leaves them alone."""
-    return text.replace("{{", "{&#123;").replace("}}", "&#125;}").replace("::", ":&#58;")
+    """Break `{{`, `}}` and `::` (and longer runs) with entities so Anki's cloze parser leaves them alone."""
+    text = text.replace("{{", "{&#123;").replace("::", ":&#58;")  # `{&#123;{`, `:&#58;:`: no pair left
+    return _PAIRED_CLOSE.sub("&#125;", text) if "}}" in text else text
 
 
 def finish_cloze(field_html: str) -> str:
@@ -73,6 +78,16 @@ def _cloze_marker(match: re.Match[str]) -> str:
     if match.group(1) is not None:
         return "{{c" + match.group(1) + "::"
     return "}}" if match.group(0) == CLOZE_CLOSE else "::"
+
+
+# Anki's own markup, which the reviewer acts on wherever it stands in a field: `[sound:x]` plays a
+# file, `[anki:tts]` speaks, `[latex]`, `[$]` and `[$$]` run LaTeX when the deck is studied.
+_ANKI_MARKUP = re.compile(r"\[(?=sound:|/?anki:|/?latex\]|/?\$\$?\])", re.I)
+
+
+def escape_anki_markup(field_html: str) -> str:
+    """Break Anki's media and LaTeX markup with an entity, so a card shows it as text."""
+    return _ANKI_MARKUP.sub("&#91;", field_html) if "[" in field_html else field_html
 
 
 def sanitize(field_html: str) -> str:

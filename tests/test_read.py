@@ -237,16 +237,28 @@ def test_symlink_to_a_folder_above_the_notes_is_a_loop(tmp_path: Path) -> None:
     assert [(w.code, w.path) for w in result.warnings] == [("symlink-loop", "disk"), ("symlink-loop", "up")]
 
 
-def test_symlinked_folder_is_followed_and_real_paths_win(tmp_path: Path) -> None:
-    notes, elsewhere = tmp_path / "notes", tmp_path / "elsewhere"
-    write(elsewhere / "shared.md", "# shared\n")
+def test_symlinked_folder_inside_the_root_is_followed_and_real_paths_win(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
     write(notes / "real" / "r.md", "# r\n")
-    (notes / "linked").symlink_to(elsewhere, target_is_directory=True)
+    write(notes / "other" / "deep" / "d.md", "# d\n")
+    (notes / "real" / "linked").symlink_to(notes / "other" / "deep", target_is_directory=True)
     (notes / "alias").symlink_to(notes / "real", target_is_directory=True)  # same folder twice
     (notes / "a-link.md").symlink_to(notes / "real" / "r.md")  # same file twice
     result = read_sources([notes])
-    assert [f.rel_path for f in result.files] == ["linked/shared.md", "real/r.md"]
+    assert [f.rel_path for f in result.files] == ["other/deep/d.md", "real/r.md"]
     assert result.warnings == ()
+
+
+def test_symlinks_that_lead_out_of_the_root_are_not_followed(tmp_path: Path) -> None:
+    notes, elsewhere = tmp_path / "notes", tmp_path / "elsewhere"
+    write(elsewhere / "shared.md", "# shared\n")
+    write(notes / "r.md", "# r\n")
+    (notes / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (notes / "shared.md").symlink_to(elsewhere / "shared.md")
+    result = read_sources([notes])
+    assert [f.rel_path for f in result.files] == ["r.md"]
+    assert sorted((w.code, w.path) for w in result.warnings) == [("outside-root", "linked"), ("outside-root", "shared.md")]
+    assert [f.rel_path for f in read_sources([notes / "linked"]).files] == ["shared.md"]  # named: its own root
 
 
 # ------------------------------------------------------------------ front matter

@@ -19,6 +19,8 @@ MAX_DELETION_WORDS = 5  # a longer bold span is a phrase the author stressed, no
 MAX_DELETIONS_PER_NOTE = 20
 WHOLE_BOLD_SHARE = 0.8
 AUTHOR_OPEN = re.compile(r"\{\{c(\d+)::")
+# A deletion (as sentinels, see render) whose text is only blanks or empty tags, with any hint.
+_EMPTY_DELETION = re.compile("\ue000\\d+\ue001(?:\\s|<[^<>]*>)*(?:\ue003[^\ue000-\ue003]*)?\ue002")
 
 # What may stand between two bold spans that make one deletion ("**S3** and **EBS**").
 _JOINERS = frozenset(("", "and", "or", "&", "/", ",", "y", "o", "+", ", and", ", or"))
@@ -150,10 +152,13 @@ def drop_guessable(tokens: Sequence[Token], numbers: dict[int, int], shown: Sequ
 
 
 def author_cloze_fact(line: Line, extra: str, path: tuple[str, ...], source: str) -> Fact | None:
-    """Keep an author's `{{cN::text::hint}}` deletions; `::` and `}}` in code spans stay literal."""
+    """Keep an author's `{{cN::text::hint}}` deletions; `::` and `}}` in code spans stay literal.
+
+    A deletion written inside another is kept as text of the outer one, and a deletion with no text
+    (`{{c1::}}`, which makes no card in Anki) is left out: the parse stage warns about both."""
     out: list[str] = []
     state = "text"  # text | deletion | hint
-    found = False
+    depth = 0  # deletions opened inside the open one
     for token in line.tokens:
         if token["type"] != "text":
             out.append(inline_html([token]))
@@ -168,20 +173,27 @@ def author_cloze_fact(line: Line, extra: str, path: tuple[str, ...], source: str
                     pieces.append(escape_html(raw[position:]))
                     break
                 pieces.append(escape_html(raw[position : match.start()]) + cloze_open(int(match.group(1))))
-                position, state, found = match.end(), "deletion", True
+                position, state = match.end(), "deletion"
                 continue
             close = raw.find("}}", position)
-            hint = raw.find("::", position) if state == "deletion" else -1
-            if hint >= 0 and (close < 0 or hint < close):
+            hint = raw.find("::", position) if state == "deletion" and not depth else -1
+            inner = AUTHOR_OPEN.search(raw, position)
+            if inner is not None and all(at < 0 or inner.start() < at for at in (close, hint)):
+                pieces.append(escape_html(raw[position : inner.start()]))
+                position, depth = inner.end(), depth + 1
+            elif hint >= 0 and (close < 0 or hint < close):
                 pieces.append(escape_html(raw[position:hint]) + CLOZE_HINT)
                 position, state = hint + 2, "hint"
             elif close >= 0:
-                pieces.append(escape_html(raw[position:close]) + CLOZE_CLOSE)
-                position, state = close + 2, "text"
+                pieces.append(escape_html(raw[position:close]) + ("" if depth else CLOZE_CLOSE))
+                position, depth, state = close + 2, max(depth - 1, 0), state if depth else "text"
             else:
                 pieces.append(escape_html(raw[position:]))
                 break
         out.append("".join(pieces))
-    if not found or state != "text":
+    if state != "text":
         return None
-    return Fact("cloze", "".join(out), "", extra, path, source, line.line, line.text, "author-cloze")
+    text = _EMPTY_DELETION.sub("", "".join(out))
+    if CLOZE_CLOSE not in text:
+        return None
+    return Fact("cloze", text, "", extra, path, source, line.line, line.text, "author-cloze")
