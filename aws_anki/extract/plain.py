@@ -22,6 +22,7 @@ Token = Mapping[str, Any]
 MAX_CLOZE_WORDS = 30
 MIN_STATEMENT_WORDS = 4
 MAX_HIDDEN_SHARE = 0.5
+MAX_GLOSSED_SHARE = 0.6  # a blank with the gloss it takes along ("[SSML (Speech ...)] controls ...")
 MAX_SAME_KIND_DELETIONS = 3  # "every 5 minutes ... every 1 minute": both numbers, each its own card
 DELETION = "cloze_span"  # a token type of this module's own: the span a cloze deletion hides
 
@@ -167,6 +168,7 @@ _GENERIC_WORD = re.compile(
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 # What announces a list before its items ("include", "such as", a colon).
 _LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
+_ACRONYM_AFTER = re.compile(r"^\s*\([A-Z][A-Za-z0-9]{1,7}\)")
 _RUN_BEFORE = re.compile(r"\d[\w.%]*\s*,\s*\d[\w.%]*\s*,\s*$")  # "1, 5, [10]": two values before it
 # A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
 _LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
@@ -184,8 +186,13 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool
     if term.kind == "acronym" and term.text.upper() in GENERIC_ACRONYMS:
         return False
     before, after = text[: term.start], text[term.end :]
-    if not marked and with_gloss(text, term.start, term.end) - term.start > MAX_HIDDEN_SHARE * len(text.strip()):
-        return False  # the blank (with the acronym glossing it) would be most of the card
+    if not marked and len(term.text) > MAX_HIDDEN_SHARE * len(text.strip()):
+        return False  # the blank would be most of the card
+    glossed = with_gloss(text, term.start, term.end)
+    if not marked and glossed - term.start > MAX_GLOSSED_SHARE * len(text.strip()):
+        return False  # with the gloss it takes along, nearly the whole card
+    if not marked and glossed == term.end and _ACRONYM_AFTER.match(text[term.end :]) and term.kind != "acronym":
+        return False  # "Load Balancer [Capacity Units] (LCUs)": part of a name its acronym gives away
     if before.count("{{") > before.count("}}"):
         return False  # inside template syntax the author wrote (`{{resolve:...}}`)
     if marked:
@@ -291,12 +298,23 @@ def with_gloss(text: str, start: int, end: int) -> int:
     if gloss is None:
         return end
     inside, term = gloss.group(1), text[start:end].strip()
-    if " " not in inside and inside[0].upper() == term[:1].upper():
+    if " " not in inside and _abbreviates(inside, term):
         return end + gloss.end()
     initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", inside) if w.lower() not in _STOPWORDS)
     if _ACRONYM.fullmatch(term) and initials.upper() == term.rstrip("s").upper():
         return end + gloss.end()
     return end
+
+
+def _abbreviates(acronym: str, words: str) -> bool:
+    """Whether `acronym` is made of the initials of `words`, in order, starting with the first
+    ("LCU" of "Load Balancer Capacity Units", "CRR" of "Cross-Region Replication")."""
+    letters = [c for c in acronym.rstrip("s") if c.isupper() or c.isdigit()]
+    initials = [w[0].upper() for w in re.findall(r"[A-Za-z0-9]+", words) if w.lower() not in _STOPWORDS]
+    if not letters or not initials or letters[0] != initials[0]:
+        return False
+    found = iter(initials)
+    return all(any(letter == initial for initial in found) for letter in letters)
 
 
 def _occurrences(text: str, part: str) -> int:

@@ -15,7 +15,7 @@ from ..render import inline_html
 from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, deletion_spans, drop_guessable, drop_shown
 from .facts import Fact
 from .noise import noise_reason
-from .plain import clauses, plain_deletions, statement_problem, too_few_cues
+from .plain import MAX_GLOSSED_SHARE, clauses, plain_deletions, statement_problem, too_few_cues, with_gloss, wrap_spans
 from .terms import ARTICLE, GENERIC_LABELS, WHOLE_BOLD_SPLIT, is_term, restates
 from .text import Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 
@@ -200,8 +200,22 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
     if problem is not None and problem not in ("long-sentence", "lead-in-without-list"):  # bold marks what to ask
         builder.skip(line.line, problem, line.text)  # the author's bold does not save a line that asks nothing
         return False
+    tokens, kept = _with_glosses(tokens, kept)
     builder.add(builder.fact("cloze", inline_html(tokens, deletions=kept), "", statement.extra, statement.path, line.line, line.text, "bold-cloze"))
     return True
+
+
+def _with_glosses(tokens: Sequence[Token], numbers: dict[int, int]) -> tuple[Sequence[Token], dict[int, int]]:
+    """Deletions that take along the gloss right after them (`**content delivery network** (CDN)`:
+    left visible, the acronym spells the answer); the tokens as they were when none has one."""
+    text = inline_text(tokens)
+    spans = deletion_spans(tokens, numbers)
+    limit = MAX_GLOSSED_SHARE * len(text.strip())
+    extended = {n: (start, glossed if glossed - start <= limit else end) for n, (start, end) in spans.items() for glossed in [with_gloss(text, start, end)]}
+    if extended == spans:
+        return tokens, numbers
+    wrapped = wrap_spans(tokens, [extended[n] for n in sorted(extended)])
+    return wrapped if wrapped is not None else (tokens, numbers)
 
 
 def whole_bold(builder: Builder, statement: Statement) -> bool:
