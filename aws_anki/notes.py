@@ -322,6 +322,11 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         if len(mentioned) == 1:
             services = mentioned
     service = services[0] if services else None
+    if fact.kind == "qa" and service is not None and service in catalog.in_text(html_to_plain(fact.back)):
+        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie: the context line
+        # would give the answer away, so the card shows only the service's category.
+        context = sys.intern(service.category)
+        escaped_context = html.escape(context)
     source = f"{fact.source}:{fact.line}"
     media_names: list[str] = []
 

@@ -50,8 +50,8 @@ def _report(kind: str, measured: dict[str, CardQuality]) -> str:
 # (issue 18). The target is zero for every class: a change that makes more such cards fails here,
 # and one that makes fewer lowers the number in the same commit.
 CEILINGS = {
-    "grab_bag_front": 20, "cloze_over_one_sentence": 72, "whole_sentence_blanked": 6, "glyph": 3, "meta": 3,
-    "long_answer": 29, "parent_twice": 32, "answer_on_front": 54, "duplicate_first_field": 13,
+    "grab_bag_front": 19, "cloze_over_one_sentence": 61, "whole_sentence_blanked": 4, "glyph": 3, "meta": 3,
+    "long_answer": 18, "parent_twice": 32, "answer_on_front": 17, "duplicate_first_field": 11,
 }
 
 

@@ -34,7 +34,7 @@ FILLER = frozenset(
     "generally mostly typically simply easily neat cool nice interesting "
     "associate associated separate separately bigger smaller larger faster slower cheaper more less different same "
     "multiple single both each every better best worse worst higher lower cannot can't possible easy hard key main "
-    "basic simple whole entire own other another new old really burned careful "
+    "basic simple whole entire own other another new old really burned careful either neither "
     "el la los las un una y o de del en con por para es son se que muy también".split()
 )
 

@@ -233,8 +233,8 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool
         return False  # "to access [S3] for instance" (an author does not bold an example)
     if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
         return False  # a pattern given as an example
-    if _occurrences(text.casefold(), term.text.casefold()) > 1:
-        return False  # shown beside its own blank
+    if _occurrences(text.casefold(), term.text.casefold()) > 1 or (_inflected(term) and f" {_stems(term.text)} " in f" {_stems(before)} {_stems(after)} "):
+        return False  # shown beside its own blank, or another form of it ("[LOB modes] ...: full LOB mode")
     if term.kind == "acronym" and term.text[0].isupper() and _spelled_out(before + " " + text[with_gloss(text, term.start, term.end) :], term.text):
         return False  # "Infrastructure as a service ([IaaS])": the words beside it spell it
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
@@ -288,7 +288,7 @@ def _initials_run(text: str, letters: str) -> bool:
 
 # What glosses a term in brackets right after it: its acronym ("Service Control Policy (SCP)"), or
 # the words an acronym stands for ("WAF (Web Application Firewall)").
-_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7}|[A-Z][\w-]*(?: [\w-]+){1,6})\)")
+_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7}|[A-Za-z][\w-]*(?: [\w-]+){1,6})\)")
 
 
 def with_gloss(text: str, start: int, end: int) -> int:
@@ -301,9 +301,19 @@ def with_gloss(text: str, start: int, end: int) -> int:
     if " " not in inside and _abbreviates(inside, term):
         return end + gloss.end()
     initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", inside) if w.lower() not in _STOPWORDS)
-    if _ACRONYM.fullmatch(term) and initials.upper() == term.rstrip("s").upper():
+    acronym = re.match(r"[A-Z][A-Z0-9]+", term)  # "DPU" of "DPU-hour (data processing unit)"
+    if acronym and initials.upper() == acronym.group().rstrip("S").upper():
         return end + gloss.end()
     return end
+
+
+def _inflected(term: KeyTerm) -> bool:
+    """Whether a term's words can stand elsewhere in another form (a plural, a phrase): not a code
+    span, a quote or a number, which are matched as written."""
+    if term.kind in ("code", "quoted", "number"):
+        return False
+    folded = term.text.casefold()
+    return " " in folded or _singular(folded) != folded
 
 
 def _abbreviates(acronym: str, words: str) -> bool:
