@@ -46,6 +46,7 @@ DANGLING = re.compile(
     r"\bthe (?:example|screenshot)s?\b|\beach row\b|^all done\b|^(?:\S+ ){0,2}(?:this|these|those) [a-z]+|\bthan (?:this|that)\b|"
     r"\bthat (?:option|one|case|way)\b|^that means\b|\bthe default behaviou?r\b|^(?:\S+ ){0,2}(?:this|that)\s*[,:]|"
     r"^(?:on the other hand|in reality|in that case|otherwise|instead|similarly|likewise)\b|"
+    r"\b(?:mistake|confuse|compare|unlike) (?:this|that|these|those|it)\b|\bhere\W*$|"
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)",
     re.I,
 )
@@ -156,6 +157,44 @@ _CHOICE_BEFORE = re.compile(
 )
 # An example opened earlier in the same clause: what follows is its made-up values.
 _EXAMPLE_BEFORE = re.compile(r"\b(?:for (?:example|instance)|e\.g\.?|eg)[^.;)]*$", re.I)
+_EXAMPLE_JUST_BEFORE = re.compile(r"\b(?:e\.?g\.?|for example|for instance)[,:]?\s*(?:(?:an?|the)\s+)?$", re.I)
+# Units by what they measure: a number beside the same quantity in another unit of its kind is a
+# conversion ("4.5 pounds, 2.1 kg"), not a second fact ("3GB RAM, 15min timeout").
+_UNIT_KINDS = {
+    "weight": re.compile(r"(?:kg|kgs|lbs?|pounds?|ounces?|oz|tons?|tonnes?)$", re.I),
+    "length": re.compile(r"(?:km|kilomet(?:er|re)s?|mi|miles?|ft|feet|meters?|metres?|inch(?:es)?|cm|mm)$", re.I),
+    "time": re.compile(r"(?:ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?)$", re.I),
+    "data": re.compile(r"(?:[kmgtpe]i?b|bytes?|bits?)$", re.I),
+}
+_QUANTITY = re.compile(r"~?\d[\d.,]*\s*([A-Za-z]+)")
+
+
+def _unit_kind(text: str) -> str | None:
+    """What the unit of the first quantity in `text` measures ("2.1 kg" -> weight), or None."""
+    found = _QUANTITY.search(text)
+    if found is None:
+        return None
+    return next((kind for kind, unit in _UNIT_KINDS.items() if unit.match(found.group(1))), None)
+
+
+def _converted_beside(term: str, before: str, after: str) -> bool:
+    """Whether the quantity next to a number's blank, past a comma or slash, is the same quantity
+    in another unit of its kind."""
+    own = term + after[:12]  # the number and the unit written after it
+    kind, unit = _unit_kind(own), _unit_unit(own)
+    if kind is None:
+        return False
+    beside = (
+        re.match(r"^\s*(?:[A-Za-z]+\s*)?[,/]\s*(~?\d[\d.,]*\s*[A-Za-z]+)", after),
+        re.search(r"(~?\d[\d.,]*\s*[A-Za-z]+)\s*[,/]\s*~?$", before),
+    )
+    return any(m is not None and _unit_kind(m.group(1)) == kind and _unit_unit(m.group(1)) != unit for m in beside)
+
+
+def _unit_unit(text: str) -> str:
+    """The unit word of the first quantity in `text`, lower-cased ("" when none)."""
+    found = _QUANTITY.search(text)
+    return found.group(1).lower().rstrip("s") if found else ""
 # What follows an example rather than a fact ("to access S3 for instance").
 _EXAMPLE_AFTER = re.compile(r"^\W{0,3}(?:for (?:instance|example)|e\.g\.|eg\b|etc\b|or (?:so|similar))", re.I)
 # A number the notes themselves call approximate or current: it drifts, it is no fact to learn.
@@ -183,7 +222,7 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool
     it, a name that only qualifies a noun, an example, a gloss, or something the front shows.
     A `marked` span (the author's bold) has its own size limits, and is one of a series only
     between commas (a bold phrase before "and adds ..." is no list item)."""
-    if term.kind == "acronym" and term.text.upper() in GENERIC_ACRONYMS:
+    if term.kind == "acronym" and (term.text.upper() in GENERIC_ACRONYMS or term.text.upper().removesuffix("S") in GENERIC_ACRONYMS):
         return False
     before, after = text[: term.start], text[term.end :]
     if not marked and len(term.text) > MAX_HIDDEN_SHARE * len(text.strip()):
@@ -215,6 +254,10 @@ def _worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool
         return False
     if term.kind == "number" and not marked and _EXAMPLE_BEFORE.search(before):
         return False  # a value of a worked example ("for example, 40-60 step1, [60-80] step2")
+    if not marked and _EXAMPLE_JUST_BEFORE.search(before):
+        return False  # "(eg. [ELB])": any other example fits the blank as well
+    if term.kind == "number" and before.count("(") > before.count(")") and _converted_beside(term.text, before, after):
+        return False  # the same quantity in another unit beside it ("Light ([4.5] pounds, 2.1 kg)")
     if term.kind == "number" and _SERIES_BEFORE.search(before) is None and re.match(r"^\s*,\s*\d", after):
         return False  # the first of a run of example values ("(0, 1, ...)")
     if term.kind in ("acronym", "service") and _PAIR_BEFORE.search(before):
@@ -261,7 +304,7 @@ def guessable(text: str, start: int, end: int, shown: Sequence[str]) -> bool:
     """Whether an author's marked span (bold) makes a blank the card gives away or that asks for
     nothing: the checks a plain key term passes (`_worth_blanking`), on the span as it stands."""
     part = text[start:end]
-    if any(c.isdigit() for c in part):
+    if re.match(r"[~<>≈]?\d", part):
         kind = "number"
     elif _ACRONYM.fullmatch(part):
         kind = "acronym"
@@ -288,7 +331,7 @@ def _initials_run(text: str, letters: str) -> bool:
 
 # What glosses a term in brackets right after it: its acronym ("Service Control Policy (SCP)"), or
 # the words an acronym stands for ("WAF (Web Application Firewall)").
-_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7}|[A-Za-z][\w-]*(?: [\w-]+){1,6})\)")
+_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7}|[A-Za-z][\w-]*(?: [\w-]+){1,6}|~?\d[\d.,]*\s*[A-Za-z]+)\)")
 
 
 def with_gloss(text: str, start: int, end: int) -> int:
@@ -298,6 +341,8 @@ def with_gloss(text: str, start: int, end: int) -> int:
     if gloss is None:
         return end
     inside, term = gloss.group(1), text[start:end].strip()
+    if inside.lstrip("~")[:1].isdigit():  # "[6 hours] (21,600 seconds)": the same quantity again
+        return end + gloss.end() if any(c.isdigit() for c in term) else end
     if " " not in inside and _abbreviates(inside, term):
         return end + gloss.end()
     initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", inside) if w.lower() not in _STOPWORDS)

@@ -179,4 +179,9 @@ def restates(term: str, body: str) -> bool:
     restated = sum(w.removesuffix("s") in said for w in words)
     if len(said) == 1 and words and words[0].removesuffix("s") in said:
         return True  # "Type: type of message": the answer opens on the question
+    parts = [p.lower() for p in re.findall(r"[A-Za-z][a-z]*", term)] if re.search(r"_|[a-z][A-Z]", term) else []
+    if len(parts) >= 2:  # an identifier spelled out: "num_topics: number of required topics"
+        opening = [w for w in WORD.findall(body.lower())][: len(parts) + 3]
+        if all(any(w.startswith(p) or p.startswith(w[:3]) and w.startswith(p[:3]) for w in opening) for p in parts):
+            return True
     return 0 < len(words) <= 2 and restated >= max(1, len(words) - 1)
