@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 
 from ..parse import inline_text
 from ..render import CLOZE_CLOSE, CLOZE_HINT, cloze_open, inline_html
-from .plain import guessable, shown_elsewhere
+from .blanks import guessable, shown_elsewhere
 from .facts import Fact
 from .text import Line, WORD, escape_html, sentence_bounds, span_text
 

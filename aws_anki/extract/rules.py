@@ -12,10 +12,11 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..parse import inline_text
 from ..render import inline_html
+from .blanks import MAX_GLOSSED_SHARE, with_gloss
 from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, deletion_spans, drop_guessable, drop_shown
 from .facts import Fact
 from .noise import noise_reason
-from .plain import MAX_GLOSSED_SHARE, clauses, plain_deletions, statement_problem, too_few_cues, with_gloss, wrap_spans
+from .plain import clauses, plain_deletions, statement_problem, too_few_cues, wrap_spans
 from .terms import ARTICLE, GENERIC_LABELS, WHOLE_BOLD_SPLIT, is_term, restates
 from .text import Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 

@@ -1,0 +1,335 @@
+"""Whether a span of a statement makes a fair blank: one a learner can answer and cannot read off
+the card. Plain key terms (`plain`) and an author's bold spans (`deletions`) both ask here.
+
+A blank is refused when it is a generic acronym, one item of a pair, series or run of values, a
+name that only qualifies the noun after it, an example, a count the sentence spells out, a number
+the notes call approximate or give again in another unit beside it, part of a word or of a glossed
+name, shown beside itself (in the line or, as a plural or phrase, in its context), or spelled out
+by the words around it. A gloss right after a blank goes into it (`with_gloss`).
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ..services import load_catalog
+from .keyterms import KeyTerm
+
+MAX_HIDDEN_SHARE = 0.5
+MAX_GLOSSED_SHARE = 0.6  # a blank with the gloss it takes along ("[SSML (Speech ...)] controls ...")
+
+
+# Acronyms every AWS note uses for ordinary things: blanking one asks nothing.
+GENERIC_ACRONYMS = frozenset(
+    "AWS DB OS API APIS ID IDS IT UI URL URLS HTTP HTTPS JSON YAML XML CLI SDK GB MB KB TB PB VM VMS CPU RAM "
+    "IO FAQ ETC OK N/A NA PC USA EU".split()
+)
+# A count that the sentence goes on to spell out ("2 elements: block size and IOPS").
+_SPELLED_OUT = re.compile(r"^\s*[\w-]*\s*(?::|\(|such as|like|namely|which are|-)", re.I)
+_SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*(?:(?:an?|the)\s+)?[\"'“(]?\s*$", re.I)
+_SERIES_AFTER = re.compile(r"^\s*[\"'”)]?\s*(?:,|and\b|or\b|/|etc\b)", re.I)
+# Nouns that only one service has: the name is guessable wherever the noun is on the card.
+_OWN_NOUNS = {"s3": re.compile(r"\bbuckets?\b", re.I), "sqs": re.compile(r"\bqueues?\b", re.I), "sns": re.compile(r"\btopics?\b", re.I)}
+# Nouns that a service or acronym merely qualifies ("an S3 bucket", "the VPC settings"): the
+# name is then guessable from the noun, and not the fact.
+_QUALIFIED_NOUN = re.compile(
+    r"^\s*(?:buckets?|settings?|console|routing|level|side|api|apis|endpoints?)\b",
+    re.I,
+)
+# A lowercase noun right after a name (not a verb of which the name is the subject) ...
+_MODIFIED_NOUN = re.compile(
+    r"^\s+(?!(?:is|are|was|were|can|cannot|will|has|have|does|do|supports?|provides?|allows?|lets|uses?|runs?|"
+    r"stores?|sends?|keeps?|gives?|enables?|creates?|needs?|must|should|may|might|and|or|for|to|in|on|with|by|as|"
+    r"at|from|if|when|so|but|which|that|only|also|not|apart|separately|independently|too|again|directly|"
+    r"automatically|first|instead|together|alone|itself)\b)[a-z][a-z-]{2,}\b"
+)
+# An author's bold name is taken as the fact unless the noun after it is one it names for sure.
+_MARKED_MODIFIED_NOUN = re.compile(
+    r"^\s+(?:instances?|roles?|users?|functions?|buckets?|queues?|topics?|tables?|addresses|clusters?)\b", re.I
+)
+# ... unless the sentence asks for that name: "stored in a [DynamoDB] table", "use [Kinesis] streams".
+_CHOICE_BEFORE = re.compile(
+    r"\b(?:in|into|to|from|with|via|using|use|uses|by|on|onto|through|behind|choose|pick|prefer|called|named)\s+"
+    r"(?:an?|the|your|its|their)?\s*$",
+    re.I,
+)
+# An example opened earlier in the same clause: what follows is its made-up values.
+_EXAMPLE_BEFORE = re.compile(r"\b(?:for (?:example|instance)|e\.g\.?|eg)[^.;)]*$", re.I)
+_EXAMPLE_JUST_BEFORE = re.compile(r"\b(?:e\.?g\.?|for example|for instance)[,:]?\s*(?:(?:an?|the)\s+)?$", re.I)
+# Units by what they measure: a number beside the same quantity in another unit of its kind is a
+# conversion ("4.5 pounds, 2.1 kg"), not a second fact ("3GB RAM, 15min timeout").
+_UNIT_KINDS = {
+    "weight": re.compile(r"(?:kg|kgs|lbs?|pounds?|ounces?|oz|tons?|tonnes?)$", re.I),
+    "length": re.compile(r"(?:km|kilomet(?:er|re)s?|mi|miles?|ft|feet|meters?|metres?|inch(?:es)?|cm|mm)$", re.I),
+    "time": re.compile(r"(?:ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?)$", re.I),
+    "data": re.compile(r"(?:[kmgtpe]i?b|bytes?|bits?)$", re.I),
+}
+_QUANTITY = re.compile(r"~?\d[\d.,]*\s*([A-Za-z]+)")
+
+
+def _unit_kind(text: str) -> str | None:
+    """What the unit of the first quantity in `text` measures ("2.1 kg" -> weight), or None."""
+    found = _QUANTITY.search(text)
+    if found is None:
+        return None
+    return next((kind for kind, unit in _UNIT_KINDS.items() if unit.match(found.group(1))), None)
+
+
+def _converted_beside(term: str, before: str, after: str) -> bool:
+    """Whether the quantity next to a number's blank, past a comma or slash, is the same quantity
+    in another unit of its kind."""
+    own = term + after[:12]  # the number and the unit written after it
+    kind, unit = _unit_kind(own), _unit_unit(own)
+    if kind is None:
+        return False
+    beside = (
+        re.match(r"^\s*(?:[A-Za-z]+\s*)?[,/]\s*(~?\d[\d.,]*\s*[A-Za-z]+)", after),
+        re.search(r"(~?\d[\d.,]*\s*[A-Za-z]+)\s*[,/]\s*~?$", before),
+    )
+    return any(m is not None and _unit_kind(m.group(1)) == kind and _unit_unit(m.group(1)) != unit for m in beside)
+
+
+def _unit_unit(text: str) -> str:
+    """The unit word of the first quantity in `text`, lower-cased ("" when none)."""
+    found = _QUANTITY.search(text)
+    return found.group(1).lower().rstrip("s") if found else ""
+# What follows an example rather than a fact ("to access S3 for instance").
+_EXAMPLE_AFTER = re.compile(r"^\W{0,3}(?:for (?:instance|example)|e\.g\.|eg\b|etc\b|or (?:so|similar))", re.I)
+# A number the notes themselves call approximate or current: it drifts, it is no fact to learn.
+_VOLATILE_BEFORE = re.compile(r"\b(?:currently|around|about|approximately|roughly|nearly|almost|~)\s*\(?$", re.I)
+_GENERIC_WORD = re.compile(
+    r"(?:instance|service|policy|policie|bucket|setting|gateway|endpoint|table|function|cluster|resource|event|log|"
+    r"metric|unit|type|mode|data|record|key|account|user|group|stream|feature|option|class|tier|level|layer|rule|"
+    r"role|queue|topic|volume|node|task|job)s?|amazon|aws"
+)
+_TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
+# What announces a list before its items ("include", "such as", a colon).
+_LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
+_ACRONYM_AFTER = re.compile(r"^\s*\([A-Z][A-Za-z0-9]{1,7}\)")
+_RUN_BEFORE = re.compile(r"\d[\w.%]*\s*,\s*\d[\w.%]*\s*,\s*$")  # "1, 5, [10]": two values before it
+# A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
+_LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
+_PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
+_WORDS = re.compile(r"\w+")
+_STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
+
+
+def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool = False) -> bool:
+    """Whether a candidate makes a blank a learner can answer and cannot guess from the card: not a
+    generic acronym, most of the sentence, one of a pair or series, a count spelled out right after
+    it, a name that only qualifies a noun, an example, a gloss, or something the front shows.
+    A `marked` span (the author's bold) has its own size limits, and is one of a series only
+    between commas (a bold phrase before "and adds ..." is no list item)."""
+    if term.kind == "acronym" and (term.text.upper() in GENERIC_ACRONYMS or term.text.upper().removesuffix("S") in GENERIC_ACRONYMS):
+        return False
+    before, after = text[: term.start], text[term.end :]
+    if not marked and len(term.text) > MAX_HIDDEN_SHARE * len(text.strip()):
+        return False  # the blank would be most of the card
+    glossed = with_gloss(text, term.start, term.end)
+    if not marked and glossed - term.start > MAX_GLOSSED_SHARE * len(text.strip()):
+        return False  # with the gloss it takes along, nearly the whole card
+    if not marked and glossed == term.end and _ACRONYM_AFTER.match(text[term.end :]) and term.kind != "acronym":
+        return False  # "Load Balancer [Capacity Units] (LCUs)": part of a name its acronym gives away
+    if before.count("{{") > before.count("}}"):
+        return False  # inside template syntax the author wrote (`{{resolve:...}}`)
+    if marked:
+        listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
+        if term.kind != "number" and listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
+            return False  # an item of a list written out around it
+    elif term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
+        return False  # one of a pair or a series: the other items give it away, or any of them fits
+    if term.kind == "number" and re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before)):
+        return False  # one value of a run of values ("50, 100, [200], 300 Mbps", "1, 5, 10, [30] or")
+    if before[-1:].isalnum() or after[:1].isalnum():
+        return False  # part of a word ("Elastic [F]ile System")
+    own = _OWN_NOUNS.get(term.text.lower().removeprefix("amazon ").strip())
+    if own is not None and own.search(before + after):
+        return False  # "[S3] ... your bucket"
+    # The author's bold says a number is the fact, even an approximate one or one glossed after it.
+    if term.kind == "number" and not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
+        return False
+    if term.kind == "number" and (_TRIVIAL_NUMBER.fullmatch(term.text) or (not marked and _VOLATILE_BEFORE.search(before))):
+        return False
+    if term.kind == "number" and not marked and _EXAMPLE_BEFORE.search(before):
+        return False  # a value of a worked example ("for example, 40-60 step1, [60-80] step2")
+    if not marked and _EXAMPLE_JUST_BEFORE.search(before):
+        return False  # "(eg. [ELB])": any other example fits the blank as well
+    if term.kind == "number" and before.count("(") > before.count(")") and _converted_beside(term.text, before, after):
+        return False  # the same quantity in another unit beside it ("Light ([4.5] pounds, 2.1 kg)")
+    if term.kind == "number" and _SERIES_BEFORE.search(before) is None and re.match(r"^\s*,\s*\d", after):
+        return False  # the first of a run of example values ("(0, 1, ...)")
+    if term.kind in ("acronym", "service") and _PAIR_BEFORE.search(before):
+        return False  # "CPU or [GPU]": the other half of a pair is a giveaway
+    if before.endswith(("/", "-", ".")) or after.startswith(("/", "-", ".")) and after[1:2].isalnum():
+        return False  # half of a pair written `RCU/WCU`, of a compound (`SSE-KMS`) or of a host name
+    if term.text.count("(") != term.text.count(")") or (before.rstrip().endswith("(") and after.lstrip().startswith(")")):
+        return False  # a gloss in brackets, or a blank that cuts through them
+    qualifying = ("service", "acronym") if marked else ("service", "acronym", "term")
+    if term.kind in qualifying and _QUALIFIED_NOUN.match(after):
+        return False
+    modified = _MARKED_MODIFIED_NOUN if marked else _MODIFIED_NOUN
+    if term.kind in ("service", "acronym") and modified.match(after) and not _CHOICE_BEFORE.search(before):
+        return False  # "Scaling [EC2] instances", "an [IAM] role": a name that only qualifies the noun after it
+    if not marked and term.kind in ("service", "acronym", "term", "code", "quoted") and _EXAMPLE_AFTER.match(after):
+        return False  # "to access [S3] for instance" (an author does not bold an example)
+    if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
+        return False  # a pattern given as an example
+    if _occurrences(text.casefold(), term.text.casefold()) > 1 or (_inflected(term) and f" {_stems(term.text)} " in f" {_stems(before)} {_stems(after)} "):
+        return False  # shown beside its own blank, or another form of it ("[LOB modes] ...: full LOB mode")
+    if term.kind == "acronym" and term.text[0].isupper() and _spelled_out(before + " " + text[with_gloss(text, term.start, term.end) :], term.text):
+        return False  # "Infrastructure as a service ([IaaS])": the words beside it spell it
+    if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
+        return False  # "SCP" under "Service control policies"
+    # Every distinctive word of the term already in the context ("spot instances" under "Spot
+    # training"): the context gives the answer away.
+    words = {w for w in re.findall(r"\w{3,}", term.text.casefold()) if w not in _STOPWORDS and not _GENERIC_WORD.fullmatch(w)}
+    if words:
+        context = _WORDS.findall(" ".join(shown).casefold())
+        if marked:  # every word, whole: "Tag policies" under "Bulk tagging" still asks something
+            singular = {_singular(c) for c in context}
+            marked_words = {w for w in re.findall(r"\w{2,}", term.text.casefold()) if w not in _STOPWORDS}
+            if all(_singular(w) in singular for w in marked_words):
+                return False
+        elif all(any(c.startswith(w) for c in context) for w in words):
+            return False
+    return True
+
+
+_ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,5}s?")
+
+
+def guessable(text: str, start: int, end: int, shown: Sequence[str]) -> bool:
+    """Whether an author's marked span (bold) makes a blank the card gives away or that asks for
+    nothing: the checks a plain key term passes (`_worth_blanking`), on the span as it stands."""
+    part = text[start:end]
+    if re.match(r"[~<>≈]?\d", part):
+        kind = "number"
+    elif _ACRONYM.fullmatch(part):
+        kind = "acronym"
+    elif any(a == 0 and b == len(part) for a, b, _ in load_catalog().mentions(part)):
+        kind = "service"
+    else:
+        kind = "term"
+    return not worth_blanking(text, KeyTerm(start, end, kind, part), shown, marked=True)
+
+
+def _spelled_out(text: str, acronym: str) -> bool:
+    """Whether consecutive words of `text` (small words aside) spell `acronym` by their initials."""
+    letters = acronym.rstrip("s").upper()
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _STOPWORDS).upper()
+    return len(letters) >= 2 and letters in initials and _initials_run(text, letters)
+
+
+def _initials_run(text: str, letters: str) -> bool:
+    """Whether `letters` are the initials of len(letters) words in a row (small words aside)."""
+    words = [w for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _STOPWORDS]
+    size = len(letters)
+    return any("".join(w[0] for w in words[i : i + size]).upper() == letters for i in range(len(words) - size + 1))
+
+
+# What glosses a term in brackets right after it: its acronym ("Service Control Policy (SCP)"), or
+# the words an acronym stands for ("WAF (Web Application Firewall)").
+_GLOSS_AFTER = re.compile(r"^\s*\(([A-Z][A-Za-z0-9]{1,7}|[A-Za-z][\w-]*(?: [\w-]+){1,6}|~?\d[\d.,]*\s*[A-Za-z]+)\)")
+
+
+def with_gloss(text: str, start: int, end: int) -> int:
+    """The end of a blank that takes the gloss after it along ("[Service Control Policy (SCP)]",
+    "[WAF (Web Application Firewall)]"): left outside, the gloss spells the answer."""
+    gloss = _GLOSS_AFTER.match(text[end:])
+    if gloss is None:
+        return end
+    inside, term = gloss.group(1), text[start:end].strip()
+    if inside.lstrip("~")[:1].isdigit():  # "[6 hours] (21,600 seconds)": the same quantity again
+        return end + gloss.end() if any(c.isdigit() for c in term) else end
+    if " " not in inside and _abbreviates(inside, term):
+        return end + gloss.end()
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", inside) if w.lower() not in _STOPWORDS)
+    acronym = re.match(r"[A-Z][A-Z0-9]+", term)  # "DPU" of "DPU-hour (data processing unit)"
+    if acronym and initials.upper() == acronym.group().rstrip("S").upper():
+        return end + gloss.end()
+    return end
+
+
+def _inflected(term: KeyTerm) -> bool:
+    """Whether a term's words can stand elsewhere in another form (a plural, a phrase): not a code
+    span, a quote or a number, which are matched as written."""
+    if term.kind in ("code", "quoted", "number"):
+        return False
+    folded = term.text.casefold()
+    return " " in folded or _singular(folded) != folded
+
+
+def _abbreviates(acronym: str, words: str) -> bool:
+    """Whether `acronym` is made of the initials of `words`, in order, starting with the first
+    ("LCU" of "Load Balancer Capacity Units", "CRR" of "Cross-Region Replication")."""
+    letters = [c for c in acronym.rstrip("s") if c.isupper() or c.isdigit()]
+    initials = [w[0].upper() for w in re.findall(r"[A-Za-z0-9]+", words) if w.lower() not in _STOPWORDS]
+    if not letters or not initials or letters[0] != initials[0]:
+        return False
+    found = iter(initials)
+    return all(any(letter == initial for initial in found) for letter in letters)
+
+
+def _occurrences(text: str, part: str) -> int:
+    """How often `part` stands in `text` as whole words (no letter or digit glued on either side)."""
+    count, start = 0, text.find(part)
+    while start >= 0 and part:
+        end = start + len(part)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            count += 1
+        start = text.find(part, start + 1)
+    return count
+
+
+def _initials(shown: Sequence[str]) -> set[str]:
+    """The acronyms the card's context spells out: initials of each heading, and of its parts."""
+    found: set[str] = set()
+    for text in shown:
+        for part in re.split(r"[()›:,/&-]", text):
+            words = [w for w in re.findall(r"[A-Za-z]\w*", part) if w.lower() not in _STOPWORDS]
+            if len(words) >= 2:
+                found.add("".join(w[0] for w in words).upper())
+    return found
+
+
+_FOLD = re.compile(r"[\W_]+")
+
+
+def fold(text: str) -> str:
+    """Text compared as a reader sees it: case, hyphens, spaces and punctuation ignored."""
+    return _FOLD.sub("", text.casefold())
+
+
+def _singular(word: str) -> str:
+    """An English plural's singular, roughly: enough to see "Task Definition" in "tasks definitions"."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _stems(text: str) -> str:
+    """Text as `fold` sees it, each word made singular, words separated by one space."""
+    return " ".join(_singular(w) for w in _FOLD.sub(" ", text.casefold()).split())
+
+
+def shown_elsewhere(term: str, shown: Sequence[str]) -> bool:
+    """Whether a deletion's text is already on the front (in a heading of its context): as whole
+    words (singular or plural), or ignoring spaces and hyphens when it is long enough not to match
+    by chance."""
+    folded = fold(term)
+    if not folded:
+        return False
+    words = f" {_stems(term)} "
+    for text in shown:
+        other = fold(text)
+        if other == folded or other == folded.removesuffix("s"):
+            return True
+        if len(folded) >= 5 and folded in other:
+            return True
+        if words in f" {_stems(text)} ":
+            return True
+    return False
