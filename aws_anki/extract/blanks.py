@@ -136,6 +136,8 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
         if term.kind != "number" and listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
             return False  # an item of a list written out around it
+        if term.kind != "number" and "," in before and re.search(r",\s*[^,\s][^,]*\s(?:and|or)\s+$", before):
+            return False  # the last item of one ("A, B and [C]")
     elif term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
     if term.kind == "number" and re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before)):
@@ -244,8 +246,9 @@ def with_gloss(text: str, start: int, end: int) -> int:
     if " " not in inside and _abbreviates(inside, term):
         return end + gloss.end()
     initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", inside) if w.lower() not in _STOPWORDS)
-    acronym = re.match(r"[A-Z][A-Z0-9]+", term)  # "DPU" of "DPU-hour (data processing unit)"
-    if acronym and initials.upper() == acronym.group().rstrip("S").upper():
+    # the acronym the term holds: "DPU" of "DPU-hour", "MWAA" of "Amazon MWAA"
+    acronyms = re.findall(r"\b[A-Z][A-Z0-9]+", term)
+    if any(initials.upper() == acronym.rstrip("S").upper() for acronym in acronyms):
         return end + gloss.end()
     return end
 

@@ -247,6 +247,10 @@ class Builder:
             small = False  # descriptions mapped to answers (`need -> service`): a card each, no list of questions
         if small and _placeholders(labels):
             small = False  # `column 1, column 2, column 3`: an example's names, not a set to learn
+        if small and all_terms and _VALUE_LEAD.search(lead_text):
+            # `Health check defaults: Interval: 30 s, ...`: the lead-in asks for the values, which
+            # are each term's own card; a list of the bare names would answer nothing it asks.
+            small = False
         if small and front:
             self.add(Fact("list", front, back, extra, headings, self.source, lead.line, lead_text, "enumeration"))
         child_path = (*headings, lead_text) if _title_like(lead_text) else headings
@@ -366,6 +370,7 @@ def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
 _FRAGMENT_START = frozenset("then when if also and but so currently which that where while as or".split())
 _FRAGMENT_END = frozenset("are is be by done can will used then to of for with from as in on at was were has have".split())
 _PRONOUN_START = frozenset("we you i it they there here he she".split())
+_VALUE_LEAD = re.compile(r"\b(?:defaults?|values|quotas|thresholds|timeouts)\b", re.I)
 _PLACEHOLDER = re.compile(r"^(\w+) ?\d+$")
 
 

@@ -50,7 +50,8 @@ GENERIC_LABELS = frozenset(
 # Headings that name no topic of their own: a generic label is asked with the one above them.
 GENERIC_HEADINGS = frozenset(
     "general info|general information|general|overview|key details|key points|basics|introduction|intro|summary|"
-    "notes|misc|miscellaneous|details|concepts|key concepts|features|key features|información general".split("|")
+    "notes|misc|miscellaneous|details|concepts|key concepts|features|key features|characteristics|"
+    "key characteristics|información general".split("|")
 )
 ARTICLE = re.compile(r"^(?:an?|the|el|la|los|las|un|una)\s+(?=\S)", re.I)
 _FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # `A -> B -> C` is a flow, not a definition
