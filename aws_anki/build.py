@@ -20,7 +20,6 @@ from .read import ReadResult, Scan, ScannedFile, SourceFile, decode_sources, sca
 
 if TYPE_CHECKING:
     from .extract import Extraction
-    from .package import KeptCollection
     from .media import MediaCollector
     from .notes import CardNote, FileNotes, NoteOptions
     from .state import Changes
@@ -112,22 +111,11 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class DeckBuild:
-    """What `build_into` did: the report, the deck written (or found up to date), and the notes
-    (`result`: None when the deck was up to date)."""
+    """What `build_into` did: the report, the deck written (or found up to date), and the notes."""
 
     report: BuildReport
     written: WriteResult
-    made: BuildResult | None  # the notes as this build made them, if it made them all
-    later: Callable[[], BuildResult] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def result(self) -> BuildResult | None:
-        """The notes of the deck written: None when it was up to date. After an incremental rebuild
-        (which made only the changed files' notes) they are made on first use, from the cache."""
-        if self.made is None and self.later is not None:
-            object.__setattr__(self, "made", self.later())
-            object.__setattr__(self, "later", None)
-        return self.made
+    result: BuildResult | None  # the notes of the deck written: None when it was up to date
 
 
 @dataclass(frozen=True)
@@ -143,14 +131,6 @@ class BuildResult:
 
     def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
         """Write the `.apkg` (atomically) and its build state next to it."""
-        return self._write(path, use_state=use_state, now=now)[0]
-
-    def _write(
-        self, path: str | Path, *, use_state: bool, now: int | None, keep: Path | None = None,
-        base: KeptCollection | None = None, options: str = "",
-    ) -> tuple[WriteResult, KeptCollection | None]:
-        """`write`, keeping the collection at `keep` and updating `base` in place (see package.py);
-        `options` is the build's note options, which decide rows beyond what the state records."""
         from .models import basic_type, cloze_type
         from .package import write_package
         from .state import load_state, plan_build, save_state, state_path
@@ -167,21 +147,17 @@ class BuildResult:
             file_mtimes=self.file_mtimes,
         )
         del previous  # the new state replaces it: at 100x its records are 150 MB not needed any more
-        package = write_package(
+        size = write_package(
             plan.notes,
             path,
             note_mods=plan.note_mods,
             model_mods=plan.model_mods,
             created=timestamp,
             media_files=self.media_files,
-            keep=keep,
-            base=base,
-            same_records=plan.same_records,
-            options=options,
         )
         if use_state:
             save_state(lock, plan.state)
-        return WriteResult(path, package.size, plan.changes, len(self.media_files), state_warnings), package.kept
+        return WriteResult(path, size, plan.changes, len(self.media_files), state_warnings)
 
 
 def build_deck(
@@ -260,7 +236,7 @@ def build_into(
     made, with `written.up_to_date` True and `result` None (see `aws_anki.uptodate`).
     """
     from .state import state_path
-    from .uptodate import forget, inputs_digest, kept_path, load_record, setup_digest
+    from .uptodate import forget, inputs_digest, load_record, setup_digest
 
     started = time.perf_counter()
     output = Path(output)
@@ -277,9 +253,6 @@ def build_into(
         resolve = _collector(scan.files, options.get("attachments"))
         if record is not None and record.current(digest, output, state_path(output), resolve):
             return _up_to_date(record, output, started)
-        # The collection kept by the last build is a base to update only if the deck and its state
-        # are still the ones that build wrote, and the collection file is as it left it.
-        base = record.kept(output, state_path(output)) if record is not None else None
         try:
             forget(cache_dir, output)  # a build that fails half-way must not leave a record that matches
         except OSError:
@@ -291,11 +264,9 @@ def build_into(
         del read  # the files' text is not needed any more, and on a big vault it is a lot of memory
         if options.get("progress") is not None:
             options["progress"]("write", 0, 0)
-        if not checked:
-            return DeckBuild(result.report, result.write(output, use_state=use_state, now=now), result)
-        written, kept = result._write(output, use_state=use_state, now=now, keep=kept_path(cache_dir, output), base=base,
-                                      options=options_key)
-        _remember(cache_dir, output, digest, result.report, result.lookups, written, kept)
+        written = result.write(output, use_state=use_state, now=now)
+        if checked:
+            _remember(cache_dir, output, digest, result.report, result.lookups, written)
     return DeckBuild(result.report, written, result)
 
 
@@ -317,7 +288,6 @@ def _remember(
     report: BuildReport,
     lookups: tuple[Lookup, ...],
     written: WriteResult,
-    kept: KeptCollection | None,
 ) -> None:
     """Record the build of `digest` just written into `output`."""
     from .state import state_path
@@ -332,10 +302,7 @@ def _remember(
         report=_report_record(report),
         guids=(*changes.added, *changes.updated, *changes.unchanged),
         media=written.media,
-        layout=kept.layout if kept else "",
-        collection=file_stamp(kept.path) if kept else (-1, -1),
-        kept_at=str(kept.path) if kept else "",
-    ), kept.notes if kept else {})
+    ))
 
 
 def _scan(paths: Sequence[str | Path] | str | Path | None) -> Scan:

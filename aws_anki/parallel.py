@@ -17,11 +17,11 @@ saves below about `PARALLEL_MIN_BYTES` of text (measured with `benchmarks/run.py
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, Sequence
 
-from .archive import usable_cpus
 from .cache import NotesCache
 from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
@@ -75,6 +75,14 @@ def worker_count(jobs: int | None = None) -> int:
     if jobs is not None and jobs > 0:
         return jobs
     return usable_cpus()
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may use (its affinity where the system says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def notes_all(

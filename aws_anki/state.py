@@ -103,7 +103,6 @@ class Plan:
     model_mods: Mapping[int, int]
     changes: Changes
     state: BuildState
-    same_records: frozenset[str] = frozenset()  # GUIDs whose record is exactly the previous build's
 
 
 def state_path(deck_path: Path) -> Path:
@@ -231,8 +230,7 @@ def plan_build(
     updated: list[str] = []
     unchanged: list[str] = []
     records: dict[str, NoteRecord] = {}
-    same: list[str] = []
-    unchanged_append, same_append = unchanged.append, same.append
+    unchanged_append = unchanged.append
     for guid, note, record in zip(guids, notes, found):
         content = note.content_hash
         if record is None:
@@ -241,8 +239,6 @@ def plan_build(
         elif record[1] == content:
             mod = record[2]
             unchanged_append(guid)
-            if record[3] == note.source:  # and its identity (hence type): all but the odd notes
-                same_append(guid)
         else:
             mod = max(now, record[2] + 1)
             updated.append(guid)
@@ -260,8 +256,7 @@ def plan_build(
         models[note_type.model_id] = (note_type.fingerprint, mod)
 
     changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
-    same_records = frozenset(same).difference(guids[i] for i in odd)  # odd notes: not known to be the same
-    return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models), same_records)
+    return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models))
 
 
 def _give_way(

@@ -53,7 +53,7 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
         "changes": {k: v if isinstance(v, int) else len(v) for k, v in written.changes.as_dict().items()},  # type: ignore[arg-type]
         "code": aws_anki.build.__file__,
     }
-    if kind == "genanki" and built.made is not None:
+    if kind == "genanki" and built.result is not None:
         info["genanki_size"] = _genanki_default_size(built.result, Path(out).with_suffix(".genanki.apkg"))
     return info
 
