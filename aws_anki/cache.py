@@ -24,8 +24,8 @@ worst give wrong cards for a file, never run code; and the body's values are che
 expected types before they become notes, so an entry of the wrong shape is a miss.
 
 Where: `AWS_ANKI_CACHE_DIR` if set, else the user cache folder (`platformdirs`, e.g.
-`~/.cache/aws-anki` on Linux); `build_deck(cache_dir=...)` and `aws-anki build --cache-dir` override
-both, `use_cache=False` / `--no-cache` turn it off.
+`~/.cache/aws-anki` on Linux); `RunOptions(cache_dir=...)` and `aws-anki build --cache-dir` override
+both, `RunOptions(use_cache=False)` / `--no-cache` turn it off.
 """
 from __future__ import annotations
 

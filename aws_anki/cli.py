@@ -1,6 +1,8 @@
-"""The `aws-anki` command line: a thin layer over `aws_anki.build_deck`."""
+"""The `aws-anki` command line: a thin layer over `aws_anki.build_deck` and `build_into`, which take
+the same `DeckOptions` and `RunOptions` as the click options make."""
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import click
 
 from .build import BuildReport, BuildResult, build_deck, build_into
 from .errors import AwsAnkiError, BuildWarning
-from .options import DECK_LAYOUTS, REVERSE_MODES
+from .options import DECK_LAYOUTS, REVERSE_MODES, DeckOptions, RunOptions
 
 if TYPE_CHECKING:
     from .notes import CardNote
@@ -18,7 +20,16 @@ if TYPE_CHECKING:
 
 
 def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every command that builds notes."""
+    """The options shared by every command that builds notes, given to `command` as one
+    `deck: DeckOptions` argument (after `paths`)."""
+
+    @functools.wraps(command)
+    def with_deck_options(*, deck_name: str, deck_by: str, reverse: str, no_file_tags: bool, mention_tags: bool,
+                          tag_prefix: str, attachments: tuple[str, ...], **rest: Any) -> Any:
+        deck = DeckOptions(deck_name=deck_name, deck_by=deck_by, reverse=reverse, tag_prefix=tag_prefix,
+                           file_tags=not no_file_tags, secondary_tags=mention_tags, attachments=tuple(attachments))
+        return command(deck=deck, **rest)
+
     decorators = [
         click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path)),
         click.option("--deck-name", default="AWS", show_default=True, help="Name of the (top) deck."),
@@ -32,25 +43,16 @@ def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--attachments", multiple=True, type=click.Path(file_okay=False),
                      help="Folder of pasted images: relative to the notes root, ./DIR per note, or absolute. Repeatable."),
     ]
+    wrapped: Callable[..., Any] = with_deck_options
     for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+        wrapped = decorator(wrapped)
+    return wrapped
 
 
-def _build_settings(*, no_file_tags: bool, mention_tags: bool, attachments: Sequence[str] = (), **options: Any) -> dict[str, Any]:
-    """The shared command-line options as `build_deck` keyword arguments."""
-    return {
-        "file_tags": not no_file_tags,
-        "secondary_tags": mention_tags,
-        "attachments": list(attachments) or None,  # strings: Path("./x") would lose the "./"
-        **options,
-    }
-
-
-def _run_build(paths: Sequence[Path], **options: Any) -> BuildResult:
-    """Run `build_deck` with the shared options; library errors become click errors."""
+def _run_build(paths: Sequence[Path], deck: DeckOptions, run: RunOptions = RunOptions()) -> BuildResult:
+    """Run `build_deck`; library errors become click errors."""
     try:
-        return build_deck(list(paths) or None, **_build_settings(**options))
+        return build_deck(list(paths) or None, deck, run)
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
 
@@ -105,7 +107,7 @@ def cli() -> None:
 @click.option("--no-cache", is_flag=True, help="Parse every file again; do not read or write the cache.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: one per CPU).")
 def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, strict: bool, quiet: bool,
-          preview_path: Path | None, cache_dir: Path | None, no_cache: bool, jobs: int, **build_options: Any) -> None:
+          preview_path: Path | None, cache_dir: Path | None, no_cache: bool, jobs: int, deck: DeckOptions) -> None:
     """Build an Anki deck (.apkg) from Markdown notes (default: the bundled AWS notes).
 
     Rebuilding into the same OUTPUT keeps every note's identity, so re-importing into Anki updates
@@ -114,14 +116,13 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
     Example: aws-anki build ~/vault/AWS -o aws.apkg --deck-name "AWS SAA"
     """
     progress = _Progress(enabled=not (quiet or as_json) and sys.stderr.isatty())
-    options = _build_settings(jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress,
-                              **build_options)
+    run = RunOptions(jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
     try:
         if preview_path is None:
-            built = build_into(output, list(paths) or None, use_state=not no_state, **options)
+            built = build_into(output, list(paths) or None, deck, run, use_state=not no_state)
             report, written = built.report, built.written
         else:  # the preview needs the notes, so this build always makes them
-            result = build_deck(list(paths) or None, **options)
+            result = build_deck(list(paths) or None, deck, run)
             progress("write", 0, 0)
             report, written = result.report, result.write(output, use_state=not no_state)
             from .preview import write_preview
@@ -224,7 +225,7 @@ def _print_summary(report: BuildReport, path: Path, size: int, up_to_date: bool 
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --sample draw (same seed, same cards).")
 @click.option("--no-source", is_flag=True, help="With --sample: leave out each card's file and kind (for blind rating).")
 def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, skipped: bool, sample: int | None, seed: int,
-            no_source: bool, **build_options: Any) -> None:
+            no_source: bool, deck: DeckOptions) -> None:
     """Show the notes a build would make, without writing a deck.
 
     --sample writes cards the way blind raters get them (see the quality rubric); --stats counts
@@ -237,7 +238,7 @@ def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, skipped: bool, 
         raise click.UsageError(f"{' and '.join(modes)} cannot be used together")
     if no_source and sample is None:
         raise click.UsageError("--no-source goes with --sample")
-    result = _run_build(paths, quality=stats or skipped, **build_options)
+    result = _run_build(paths, deck, RunOptions(quality=stats or skipped))
     if stats:
         _inspect_stats(result, as_json)
     elif skipped:
@@ -391,7 +392,7 @@ def _shorten(text: str, width: int = 110) -> str:
               help="Build state file (e.g. aws.apkg.lock.json) to keep GUIDs exactly as `build` does.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def push(paths: tuple[Path, ...], url: str, key: str | None, delete: bool, dry_run: bool, state: Path | None,
-         as_json: bool, **build_options: Any) -> None:
+         as_json: bool, deck: DeckOptions) -> None:
     """Send the notes to a running Anki desktop through the AnkiConnect add-on.
 
     New facts are added, changed ones updated in place (reviews kept), unchanged ones left alone
@@ -401,7 +402,7 @@ def push(paths: tuple[Path, ...], url: str, key: str | None, delete: bool, dry_r
     """
     from .deliver.ankiconnect import push as push_to_anki
 
-    result = _run_build(paths, **build_options)
+    result = _run_build(paths, deck)
     _echo_warnings(result.report.warnings)
     try:
         report = push_to_anki(result, url=url, key=key, delete=delete, dry_run=dry_run, state=state)
@@ -430,7 +431,7 @@ def push(paths: tuple[Path, ...], url: str, key: str | None, delete: bool, dry_r
               help="If the server demands a one-way full sync while both sides have cards: which side wins.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: str | None, full_sync: str | None,
-         as_json: bool, **build_options: Any) -> None:
+         as_json: bool, deck: DeckOptions) -> None:
     """Import the notes into a collection file and sync it (AnkiWeb or your own server), no Anki window needed.
 
     AnkiMobile and AnkiDroid get the cards at their next sync. The password comes from
@@ -442,7 +443,7 @@ def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: st
 
     from .deliver.collection_sync import PASSWORD_ENV, sync_collection
 
-    result = _run_build(paths, **build_options)
+    result = _run_build(paths, deck)
     _echo_warnings(result.report.warnings)
     password = None
     if user:
@@ -471,7 +472,7 @@ def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: st
 @_build_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("preview.html"),
               show_default=True, help="Where to write the preview page.")
-def preview(paths: tuple[Path, ...], output: Path, **build_options: Any) -> None:
+def preview(paths: tuple[Path, ...], output: Path, deck: DeckOptions) -> None:
     """Write one self-contained HTML page showing every card, front and back, as Anki will.
 
     Filter by service or kind, search, flip cards, switch night mode; nothing is imported.
@@ -480,7 +481,7 @@ def preview(paths: tuple[Path, ...], output: Path, **build_options: Any) -> None
     """
     from .preview import write_preview
 
-    result = _run_build(paths, **build_options)
+    result = _run_build(paths, deck)
     _echo_warnings(result.report.warnings)
     path = write_preview(result, output)
     click.echo(f"Wrote {path}: {result.report.cards} cards from {result.report.notes} notes. Open it in a browser.")

@@ -26,10 +26,11 @@ from .cache import NotesCache
 from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .notes import FileNotes, NoteOptions, file_notes
+from .options import DeckOptions
 from .parse import parse_document, text_warnings
 from .read import SourceFile
 
-__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "worker_count"]
+__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "note_options", "notes_all", "usable_cpus", "worker_count"]
 
 # Below this much text (not counting cache hits) a build does not start worker processes.
 PARALLEL_MIN_BYTES = 96 * 1024  # measured: parallel is 0.78x serial at 128 KB, even at 64 KB
@@ -77,6 +78,14 @@ def worker_count(jobs: int | None = None) -> int:
     return usable_cpus()
 
 
+def note_options(options: DeckOptions) -> NoteOptions:
+    """The note options among the deck options (all but where images are)."""
+    return NoteOptions(
+        deck_name=options.deck_name, deck_by=options.deck_by, reverse=options.reverse, tag_prefix=options.tag_prefix,
+        file_tags=options.file_tags, secondary_tags=options.secondary_tags,
+    )
+
+
 def usable_cpus() -> int:
     """How many CPUs this process may use (its affinity where the system says)."""
     try:
@@ -88,7 +97,7 @@ def usable_cpus() -> int:
 def notes_all(
     sources: Sequence[SourceFile],
     *,
-    options: NoteOptions = NoteOptions(),
+    options: DeckOptions = DeckOptions(),
     media: MediaCollector | None = None,
     jobs: int | None = None,
     cache: NotesCache | None = None,
@@ -112,9 +121,9 @@ def notes_all(
     if min_parallel_bytes is None:
         min_parallel_bytes = PARALLEL_MIN_BYTES
     job = _Job(
-        options=options,
+        options=note_options(options),
         folders=media.folders if media is not None else DEFAULT_ATTACHMENT_FOLDERS,
-        variant=repr(options),
+        variant=options.key(),
         cache_dir=str(cache.directory) if cache is not None else None,
         fingerprint=cache.fingerprint if cache is not None else None,
         keep_extractions=keep_extractions,

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 import aws_anki
 from aws_anki.cli import cli
 from aws_anki.errors import AwsAnkiError
+from aws_anki.options import RunOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hostile"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -87,7 +88,7 @@ def dangers(field_html: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def hostile() -> aws_anki.BuildResult:
-    return aws_anki.build_deck([FIXTURES / "notes"], use_cache=False)
+    return aws_anki.build_deck([FIXTURES / "notes"], run=RunOptions(use_cache=False))
 
 
 def test_the_scanner_catches_what_it_should() -> None:
@@ -182,8 +183,8 @@ def broken(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_broken_files_warn_by_name_and_the_rest_is_built(broken: Path) -> None:
-    alone = aws_anki.build_deck([FIXTURES / "broken" / "good.md"], use_cache=False)
-    result = aws_anki.build_deck([broken], use_cache=False)
+    alone = aws_anki.build_deck([FIXTURES / "broken" / "good.md"], run=RunOptions(use_cache=False))
+    result = aws_anki.build_deck([broken], run=RunOptions(use_cache=False))
     good = {(n.fields[0], n.fields[1]) for n in result.notes if n.source.startswith("good.md:")}
     assert good == {(n.fields[0], n.fields[1]) for n in alone.notes} and len(good) == 3
     warned = {w.path: w.code for w in result.report.warnings}
@@ -208,7 +209,7 @@ def _timed_build(path: Path, tmp_path: Path, limit: float) -> float:
     script = (
         "import sys, time, aws_anki\n"
         "started = time.perf_counter()\n"
-        "result = aws_anki.build_deck([sys.argv[1]], use_cache=False)\n"
+        "result = aws_anki.build_deck([sys.argv[1]], run=aws_anki.RunOptions(use_cache=False))\n"
         "print(time.perf_counter() - started, result.report.notes)\n"
     )
     try:
@@ -240,7 +241,7 @@ def written(tmp_path: Path) -> tuple[aws_anki.BuildResult, Path, bytes, bytes]:
     """A deck with media written once; the previous file and state a failed rewrite must keep."""
     notes = tmp_path / "notes"
     shutil.copytree(Path(__file__).parent / "fixtures" / "rich" / "notes" / "networking", notes / "networking")
-    result = aws_anki.build_deck([notes], use_cache=False)
+    result = aws_anki.build_deck([notes], run=RunOptions(use_cache=False))
     assert result.media_files
     out = tmp_path / "out" / "deck.apkg"
     result.write(out)

@@ -23,6 +23,7 @@ from aws_anki.errors import PackageError
 from aws_anki.models import BASIC_MODEL_ID, basic_type, cloze_type
 from aws_anki.notes import CardNote
 from aws_anki.package import _genanki_model, _set_model_mods, deck_id, write_package
+from aws_anki.options import DeckOptions, RunOptions
 from decks import importer_view as _importer_view
 
 CREATED = 1_700_000_000
@@ -31,13 +32,13 @@ CREATED = 1_700_000_000
 @pytest.fixture(scope="module")
 def bundled() -> tuple[CardNote, ...]:
     """The bundled notes, built as a user builds them."""
-    return aws_anki.build_deck(use_cache=False, jobs=1).notes
+    return aws_anki.build_deck(None, run=RunOptions(use_cache=False, jobs=1)).notes
 
 
 @pytest.fixture(scope="module")
 def bundled_reverse() -> tuple[CardNote, ...]:
     """The bundled notes with a reverse card on every definition, in one deck per service."""
-    return aws_anki.build_deck(use_cache=False, jobs=1, reverse="all", deck_by="service").notes
+    return aws_anki.build_deck(None, DeckOptions(reverse="all", deck_by="service"), RunOptions(use_cache=False, jobs=1)).notes
 
 
 def _reference_db(notes: Sequence[CardNote], path: Path, note_mods: Mapping[str, int], model_mods: Mapping[int, int]) -> Path:

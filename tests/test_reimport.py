@@ -28,6 +28,7 @@ from anki_harness import (  # noqa: E402
 
 import aws_anki  # noqa: E402
 from aws_anki import models  # noqa: E402
+from aws_anki.options import RunOptions
 
 LAMBDA = """\
 # AWS Lambda
@@ -98,7 +99,7 @@ def _build(writer: str, vault: Path, out: Path, cache: Path) -> aws_anki.WriteRe
     """Build `vault` into `out` the `writer` way."""
     if writer == "write":
         return aws_anki.build_deck([vault]).write(out)
-    return aws_anki.build_into(out, [vault], cache_dir=cache).written
+    return aws_anki.build_into(out, [vault], run=RunOptions(cache_dir=cache)).written
 
 
 @pytest.fixture(params=["write", "build_into"])

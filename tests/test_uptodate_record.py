@@ -13,14 +13,15 @@ import pytest
 import aws_anki
 from aws_anki import build_into
 from aws_anki.build import DeckBuild
+from aws_anki.options import RunOptions
 from aws_anki.read import decode_sources, read_sources, scan_sources
 from aws_anki.uptodate import record_path
 
 NOW = 1_800_000_000
 
 
-def _build(vault: Path, out: Path, cache: Path, now: int = NOW, **options: object) -> DeckBuild:
-    return build_into(out, [vault], cache_dir=cache, jobs=1, now=now, **options)
+def _build(vault: Path, out: Path, cache: Path, now: int = NOW) -> DeckBuild:
+    return build_into(out, [vault], run=RunOptions(cache_dir=cache, jobs=1), now=now)
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -110,8 +111,9 @@ def test_an_up_to_date_build_imports_no_pipeline(vault: Path, tmp_path: Path) ->
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     _build(vault, out, cache)
     loaded = _loaded_after(
-        "import aws_anki\n"
-        f"built = aws_anki.build_into({str(out)!r}, [{str(vault)!r}], cache_dir={str(cache)!r}, jobs=1, now={NOW})\n"
+        "import pathlib\nimport aws_anki\n"
+        f"run = aws_anki.RunOptions(cache_dir=pathlib.Path({str(cache)!r}), jobs=1)\n"
+        f"built = aws_anki.build_into({str(out)!r}, [{str(vault)!r}], run=run, now={NOW})\n"
         "assert built.written.up_to_date, built"
     )
     assert "aws_anki.uptodate" in loaded
