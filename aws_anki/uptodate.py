@@ -4,7 +4,7 @@ After writing a deck, a build records in the cache folder (a small header per ou
 
 - a digest of everything that decides the deck: each note file's path and content hash, what went
   wrong finding and reading files, the build options, the aws_anki code and templates
-  (`package_fingerprint`);
+  (`code_fingerprint`);
 - every image lookup the notes made (reference, file, line, package name or None);
 - the size and modification time of the deck and of its build state, as written;
 - the build's report and the GUIDs of the deck's notes.
@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cache import package_fingerprint, write_atomic
+from .cache import code_fingerprint, write_atomic
+from . import models
 from .read import Scan
 
 __all__ = [
@@ -90,9 +91,7 @@ def inputs_digest(scan: Scan, setup: str) -> str:
 
 
 def _setup(options: str) -> str:
-    from .models import basic_type, cloze_type
-
-    return f"{package_fingerprint()}\0{basic_type().fingerprint} {cloze_type().fingerprint}\0{options}\0"
+    return f"{code_fingerprint()}\0{models.basic_type().fingerprint} {models.cloze_type().fingerprint}\0{options}\0"
 
 
 def file_stamp(path: Path) -> tuple[int, int]:
