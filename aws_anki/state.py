@@ -246,17 +246,21 @@ def plan_build(
         records[guid] = _record((note.identity, content, mod, note.source, note.note_type))
     removed = tuple(sorted((g, r.source) for g, r in vanished.items() if g not in records))
 
-    model_mods: dict[int, int] = {}
+    models = _model_records(note_types, previous, now)
+    model_mods = {model_id: mod for model_id, (_, mod) in models.items()}
+    changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
+    return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models))
+
+
+def _model_records(note_types: Sequence[NoteType], previous: BuildState | None, now: int) -> dict[int, tuple[str, int]]:
+    """Each note type's (fingerprint, mod): its mod moves only when its templates or CSS changed."""
     models: dict[int, tuple[str, int]] = {}
     for note_type in note_types:
         fingerprint, mod = (previous.models.get(note_type.model_id) if previous else None) or ("", 0)
         if fingerprint != note_type.fingerprint:
             mod = max(now, mod + 1)
-        model_mods[note_type.model_id] = mod
         models[note_type.model_id] = (note_type.fingerprint, mod)
-
-    changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
-    return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models))
+    return models
 
 
 def _give_way(
