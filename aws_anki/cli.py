@@ -1,9 +1,15 @@
 """The `aws-anki` command line: a thin layer over `aws_anki.build_deck` and `build_into`, which take
-the same `DeckOptions` and `RunOptions` as the click options make."""
+the same `DeckOptions` and `RunOptions` as the click options make.
+
+The stages are imported inside the commands that use them (notes 75 ms, stats 135 ms, preview
+60 ms, measured): `aws-anki --help` and an up-to-date `build` load none of them."""
 from __future__ import annotations
 
 import functools
+import gc
 import json
+import os
+import random
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -13,6 +19,7 @@ import click
 from .build import BuildReport, BuildResult, build_deck, build_into
 from .errors import AwsAnkiError, BuildWarning
 from .options import DECK_LAYOUTS, REVERSE_MODES, DeckOptions, RunOptions
+from .progress import ProgressBar
 
 if TYPE_CHECKING:
     from .notes import CardNote
@@ -115,7 +122,7 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
 
     Example: aws-anki build ~/vault/AWS -o aws.apkg --deck-name "AWS SAA"
     """
-    progress = _Progress(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    progress = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
     run = RunOptions(jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
     try:
         if preview_path is None:
@@ -125,7 +132,7 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
             result = build_deck(list(paths) or None, deck, run)
             progress("write", 0, 0)
             report, written = result.report, result.write(output, use_state=not no_state)
-            from .preview import write_preview
+            from .preview import write_preview  # lazy: see the module docstring
 
             write_preview(result, preview_path)
     except AwsAnkiError as error:
@@ -155,50 +162,6 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
                 click.echo(f"  ... and {len(changes.removed) - 10} more removed (see --json)")
     if strict and warnings:
         raise SystemExit(1)
-
-
-class _Progress:
-    """A progress bar on stderr for builds that take more than about a second (terminals only)."""
-
-    DELAY = 0.3  # seconds of parsing before a bar appears: builds under about a second never show one
-
-    def __init__(self, enabled: bool) -> None:
-        import time
-
-        self.enabled = enabled
-        self._clock = time.monotonic
-        self._started = self._clock()
-        self._bar: Any = None
-        self._shown = 0
-        self._visible = False  # a bar was shown, so later stages are announced too
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if stage == "write":
-            self.stage("Writing the deck")
-            return
-        if self._bar is None:
-            if done >= total or self._clock() - self._started < self.DELAY:
-                return
-            self._bar = click.progressbar(length=total, label="Parsing notes", file=sys.stderr, show_pos=True)
-            self._bar.__enter__()
-            self._visible = True
-        self._bar.update(done - self._shown)
-        self._shown = done
-        if done >= total:
-            self.stage("Merging duplicate facts")
-
-    def stage(self, label: str) -> None:
-        """Close the bar and say what the build does next (only if a bar was shown)."""
-        self.close()
-        if self._visible:
-            click.echo(f"{label}...", err=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            bar, self._bar = self._bar, None
-            bar.__exit__(None, None, None)
 
 
 def _print_summary(report: BuildReport, path: Path, size: int, up_to_date: bool = False) -> None:
@@ -256,7 +219,7 @@ def _inspect_notes(result: BuildResult, as_json: bool) -> None:
         for note in result.notes:
             click.echo(json.dumps(note_as_dict(note), ensure_ascii=False))
         return
-    from .notes import html_to_plain
+    from .notes import html_to_plain  # lazy: see the module docstring
 
     for note in result.notes:
         question = html_to_plain(note.fields[0])
@@ -268,7 +231,7 @@ def _inspect_notes(result: BuildResult, as_json: bool) -> None:
 
 
 def _inspect_stats(result: BuildResult, as_json: bool) -> None:
-    from .stats import card_quality
+    from .stats import card_quality  # lazy: see the module docstring
 
     cards = card_quality(result.notes)
     if as_json:
@@ -308,9 +271,7 @@ def _inspect_skipped(result: BuildResult, as_json: bool) -> None:
 
 def _inspect_sample(result: BuildResult, size: int, seed: int, no_source: bool, as_json: bool) -> None:
     """Cards drawn with `random.Random(seed)`, printed as the quality rubric's raters get them."""
-    import random
-
-    from .cardtext import card_text
+    from .cardtext import card_text  # lazy: see the module docstring
     from .preview import preview_cards
 
     cards = [card for note in result.notes for card in preview_cards(note)]
@@ -400,7 +361,7 @@ def push(paths: tuple[Path, ...], url: str, key: str | None, delete: bool, dry_r
 
     Example: aws-anki push ~/vault/AWS --dry-run
     """
-    from .deliver.ankiconnect import push as push_to_anki
+    from .deliver.ankiconnect import push as push_to_anki  # lazy: see the module docstring
 
     result = _run_build(paths, deck)
     _echo_warnings(result.report.warnings)
@@ -439,9 +400,7 @@ def sync(paths: tuple[Path, ...], collection: Path, server: str | None, user: st
 
     Example: aws-anki sync ~/vault/AWS --collection ~/aws-anki/collection.anki2 --user me@example.com
     """
-    import os
-
-    from .deliver.collection_sync import PASSWORD_ENV, sync_collection
+    from .deliver.collection_sync import PASSWORD_ENV, sync_collection  # lazy: see the module docstring
 
     result = _run_build(paths, deck)
     _echo_warnings(result.report.warnings)
@@ -479,7 +438,7 @@ def preview(paths: tuple[Path, ...], output: Path, deck: DeckOptions) -> None:
 
     Example: aws-anki preview ~/vault/AWS -o preview.html
     """
-    from .preview import write_preview
+    from .preview import write_preview  # lazy: see the module docstring
 
     result = _run_build(paths, deck)
     _echo_warnings(result.report.warnings)
@@ -495,7 +454,7 @@ def services(as_json: bool, category: str | None) -> None:
 
     Example: aws-anki services --category Storage
     """
-    from .services import load_catalog
+    from .services import load_catalog  # lazy: see the module docstring
 
     catalog = load_catalog().services
     categories = sorted({s.category for s in catalog})
@@ -526,8 +485,6 @@ def _end_of_process() -> None:
     the interpreter shuts down do not scan every module and object again (about 20 ms after a
     build, 5 ms after an up-to-date one). Only for a process that is ending: frozen objects are
     never collected."""
-    import gc
-
     gc.freeze()
 
 
