@@ -186,7 +186,7 @@ def _remember(cache_dir: Path, output: Path, digest: str, result: BuildResult, w
         lookups=result.lookups,
         deck=file_stamp(output),
         state=file_stamp(state_path(output)),
-        report=result.report.as_record(),
+        report=result.report,
         guids=(*changes.added, *changes.updated, *changes.unchanged),
         media=written.media,
     ))
@@ -194,11 +194,10 @@ def _remember(cache_dir: Path, output: Path, digest: str, result: BuildResult, w
 
 def _up_to_date(record: Record, output: Path, started: float) -> DeckBuild:
     """The result of a build that found the deck up to date: the last build's report, nothing written."""
-    last = BuildReport.from_record(record.report)
     report = replace(
-        last,
+        record.report,
         seconds={"up-to-date check": round(time.perf_counter() - started, 4)},
-        files_cached=last.files,  # none was parsed: all are as the last build made them
+        files_cached=record.report.files,  # none was parsed: all are as the last build made them
     )
     changes = Changes(added=(), updated=(), unchanged=record.guids, removed=(), carried_over=())
     return DeckBuild(report, WriteResult(output, record.deck[0], changes, record.media, (), up_to_date=True), None)

@@ -28,6 +28,7 @@ from typing import Any
 from .cache import code_fingerprint, write_atomic
 from . import models
 from .read import Scan
+from .report import BuildReport
 
 __all__ = [
     "Record", "file_stamp", "forget", "inputs_digest", "load_record", "lookups_of", "record_path", "save_record",
@@ -51,7 +52,7 @@ class Record:
     lookups: tuple[Lookup, ...]
     deck: tuple[int, int]  # (size, mtime_ns) of the .apkg as written
     state: tuple[int, int]  # the same for its .lock.json
-    report: dict[str, Any]  # BuildReport.as_dict(), with warnings as [path, line, code, message]
+    report: BuildReport  # the last build's counts and warnings (not its timings or quality measures)
     guids: tuple[str, ...]  # of every note in the deck
     media: int
 
@@ -122,11 +123,11 @@ def load_record(cache_dir: Path, deck: Path) -> Record | None:
             lookups=tuple((str(s), str(t), int(n), None if m is None else str(m)) for s, t, n, m in raw["lookups"]),
             deck=(int(raw["deck"][0]), int(raw["deck"][1])),
             state=(int(raw["state"][0]), int(raw["state"][1])),
-            report=dict(raw["report"]),
+            report=BuildReport.from_record(raw["report"]),
             guids=guids,
             media=int(raw["media"]),
         )
-    except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):  # a damaged file is no record
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):  # a damaged file is no record
         return None
 
 
@@ -139,7 +140,7 @@ def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
         "lookups": [list(lookup) for lookup in record.lookups],
         "deck": list(record.deck),
         "state": list(record.state),
-        "report": record.report,
+        "report": record.report.as_record(),
         "guids": list(record.guids),
         "media": record.media,
     }

@@ -125,7 +125,8 @@ def test_the_command_line_imports_no_pipeline_at_start() -> None:
     assert loaded.isdisjoint(PIPELINE), sorted(loaded & set(PIPELINE))
 
 
-@pytest.mark.parametrize("damage", ["deeply-nested", "not-utf-8", "fields-missing", "guids-not-strings", "lookups-wrong-shape"])
+@pytest.mark.parametrize("damage", ["deeply-nested", "not-utf-8", "fields-missing", "guids-not-strings", "lookups-wrong-shape",
+                                    "report-wrong-shape"])
 def test_a_damaged_header_is_no_record(vault: Path, tmp_path: Path, damage: str) -> None:
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     _build(vault, out, cache)
@@ -141,6 +142,8 @@ def test_a_damaged_header_is_no_record(vault: Path, tmp_path: Path, damage: str)
             header["guids"] = list(range(len(header["guids"])))
         elif damage == "lookups-wrong-shape":
             header["lookups"] = [[1, 2]]
+        elif damage == "report-wrong-shape":
+            header["report"]["notes_by_kind"] = [1, 2]
         record_path(cache, out).write_text(json.dumps(header), encoding="utf-8")
     assert not _build(vault, out, cache).written.up_to_date
     assert _build(vault, out, cache).written.up_to_date
