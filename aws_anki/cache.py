@@ -67,7 +67,7 @@ def default_cache_dir() -> Path:
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured:
         return Path(configured).expanduser()
-    from platformdirs import user_cache_dir  # lazy: only builds that cache need it
+    from platformdirs import user_cache_dir  # ~10 ms: only when AWS_ANKI_CACHE_DIR is not set
 
     return Path(user_cache_dir("aws-anki", appauthor=False))
 
