@@ -67,6 +67,8 @@ def _written_db(notes: Sequence[CardNote], tmp_path: Path, note_mods: Mapping[st
     apkg = tmp_path / "deck.apkg"
     write_package(notes, apkg, note_mods=note_mods, model_mods=model_mods, created=CREATED)
     with zipfile.ZipFile(apkg) as archive:
+        assert archive.testzip() is None
+        assert archive.getinfo("collection.anki2").compress_type == zipfile.ZIP_DEFLATED  # genanki stores it
         archive.extract("collection.anki2", tmp_path / "ours")
     return tmp_path / "ours" / "collection.anki2"
 
