@@ -120,17 +120,17 @@ def build_into(
     started = time.perf_counter()
     output = Path(output)
     scan = _scan(paths)  # the files' bytes: all the check needs
-    checked = use_state and run.use_cache and not run.quality
-    cache_dir = Path(run.cache_dir or default_cache_dir())
+    # The up-to-date record lives in the cache folder, and is kept only with the cache and the state on.
+    record_dir = Path(run.cache_dir or default_cache_dir()) if use_state and run.use_cache and not run.quality else None
     digest = ""
-    if checked:
+    if record_dir is not None:
         digest = inputs_digest(scan, setup_digest(scan, deck.key()))
-        record = load_record(cache_dir, output)
+        record = load_record(record_dir, output)
         resolve = _collector(scan.files, deck)
         if record is not None and record.current(digest, output, state_path(output), resolve):
             return _up_to_date(record, output, started)
         with suppress(OSError):
-            forget(cache_dir, output)  # a build that fails half-way must not leave a record that matches
+            forget(record_dir, output)  # a build that fails half-way must not leave a record that matches
     read = decode_sources(scan)
     del scan  # the bytes are not needed any more, and on a big vault they are a lot of memory
     with _without_cycle_collection():
@@ -139,8 +139,8 @@ def build_into(
         if run.progress is not None:
             run.progress("write", 0, 0)
         written = result.write(output, use_state=use_state, now=now)
-        if checked:
-            _remember(cache_dir, output, digest, result, written)
+        if record_dir is not None:
+            _remember(record_dir, output, digest, result, written)
     return DeckBuild(result.report, written, result)
 
 

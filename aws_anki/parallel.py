@@ -155,11 +155,11 @@ def notes_all(
         workers = 0
         for index, made in zip(todo, _notes_batch([sources[i] for i in todo], job)):
             finished(index, made)
-    made = [result for result in results if result is not None]
-    refreshed = _replay_all(sources, made, job, media, cache) if media is not None else 0
-    kept = tuple(e for _, e in made if e is not None) if keep_extractions else ()
+    outcomes = [result for result in results if result is not None]
+    refreshed = _replay_all(sources, outcomes, job, media, cache) if media is not None else 0
+    kept = tuple(e for _, e in outcomes if e is not None) if keep_extractions else ()
     stats = FileStats(cached=cached - refreshed, parsed=len(todo) + refreshed, workers=workers)
-    return tuple(notes for notes, _ in made), kept, stats
+    return tuple(notes for notes, _ in outcomes), kept, stats
 
 
 def _in_workers(
