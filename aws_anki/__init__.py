@@ -1,7 +1,7 @@
 """aws_anki: turn Markdown study notes about AWS into Anki decks worth keeping.
 
     >>> import aws_anki
-    >>> result = aws_anki.build_deck(["notes/"], deck_name="AWS")
+    >>> result = aws_anki.build_deck(["notes/"], aws_anki.DeckOptions(deck_name="AWS"))
     >>> result.report.notes, result.notes[0].guid
     >>> result.write("aws.apkg")
     >>> aws_anki.build_into("aws.apkg", ["notes/"])  # the same, and a no-op when nothing changed
@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .errors import AwsAnkiError, BuildWarning
+from .options import DeckOptions, RunOptions
 
 if TYPE_CHECKING:
     from .build import BuildReport, BuildResult, DeckBuild, WriteResult, build_deck, build_into
@@ -41,6 +42,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AwsAnkiError", "BuildReport", "BuildResult", "BuildWarning", "CardNote", "DeckBuild", "WriteResult",
-    "build_deck", "build_into", "__version__",
+    "AwsAnkiError", "BuildReport", "BuildResult", "BuildWarning", "CardNote", "DeckBuild", "DeckOptions", "RunOptions",
+    "WriteResult", "build_deck", "build_into", "__version__",
 ]

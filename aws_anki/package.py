@@ -19,14 +19,14 @@ import re
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from .archive import ZipWriter
 from .errors import PackageError
-from .models import BASIC_FIELDS, CLOZE_FIELDS, NoteType, basic_type, cloze_type
+from .models import NoteType, basic_type, cloze_type
 from .notes import CardNote
 
 # Measured on 48,000 notes (a 28 MB collection): level 1 deflates in 0.18 s, level 6 in 0.5 s, for
@@ -48,35 +48,6 @@ def deck_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:6], "big") | 1 << 40
 
 
-@dataclass(frozen=True)
-class KeptCollection:
-    """The uncompressed collection inside the last deck written, kept (in the cache folder) so that
-    the next write can update it in place instead of writing every note again."""
-
-    path: Path
-    notes: Mapping[str, tuple[int, str]]  # guid -> (note ID, digest of the note's row as written)
-    layout: str  # decks, the note types each uses, and the note types' fingerprints
-    # (size, mtime_ns) of the file when `notes` were known to describe it: updated in place only if
-    # it still has them once locked (another build may have updated it since), None: not checked
-    stamp: tuple[int, int] | None = None
-
-    def unchanged(self) -> bool:
-        """Whether the collection file is still the one `notes` describe (call it with the lock held)."""
-        try:
-            info = self.path.stat()
-        except OSError:
-            return False
-        return self.stamp is None or (info.st_size, info.st_mtime_ns) == self.stamp
-
-
-@dataclass(frozen=True)
-class WrittenPackage:
-    """What `write_package` wrote: the deck's size, and the collection kept for the next write."""
-
-    size: int
-    kept: KeptCollection | None
-
-
 def write_package(
     notes: Sequence[CardNote],
     path: Path,
@@ -85,19 +56,8 @@ def write_package(
     model_mods: Mapping[int, int],
     created: int,
     media_files: Mapping[str, Path] | None = None,
-    keep: Path | None = None,
-    base: KeptCollection | None = None,
-    same_records: Collection[str] = (),
-    options: str = "",
-) -> WrittenPackage:
-    """Write the `.apkg` at `path` (temp file, then rename). With `keep`, its collection stays
-    there for the next write; with `base` too (what the previous write kept there, checked by the
-    caller to be the deck's current collection), only the notes that differ from it are written.
-
-    `same_records` names notes whose build state record (identity, content hash, mod, source, type)
-    is the one the build that wrote `base` left, and `options` the note options; with both the same
-    as then, such a note's row is the same too unless its Source field lists merged duplicates, so
-    its row digest is taken from `base` instead of computed (see `_digests`)."""
+) -> int:
+    """Write the `.apkg` at `path` (temp file, then rename); returns its size in bytes."""
     import genanki  # costs ~150 ms to import; only a build that writes needs it
 
     by_type = _models(genanki)
@@ -107,154 +67,52 @@ def write_package(
         by_deck.setdefault(note.deck, []).append(note)
     if not by_deck:
         raise PackageError("no notes to write: the notes gave no facts (run `aws-anki inspect --stats` to see why)")
-    uses = {name: tuple(dict.fromkeys(note.note_type for note in members)) for name, members in by_deck.items()}
-    layout = layout_of(uses, options)
-    lock = _lock_kept(keep) if keep is not None else None
-    if lock is None:
-        keep = base = None  # another build holds the kept collection: this one writes its own, keeps none
-    try:
-        return _write(notes, Path(path), by_deck, by_type, uses, layout, genanki, note_mods=note_mods,
-                      model_mods=model_mods, created=created, media_files=media_files, keep=keep, base=base,
-                      same_records=same_records)
-    finally:
-        if lock is not None:
-            lock.close()
+    _check_notes(notes, by_type)
+    decks = []
+    for name, members in by_deck.items():
+        deck = genanki.Deck(deck_id(name), name)
+        # A note type's `did` is the last deck that uses it, as when genanki adds the notes.
+        for note_type in dict.fromkeys(note.note_type for note in members):
+            deck.add_model(by_type[note_type])
+        decks.append(deck)
 
+    def fill(cursor: sqlite3.Cursor) -> None:
+        _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
+        _set_model_mods(cursor, model_mods, created)
 
-def update_package(
-    path: Path,
-    *,
-    base: KeptCollection,
-    present: Mapping[str, str],
-    stale: Sequence[CardNote],
-    note_mods: Mapping[str, int],
-    model_mods: Mapping[int, int],
-    created: int,
-    media_files: Mapping[str, Path] | None = None,
-) -> WrittenPackage | None:
-    """Write the `.apkg` at `path` by updating the kept collection `base` in place: the notes in
-    `present` (GUID -> row digest) stay, the others go, and `stale` (the present notes whose rows
-    differ from `base`'s, or are new) are written. What `write_package` does with `base` for notes
-    whose decks and note types are those of `base`, for a caller that knows which notes changed
-    without looking at the others (`aws_anki.incremental`). None when another build holds the
-    kept collection, or it is gone or changed since `base` was read: nothing was written."""
-    import genanki
-
-    by_type = _models(genanki)
-    lock = _lock_kept(base.path)
-    if lock is None:
-        return None
-    try:
-        if not base.unchanged():
-            return None
-        _check_notes(stale, by_type)
-        size, note_ids = _store(
-            Path(path), base.path, update=True, media_files=media_files, model_mods=model_mods, created=created,
-            rows=lambda cursor: _update_collection(cursor, base, present, stale, by_type, note_mods=note_mods, created=created),
-        )
-    finally:
-        lock.close()
-    return WrittenPackage(size, KeptCollection(base.path, {guid: (note_ids[guid], d) for guid, d in present.items()}, base.layout))
-
-
-def layout_of(uses: Mapping[str, Sequence[str]], options: str) -> str:
-    """A kept collection's layout: its decks in order, the note types each uses in order, the note
-    types' fingerprints and the note options. A collection is updated in place only for the same."""
-    return json.dumps([[[deck, list(types)] for deck, types in uses.items()], basic_type().fingerprint,
-                       cloze_type().fingerprint, options])
+    return _store(Path(path), fill, media_files or {})
 
 
 def _models(genanki: Any) -> dict[str, Any]:
     return {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
 
 
-def _write(
-    notes: Sequence[CardNote],
-    path: Path,
-    by_deck: Mapping[str, Sequence[CardNote]],
-    by_type: Mapping[str, Any],
-    uses: Mapping[str, tuple[str, ...]],
-    layout: str,
-    genanki: Any,
-    *,
-    note_mods: Mapping[str, int],
-    model_mods: Mapping[int, int],
-    created: int,
-    media_files: Mapping[str, Path] | None,
-    keep: Path | None,
-    base: KeptCollection | None,
-    same_records: Collection[str],
-) -> WrittenPackage:
-    update = base is not None and keep is not None and base.path == keep and base.layout == layout and base.unchanged()
-    digests = _digests(notes, note_mods, created, base.notes if update and base else {}, same_records) if keep else {}
-    # The notes to write: all of them, or when updating in place those whose row would differ.
-    stale = _stale(notes, digests, base.notes) if update and base else notes
-    _check_notes(stale, by_type)
-
-    def rows(cursor: sqlite3.Cursor) -> dict[str, int]:
-        if update:
-            assert base is not None
-            return _update_collection(cursor, base, digests, stale, by_type, note_mods=note_mods, created=created)
-        decks = []
-        for name, types in uses.items():
-            deck = genanki.Deck(deck_id(name), name)
-            # A note type's `did` is the last deck that uses it, as when genanki adds the notes.
-            for note_type in types:
-                deck.add_model(by_type[note_type])
-            decks.append(deck)
-        return _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
-
-    size, note_ids = _store(path, keep, update=update, rows=rows, model_mods=model_mods, created=created,
-                            media_files=media_files)
-    kept = None
-    if keep is not None:
-        kept = KeptCollection(keep, {guid: (note_ids[guid], digests[guid]) for guid in digests}, layout)
-    return WrittenPackage(size, kept)
-
-
-def _store(
-    path: Path,
-    keep: Path | None,
-    *,
-    update: bool,
-    rows: Callable[[sqlite3.Cursor], dict[str, int]],
-    model_mods: Mapping[int, int],
-    created: int,
-    media_files: Mapping[str, Path] | None,
-) -> tuple[int, dict[str, int]]:
-    """Make the collection (at `keep`, else a temporary file; `update`: the one there, in place) with
-    `rows`, which returns every note's ID by GUID, then the `.apkg` at `path` with the media.
-    Returns the package's size and the note IDs."""
+def _store(path: Path, fill: Callable[[sqlite3.Cursor], None], media_files: Mapping[str, Path]) -> int:
+    """Make the collection in a temporary file with `fill`, then the `.apkg` at `path` with the
+    media (a temporary file renamed into place, so `path` is the old deck or the new one). Returns
+    the package's size."""
     directory = path.resolve().parent
     directory.mkdir(parents=True, exist_ok=True)
     staged = _temp_path(directory, ".apkg.part")
-    database = keep if keep is not None else _temp_path(directory, ".anki2")
+    database = _temp_path(directory, ".anki2")
     try:
-        if not update:
-            database.unlink(missing_ok=True)
-            database.parent.mkdir(parents=True, exist_ok=True)
+        database.unlink()  # sqlite makes it anew
         connection = sqlite3.connect(database)
         try:
             # A file that becomes part of the deck only after success: no journal, no syncs.
             connection.execute("PRAGMA journal_mode = OFF")
             connection.execute("PRAGMA synchronous = OFF")
-            cursor = connection.cursor()
-            note_ids = rows(cursor)
-            _set_model_mods(cursor, model_mods, created)
+            fill(connection.cursor())
             connection.commit()
         finally:
             connection.close()
-        # The kept collection's deflated chunks are kept beside it: an update deflates only the
-        # chunks it changed (a stale store is harmless: chunks are looked up by content).
-        store = keep.with_name(keep.name + ".deflate") if keep is not None else None
-        with open(staged, "wb") as handle, ZipWriter(handle) as archive:
-            archive.write_chunked("collection.anki2", database, level=COMPRESS_LEVEL, store=store)
-            names = sorted((media_files or {}).items())
-            media = json.dumps({str(i): name for i, (name, _) in enumerate(names)})
-            archive.write_bytes("media", media.encode("utf-8"), level=COMPRESS_LEVEL)
+        names = sorted(media_files.items())
+        with zipfile.ZipFile(staged, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as archive:
+            archive.write(database, "collection.anki2")
+            archive.writestr("media", json.dumps({str(i): name for i, (name, _) in enumerate(names)}))
             for index, (_, source) in enumerate(names):
                 # Images are already compressed; storing them saves time and nothing else.
-                archive.write_file(str(index), source)
+                archive.write(source, str(index), compress_type=zipfile.ZIP_STORED)
         # mkstemp makes the file private (0600); a deck is an ordinary file, so honour the umask.
         umask = os.umask(0)
         os.umask(umask)
@@ -262,37 +120,12 @@ def _store(
         with open(staged, "rb") as handle:
             os.fsync(handle.fileno())  # the data is on disk before the rename makes it the deck
         os.replace(staged, path)
-    except BaseException as error:
-        if keep is not None:
-            keep.unlink(missing_ok=True)  # perhaps half updated: never a base again
-        if isinstance(error, OSError):
-            raise PackageError(f"{path}: could not write the deck: {error.strerror or error}") from error
-        raise
+    except OSError as error:
+        raise PackageError(f"{path}: could not write the deck: {error.strerror or error}") from error
     finally:
         staged.unlink(missing_ok=True)
-        if keep is None:
-            database.unlink(missing_ok=True)
-    return path.stat().st_size, note_ids
-
-
-def _lock_kept(keep: Path) -> IO[bytes] | None:
-    """An exclusive lock on the kept collection (held while the handle is open), or None when
-    another build holds it or locks are not available: two builds must never update one file."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks, so never keep a collection
-        return None
-    try:
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(keep.with_name(keep.name + ".lock"), "wb")  # noqa: SIM115 (closed by the caller)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
+        database.unlink(missing_ok=True)
+    return path.stat().st_size
 
 
 def _fill_collection(
@@ -304,9 +137,8 @@ def _fill_collection(
     *,
     note_mods: Mapping[str, int],
     created: int,
-) -> dict[str, int]:
-    """Write a new collection: schema and `col` row by genanki, then every note and card. Returns
-    every note's ID by GUID."""
+) -> None:
+    """Write a new collection: schema and `col` row by genanki, then every note and card."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The decks hold no notes, so genanki writes only the schema and the `col` row.
@@ -324,53 +156,6 @@ def _fill_collection(
     cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cards())
     for _, sql in indexes:
         cursor.execute(sql)
-    return rows.note_ids
-
-
-def _update_collection(
-    cursor: sqlite3.Cursor,
-    base: KeptCollection,
-    present: Mapping[str, str],
-    stale: Sequence[CardNote],
-    by_type: Mapping[str, Any],
-    *,
-    note_mods: Mapping[str, int],
-    created: int,
-) -> dict[str, int]:
-    """Bring a kept collection to the notes `present` (GUID -> digest): delete the notes that are
-    gone, write the `stale` ones (rows that would differ, or new) and reconcile their cards.
-    Returns every present note's ID by GUID.
-
-    Rows come out as a full write makes them, but for IDs (new ones continue after the highest)
-    and row order, neither of which Anki's importer uses to match notes (it matches by GUID) or
-    cards (by note and ord)."""
-    gone = [(nid,) for guid, (nid, _) in base.notes.items() if guid not in present]
-    cursor.executemany("DELETE FROM cards WHERE nid = ?", gone)
-    cursor.executemany("DELETE FROM notes WHERE id = ?", gone)
-    highest = max(created * 1000 - 1, *(cursor.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0]
-                                        for t in ("notes", "cards")))
-    ids = itertools.count(highest + 1)
-    types = _note_types(by_type)
-    note_ids = {guid: nid for guid, (nid, _) in base.notes.items() if guid in present}
-    for note in stale:
-        model_id, sort_field, card_ords = types[note.note_type]
-        nid = note_ids.get(note.guid)
-        if nid is None:
-            nid = note_ids[note.guid] = next(ids)
-            have: dict[int, int] = {}
-        else:
-            have = {ord_: cid for cid, ord_ in cursor.execute("SELECT id, ord FROM cards WHERE nid = ?", (nid,))}
-        did = deck_id(note.deck)
-        row = _note_row(nid, note, model_id, sort_field, note_mods.get(note.guid, created))
-        cursor.execute("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
-        cursor.execute("UPDATE cards SET did = ? WHERE nid = ?", (did, nid))  # the deck may have changed
-        wanted = list(card_ords(note.fields))
-        cursor.executemany("DELETE FROM cards WHERE id = ?", [(cid,) for ord_, cid in have.items() if ord_ not in wanted])
-        cursor.executemany(
-            "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [_card_row(next(ids), nid, did, ord_, created) for ord_ in wanted if ord_ not in have],
-        )
-    return note_ids
 
 
 def _note_types(by_type: Mapping[str, Any]) -> dict[str, tuple[int, int, CardOrds]]:
@@ -387,46 +172,6 @@ def _note_row(nid: int, note: CardNote, model_id: int, sort_field: int, mod: int
 def _card_row(cid: int, nid: int, did: int, ord_: int, created: int) -> CardRow:
     """A `cards` row as genanki writes it: a new card."""
     return (cid, nid, did, ord_, created, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
-
-
-_SOURCE_FIELD = {"basic": BASIC_FIELDS.index("Source"), "cloze": CLOZE_FIELDS.index("Source")}
-_MERGED = "m"  # leads the digest of a row whose Source field lists merged duplicates
-
-
-def _digests(
-    notes: Sequence[CardNote],
-    note_mods: Mapping[str, int],
-    created: int,
-    kept: Mapping[str, tuple[int, str]],
-    same_records: Collection[str],
-) -> dict[str, str]:
-    """Every note's row digest. A note in `same_records` that is in `kept` and was not merged then
-    or now has the row it had (all the row holds follows from its record and the note options,
-    which the kept layout includes, but for a merged Source field): its kept digest is reused."""
-    same = same_records if isinstance(same_records, (set, frozenset)) else frozenset(same_records)
-    out: dict[str, str] = {}
-    for note in notes:
-        guid = note.guid
-        old = kept.get(guid) if guid in same and not note.merged_sources else None
-        if old is not None and not old[1].startswith(_MERGED):
-            out[guid] = old[1]
-        else:
-            out[guid] = _digest(note, note_mods.get(guid, created))
-    return out
-
-
-def _stale(notes: Sequence[CardNote], digests: Mapping[str, str], kept: Mapping[str, tuple[int, str]]) -> list[CardNote]:
-    """The notes whose rows differ from the kept collection's (`kept`: GUID -> (note ID, digest)), or are new."""
-    return [n for n in notes if kept.get(n.guid, (0, ""))[1] != digests[n.guid]]
-
-
-def _digest(note: CardNote, mod: int) -> str:
-    """What decides a note's row and cards as written: type, deck, mod, tags, fields. The content
-    hash already covers every field but Source, so Source is added instead of hashing them again."""
-    source = note.fields[_SOURCE_FIELD[note.note_type]]
-    text = "\x1e".join((note.content_hash, note.note_type, note.deck, str(mod), " ".join(note.tags), source))
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
-    return _MERGED + digest if note.merged_sources else digest
 
 
 def _check_notes(notes: Sequence[CardNote], models: Mapping[str, Any]) -> None:
@@ -449,16 +194,15 @@ class _Rows:
     note_mods: Mapping[str, int]
     created: int
     ords: list[tuple[int, ...]] = field(default_factory=list)  # each note's card ords, as notes() made them
-    note_ids: dict[str, int] = field(default_factory=dict)  # each note's ID by GUID, as notes() made them
 
     def notes(self) -> Iterator[NoteRow]:
         """The rows of the `notes` table (run before `cards`)."""
         ids = itertools.count(self.created * 1000)  # genanki's counter: a note's ID, then its cards' IDs
-        created, mods, keep, note_ids = self.created, self.note_mods, self.ords.append, self.note_ids
+        created, mods, keep = self.created, self.note_mods, self.ords.append
         for members in self.by_deck.values():
             for note in members:
                 model_id, sort_field, card_ords = self.types[note.note_type]
-                nid = note_ids[note.guid] = next(ids)
+                nid = next(ids)
                 ords = tuple(card_ords(note.fields))
                 keep(ords)
                 for _ in ords:

@@ -17,19 +17,23 @@ saves below about `PARALLEL_MIN_BYTES` of text (measured with `benchmarks/run.py
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, Callable, Sequence
 
-from .archive import usable_cpus
 from .cache import NotesCache
 from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .notes import FileNotes, NoteOptions, file_notes
+from .options import DeckOptions
 from .parse import parse_document, text_warnings
 from .read import SourceFile
 
-__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "worker_count"]
+__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "note_options", "notes_all", "usable_cpus", "worker_count"]
 
 # Below this much text (not counting cache hits) a build does not start worker processes.
 PARALLEL_MIN_BYTES = 96 * 1024  # measured: parallel is 0.78x serial at 128 KB, even at 64 KB
@@ -77,10 +81,26 @@ def worker_count(jobs: int | None = None) -> int:
     return usable_cpus()
 
 
+def note_options(options: DeckOptions) -> NoteOptions:
+    """The note options among the deck options (all but where images are)."""
+    return NoteOptions(
+        deck_name=options.deck_name, deck_by=options.deck_by, reverse=options.reverse, tag_prefix=options.tag_prefix,
+        file_tags=options.file_tags, secondary_tags=options.secondary_tags,
+    )
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may use (its affinity where the system says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def notes_all(
     sources: Sequence[SourceFile],
     *,
-    options: NoteOptions = NoteOptions(),
+    options: DeckOptions = DeckOptions(),
     media: MediaCollector | None = None,
     jobs: int | None = None,
     cache: NotesCache | None = None,
@@ -101,25 +121,18 @@ def notes_all(
     thread, once they have all started (never before a fork), and is done before this returns; it
     is not run at all when there are no workers.
     """
-    if min_parallel_bytes is None:
-        min_parallel_bytes = PARALLEL_MIN_BYTES
     job = _Job(
-        options=options,
+        options=note_options(options),
         folders=media.folders if media is not None else DEFAULT_ATTACHMENT_FOLDERS,
-        variant=repr(options),
+        variant=options.key(),
         cache_dir=str(cache.directory) if cache is not None else None,
         fingerprint=cache.fingerprint if cache is not None else None,
         keep_extractions=keep_extractions,
     )
-    results: list[FileNotes | None] = [None] * len(sources)
-    extractions: list[Extraction | None] = [None] * len(sources)
-    todo: list[int] = []
-    for index, source in enumerate(sources):
-        found = cache.get(source, job.variant) if cache is not None and not keep_extractions else None
-        if found is None:
-            todo.append(index)
-        else:
-            results[index] = found
+    results: list[tuple[FileNotes, Extraction | None] | None] = [None] * len(sources)
+    if cache is not None and not keep_extractions:
+        results = [(found, None) if found is not None else None for found in (cache.get(s, job.variant) for s in sources)]
+    todo = [index for index, result in enumerate(results) if result is None]
     cached = len(sources) - len(todo)
     done = cached
     if progress is not None:
@@ -127,47 +140,70 @@ def notes_all(
 
     def finished(index: int, made: tuple[FileNotes, Extraction | None]) -> None:
         nonlocal done
-        results[index], extractions[index] = made
+        results[index] = made
         done += 1
         if progress is not None:
             progress(done, len(sources))
 
     workers = min(worker_count(jobs), len(todo))
     pending_bytes = sum(len(sources[i].text) for i in todo)
-    pool = _pool(workers) if workers > 1 and pending_bytes >= min_parallel_bytes else None
+    threshold = PARALLEL_MIN_BYTES if min_parallel_bytes is None else min_parallel_bytes
+    pool = _pool(workers) if workers > 1 and pending_bytes >= threshold else None
     if pool is not None:
-        from concurrent.futures import as_completed
-
-        with pool:
-            futures = {pool.submit(_notes_batch, [sources[i] for i in batch], job): batch
-                       for batch in _batches(todo, sources, workers)}
-            helper = _thread(meanwhile) if meanwhile is not None else None
-            try:
-                for future in as_completed(futures):
-                    for index, made in zip(futures[future], future.result()):
-                        finished(index, made)
-            finally:
-                if helper is not None:
-                    helper.join()
+        _in_workers(pool, sources, todo, workers, job, finished, meanwhile)
     else:
         workers = 0
         for index, made in zip(todo, _notes_batch([sources[i] for i in todo], job)):
             finished(index, made)
+    outcomes = [result for result in results if result is not None]
+    refreshed = _replay_all(sources, outcomes, job, media, cache) if media is not None else 0
+    kept = tuple(e for _, e in outcomes if e is not None) if keep_extractions else ()
+    stats = FileStats(cached=cached - refreshed, parsed=len(todo) + refreshed, workers=workers)
+    return tuple(notes for notes, _ in outcomes), kept, stats
 
-    out: list[FileNotes] = []
+
+def _in_workers(
+    pool: ProcessPoolExecutor,
+    sources: Sequence[SourceFile],
+    todo: Sequence[int],
+    workers: int,
+    job: _Job,
+    finished: Callable[[int, tuple[FileNotes, Extraction | None]], None],
+    meanwhile: Callable[[], object] | None,
+) -> None:
+    """Make the notes of `sources[i]` for i in `todo` in `pool`, calling `finished` as each is done,
+    and run `meanwhile` in a thread once every batch is submitted."""
+    with pool:
+        futures = {pool.submit(_notes_batch, [sources[i] for i in batch], job): batch
+                   for batch in _batches(todo, sources, workers)}
+        helper = _thread(meanwhile) if meanwhile is not None else None
+        try:
+            for future in as_completed(futures):
+                for index, made in zip(futures[future], future.result()):
+                    finished(index, made)
+        finally:
+            if helper is not None:
+                helper.join()
+
+
+def _replay_all(
+    sources: Sequence[SourceFile],
+    made: list[tuple[FileNotes, Extraction | None]],
+    job: _Job,
+    media: MediaCollector,
+    cache: NotesCache | None,
+) -> int:
+    """Replay every file's image lookups in `media`, in file order; a file whose images changed on
+    disk since its entry was cached is made again (in `made`, and in the cache). Returns how many."""
     refreshed = 0
-    for index, (source, result) in enumerate(zip(sources, results)):
-        assert result is not None
-        if media is not None and not _replay(result, media):
-            # The entry's images changed on disk since it was cached: make this file's notes again.
-            result, extractions[index] = _notes_of(source, job, MediaCollector.for_files([source], job.folders))
+    for index, (source, (result, _)) in enumerate(zip(sources, made)):
+        if not _replay(result, media):
+            made[index] = _notes_of(source, job, MediaCollector.for_files([source], job.folders))
             refreshed += 1
-            _replay(result, media)
+            _replay(made[index][0], media)
             if cache is not None:
-                cache.put(source, result, job.variant)
-        out.append(result)
-    kept = tuple(e for e in extractions if e is not None) if keep_extractions else ()
-    return tuple(out), kept, FileStats(cached=cached - refreshed, parsed=len(todo) + refreshed, workers=workers)
+                cache.put(source, made[index][0], job.variant)
+    return refreshed
 
 
 def _replay(result: FileNotes, media: MediaCollector) -> bool:
@@ -203,10 +239,8 @@ def _notes_batch(batch: Sequence[SourceFile], job: _Job) -> list[tuple[FileNotes
     return out
 
 
-def _pool(workers: int) -> Any:
+def _pool(workers: int) -> ProcessPoolExecutor | None:
     """A process pool, or None where processes cannot be started (the build then stays serial)."""
-    from concurrent.futures import ProcessPoolExecutor  # lazy: small builds never start workers
-
     _register_pickling()
     try:
         return ProcessPoolExecutor(max_workers=workers)
@@ -214,10 +248,8 @@ def _pool(workers: int) -> Any:
         return None
 
 
-def _thread(work: Callable[[], object]) -> Any:
+def _thread(work: Callable[[], object]) -> threading.Thread:
     """Start `work` in a daemon thread; returns the thread."""
-    import threading
-
     thread = threading.Thread(target=work, name="aws-anki-meanwhile", daemon=True)
     thread.start()
     return thread
@@ -226,8 +258,6 @@ def _thread(work: Callable[[], object]) -> Any:
 def _register_pickling() -> None:
     """Front matter is a read-only mapping, which pickle refuses: it travels as a dict and arrives
     read-only again. Registered for multiprocessing's pickler only, not for pickle in general."""
-    from multiprocessing.reduction import ForkingPickler
-
     ForkingPickler.register(MappingProxyType, _reduce_mapping_proxy)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Mapping, Protocol, Sequence, Union
 
 from .errors import AwsAnkiError
-from .models import NoteType, basic_type, cloze_type
+from .models import NoteType, basic_type, cloze_type, template_text
 from .notes import CardNote
 
 
@@ -385,13 +385,14 @@ def render_notes_preview(
     if cloze_type().css != basic_type().css:
         css += "\n" + _css_text(cloze_type().css)
     parts = [
-        _HEAD.format(title=html.escape(title), deck_css=css, page_css=_PAGE_CSS),
+        _HEAD.format(title=html.escape(title), deck_css=css, page_css=template_text("preview.css")),
         _header(title, cards, notes, services, kinds),
         '<main class="pv-list" id="pv-list">\n',
     ]
     parts.extend(_card_html(card, show_deck=len(decks) > 1) for card in cards)
     parts.append('<p class="pv-empty" id="pv-empty" hidden>No cards match.</p>\n</main>\n')
-    parts.append(f"<script>\n{_SCRIPT}</script>\n</body>\n</html>\n")
+    script = template_text("preview.js").replace("__NIGHT_CLASSES__", json.dumps(list(NIGHT_CLASSES)), 1)
+    parts.append(f"<script>\n{script}</script>\n</body>\n</html>\n")
     return "".join(parts)
 
 
@@ -486,172 +487,3 @@ _HEAD = """<!DOCTYPE html>
 </head>
 <body class="pv">
 """
-
-_PAGE_CSS = """\
-body.pv {
-  --pv-bg: #eef0f3; --pv-panel: #f8f9fb; --pv-fg: #1f2328; --pv-muted: #57606a;
-  --pv-line: #d0d7de; --pv-ctl: #ffffff; --pv-accent: #0a58ca; --pv-accent-fg: #ffffff;
-  margin: 0; background: var(--pv-bg); color: var(--pv-fg); color-scheme: light;
-  font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  -webkit-text-size-adjust: 100%; text-size-adjust: 100%;
-}
-body.pv.nightMode, body.pv.night_mode {
-  --pv-bg: #0d1117; --pv-panel: #161b22; --pv-fg: #e6edf3; --pv-muted: #9da7b3;
-  --pv-line: #3d444d; --pv-ctl: #21262d; --pv-accent: #79c0ff; --pv-accent-fg: #0d1117;
-  color-scheme: dark;
-}
-[hidden] { display: none !important; }
-.pv-head { max-width: 48rem; margin: 0 auto; padding: 14px 12px 4px; box-sizing: border-box; }
-.pv-title { font-size: 1.3rem; margin: 0 0 2px; line-height: 1.25; }
-.pv-summary, .pv-status { margin: 0; color: var(--pv-muted); font-size: 0.9rem; }
-.pv-status { margin: 8px 0 4px; }
-.pv-controls { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 12px; padding: 8px 0; background: var(--pv-bg); }
-.pv-input, .pv-btn {
-  font: inherit; color: var(--pv-fg); background: var(--pv-ctl); border: 1px solid var(--pv-line);
-  border-radius: 8px; padding: 6px 10px; min-height: 38px; box-sizing: border-box; min-width: 0; max-width: 100%;
-}
-.pv-btn { cursor: pointer; white-space: nowrap; }
-.pv-btn[aria-pressed="true"] { background: var(--pv-accent); border-color: var(--pv-accent); color: var(--pv-accent-fg); }
-.pv-input:focus-visible, .pv-btn:focus-visible { outline: 2px solid var(--pv-accent); outline-offset: 1px; }
-#pv-search { flex: 1 1 100%; }
-#pv-service, #pv-kind { flex: 1 1 10rem; }
-.pv-buttons { display: flex; gap: 8px; flex: 1 1 100%; }
-.pv-buttons .pv-btn { flex: 1 1 0; }
-.pv-counts { margin: 4px 0 0; font-size: 0.9rem; }
-.pv-counts summary { cursor: pointer; color: var(--pv-muted); padding: 4px 0; }
-.pv-chips { display: flex; flex-wrap: wrap; gap: 6px; padding: 6px 0; }
-.pv-chip { min-height: 32px; padding: 3px 9px; font-size: 0.85rem; white-space: normal; text-align: left; }
-.pv-n { font-variant-numeric: tabular-nums; opacity: 0.75; margin-left: 2px; }
-.pv-list { max-width: 48rem; margin: 0 auto; padding: 4px 12px 48px; box-sizing: border-box; }
-.pv-item {
-  margin: 0 0 14px; border: 1px solid var(--pv-line); border-radius: 10px; background: var(--pv-panel);
-  content-visibility: auto; contain-intrinsic-size: auto 220px;  /* thousands of cards: lay out what is on screen */
-}
-.pv-meta {
-  display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; padding: 6px 8px 6px 12px;
-  font-size: 0.8rem; color: var(--pv-muted); border-bottom: 1px solid var(--pv-line); min-width: 0;
-}
-.pv-svc { font-weight: 600; color: var(--pv-fg); overflow-wrap: anywhere; }
-.pv-pill { border: 1px solid var(--pv-line); border-radius: 999px; padding: 0 7px; }
-.pv-deck, .pv-src { overflow-wrap: anywhere; min-width: 0; }
-.pv-src { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.95em; }
-.pv-flip { margin-left: auto; min-height: 32px; padding: 3px 10px; font-size: 0.85rem; }
-.pv-item > .card { border-radius: 0 0 9px 9px; min-width: 0; }
-.pv-empty { text-align: center; color: var(--pv-muted); padding: 32px 0; }
-.pv-face { cursor: pointer; }
-@media print {
-  .pv-item { content-visibility: visible; break-inside: avoid; }
-  .pv-controls, .pv-flip, .pv-counts { display: none; }
-}
-@media (min-width: 720px) {
-  .pv-head, .pv-list { max-width: 56rem; padding-left: 16px; padding-right: 16px; }
-  .pv-controls { position: sticky; top: 0; z-index: 1; flex-wrap: nowrap; }
-  #pv-search { flex: 1 1 12rem; }
-  #pv-service, #pv-kind { flex: 1 1 11rem; }
-  .pv-buttons, .pv-buttons .pv-btn { flex: 0 0 auto; }
-}
-@media (max-width: 480px) {
-  .pv-head { padding: 10px 8px 2px; }
-  .pv-list { padding: 4px 8px 32px; }
-  .pv-meta { padding: 5px 6px 5px 10px; }
-}
-"""
-
-_SCRIPT = """\
-(function () {
-  "use strict";
-  var NIGHT = %(night)s;
-  var body = document.body;
-  var items = Array.prototype.slice.call(document.querySelectorAll(".pv-item"));
-  var search = document.getElementById("pv-search");
-  var service = document.getElementById("pv-service");
-  var kind = document.getElementById("pv-kind");
-  var status = document.getElementById("pv-status");
-  var empty = document.getElementById("pv-empty");
-  var answers = document.getElementById("pv-answers");
-  var night = document.getElementById("pv-night");
-  var chips = Array.prototype.slice.call(document.querySelectorAll(".pv-chip"));
-  var texts = null;
-  var timer = 0;
-
-  function searchText(item) {
-    var faces = item.querySelectorAll(".pv-face");
-    var text = item.getAttribute("data-service") + " " + item.querySelector(".pv-src").textContent;
-    for (var i = 0; i < faces.length; i++) { text += " " + faces[i].textContent; }
-    return text.toLowerCase().replace(/\\s+/g, " ");
-  }
-
-  function apply() {
-    var wantService = service.value, wantKind = kind.value;
-    var terms = search.value.toLowerCase().split(/\\s+/).filter(Boolean);
-    if (terms.length && texts === null) { texts = items.map(searchText); }
-    var shown = 0;
-    for (var i = 0; i < items.length; i++) {
-      var item = items[i];
-      var ok = (!wantService || item.getAttribute("data-service") === wantService) &&
-               (!wantKind || item.getAttribute("data-kind") === wantKind);
-      for (var t = 0; ok && t < terms.length; t++) { ok = texts[i].indexOf(terms[t]) !== -1; }
-      if (item.hidden === ok) { item.hidden = !ok; }
-      if (ok) { shown++; }
-    }
-    status.textContent = "Showing " + shown.toLocaleString("en") + " of " + items.length.toLocaleString("en") + " cards";
-    empty.hidden = shown !== 0;
-    chips.forEach(function (chip) {
-      chip.setAttribute("aria-pressed", String(chip.getAttribute("data-service") === wantService));
-    });
-  }
-
-  function flip(item, showBack) {
-    var faces = item.querySelectorAll(".pv-face");
-    faces[0].hidden = showBack;
-    faces[1].hidden = !showBack;
-    var button = item.querySelector(".pv-flip");
-    button.setAttribute("aria-pressed", String(showBack));
-    button.textContent = showBack ? "Show question" : "Show answer";
-  }
-
-  function setNight(on) {
-    NIGHT.forEach(function (name) { body.classList.toggle(name, on); });
-    var cards = document.querySelectorAll(".card");
-    for (var i = 0; i < cards.length; i++) {
-      NIGHT.forEach(function (name) { cards[i].classList.toggle(name, on); });
-    }
-    night.setAttribute("aria-pressed", String(on));
-    try { localStorage.setItem("aws-anki-preview-night", on ? "1" : "0"); } catch (e) { /* storage off */ }
-  }
-
-  search.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(apply, 120); });
-  service.addEventListener("change", apply);
-  kind.addEventListener("change", apply);
-  chips.forEach(function (chip) {
-    chip.addEventListener("click", function () {
-      var name = chip.getAttribute("data-service");
-      service.value = service.value === name ? "" : name;
-      apply();
-    });
-  });
-  document.getElementById("pv-list").addEventListener("click", function (event) {
-    var button = event.target.closest(".pv-flip");
-    if (button) { flip(button.closest(".pv-item"), button.getAttribute("aria-pressed") !== "true"); return; }
-    // A tap on the card turns it over, as in AnkiMobile (not when following a link or selecting text).
-    var face = event.target.closest(".pv-face");
-    if (face && !event.target.closest("a") && String(window.getSelection()) === "") {
-      flip(face.closest(".pv-item"), face.classList.contains("pv-front"));
-    }
-  });
-  answers.addEventListener("click", function () {
-    var on = answers.getAttribute("aria-pressed") !== "true";
-    answers.setAttribute("aria-pressed", String(on));
-    answers.textContent = on ? "Show questions" : "Show answers";
-    items.forEach(function (item) { flip(item, on); });
-  });
-  night.addEventListener("click", function () { setNight(night.getAttribute("aria-pressed") !== "true"); });
-
-  var stored = null;
-  try { stored = localStorage.getItem("aws-anki-preview-night"); } catch (e) { /* storage off */ }
-  if (stored === "1" || (stored === null && window.matchMedia && matchMedia("(prefers-color-scheme: dark)").matches)) {
-    setNight(true);
-  }
-  if (search.value || service.value || kind.value) { apply(); }
-})();
-""" % {"night": json.dumps(list(NIGHT_CLASSES))}

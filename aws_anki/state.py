@@ -154,7 +154,6 @@ class Plan:
     model_mods: Mapping[int, int]
     changes: Changes
     state: BuildState
-    same_records: frozenset[str] = frozenset()  # GUIDs whose record is exactly the previous build's
 
 
 def build_time() -> int:
@@ -306,8 +305,7 @@ def plan_build(
     updated: list[str] = []
     unchanged: list[str] = []
     records: dict[str, NoteRecord] = {}
-    same: list[str] = []
-    unchanged_append, same_append = unchanged.append, same.append
+    unchanged_append = unchanged.append
     for guid, note, record in zip(guids, notes, found):
         content = note.content_hash
         if record is None:
@@ -316,8 +314,6 @@ def plan_build(
         elif record[1] == content:
             mod = record[2]
             unchanged_append(guid)
-            if record[3] == note.source:  # and its identity (hence type): all but the odd notes
-                same_append(guid)
         else:
             mod = max(now, record[2] + 1)
             updated.append(guid)
@@ -325,18 +321,21 @@ def plan_build(
         records[guid] = _record((note.identity, content, mod, note.source, note.note_type, note.fields[0]))
     removed = tuple(sorted(RemovedNote(g, r[3], r[5], r[4]) for g, r in vanished.items() if g not in records))
 
-    model_mods: dict[int, int] = {}
+    models = _model_records(note_types, previous, now)
+    model_mods = {model_id: mod for model_id, (_, mod) in models.items()}
+    changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
+    return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models))
+
+
+def _model_records(note_types: Sequence[NoteType], previous: BuildState | None, now: int) -> dict[int, tuple[str, int]]:
+    """Each note type's (fingerprint, mod): its mod moves only when its templates or CSS changed."""
     models: dict[int, tuple[str, int]] = {}
     for note_type in note_types:
         fingerprint, mod = (previous.models.get(note_type.model_id) if previous else None) or ("", 0)
         if fingerprint != note_type.fingerprint:
             mod = max(now, mod + 1)
-        model_mods[note_type.model_id] = mod
         models[note_type.model_id] = (note_type.fingerprint, mod)
-
-    changes = Changes(tuple(added), tuple(updated), tuple(unchanged), removed, tuple((g, s) for g, s, _ in carried))
-    same_records = frozenset(same).difference(guids[i] for i in odd)  # odd notes: not known to be the same
-    return Plan(tuple(notes), note_mods, model_mods, changes, BuildState(records, models), same_records)
+    return models
 
 
 def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, NoteRecord]) -> None:

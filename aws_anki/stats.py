@@ -1,6 +1,6 @@
 """Card quality: what `inspect --stats` reports, over built notes.
 
-Two sets of checks. `quality(notes, extractions)` (the build report's, `build_deck(quality=True)`)
+Two sets of checks. `quality(notes, extractions)` (the build report's, `build_deck(run=RunOptions(quality=True))`)
 checks notes and measures coverage:
 - `big_deletion`: a cloze deletion number hiding more than 60% of its note's visible text;
 - `long_answer`: a basic note whose answer (Back) has more than 600 characters of visible text;

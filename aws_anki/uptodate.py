@@ -4,17 +4,10 @@ After writing a deck, a build records in the cache folder (a small header per ou
 
 - a digest of everything that decides the deck: each note file's path and content hash, what went
   wrong finding and reading files, the build options, the aws_anki code and templates
-  (`package_fingerprint`);
+  (`code_fingerprint`);
 - every image lookup the notes made (reference, file, line, package name or None);
 - the size and modification time of the deck and of its build state, as written;
 - the build's report and the GUIDs of the deck's notes.
-
-It also keeps the deck's uncompressed collection next to the record, with the notes it holds (GUID,
-note ID and a digest of each row) in a file of their own whose SHA-256 the header names: only a
-build that is not up to date reads them. Such a build updates that collection in place (only the
-notes whose rows differ: see `package.write_package`) when the deck, its state, the collection and
-its notes file are all as the last build left them; otherwise it writes a new one. A memo beside
-the record (`aws_anki.incremental`) lets a rebuild after a few files changed redo only those.
 
 The next build with the same output reads the files' bytes (it must, to hash them; it does not
 decode them: `read.scan_sources`), and if the digest, every image lookup, the deck and the build
@@ -27,27 +20,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .cache import package_fingerprint, write_atomic
+from .cache import code_fingerprint, write_atomic
+from . import models
 from .read import Scan
-
-if TYPE_CHECKING:
-    from .package import KeptCollection
+from .report import BuildReport
 
 __all__ = [
-    "Record", "file_stamp", "forget", "inputs_digest", "kept_path", "load_record", "lookups_of", "record_path", "save_record",
+    "Record", "file_stamp", "forget", "inputs_digest", "load_record", "lookups_of", "record_path", "save_record",
     "setup_digest",
 ]
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 # The folder keeps its name across record versions: an old record in it reads as no record, and the
-# next build overwrites it and the collection kept beside it instead of leaving them behind.
+# next build overwrites it instead of leaving it behind.
 _FOLDER = "builds-v1"
-_NOTES_SUFFIX = ".notes"  # the kept collection's notes (JSON), beside it
 
 # (notes-relative file, image reference, line, package name or None)
 Lookup = tuple[str, str, int, "str | None"]
@@ -61,24 +52,9 @@ class Record:
     lookups: tuple[Lookup, ...]
     deck: tuple[int, int]  # (size, mtime_ns) of the .apkg as written
     state: tuple[int, int]  # the same for its .lock.json
-    report: dict[str, Any]  # BuildReport.as_dict(), with warnings as [path, line, code, message]
+    report: BuildReport  # the last build's counts and warnings (not its timings or quality measures)
     guids: tuple[str, ...]  # of every note in the deck
     media: int
-    layout: str = ""  # decks and note types of the kept collection (package.KeptCollection)
-    collection: tuple[int, int] = (-1, -1)  # (size, mtime_ns) of the kept collection as left
-    kept_at: str = ""  # where the collection is kept
-    notes_sha256: str = ""  # of the kept collection's notes file, as read back (save_record computes it)
-
-    def kept(self, deck: Path, state: Path) -> KeptCollection | None:
-        """The collection the last build kept, if it is still the one inside `deck` (whose state
-        file is `state`): nothing has touched the deck, the state, the collection or its notes since."""
-        from .package import KeptCollection
-
-        kept = Path(self.kept_at)
-        if not (self.kept_at and self.layout and self._untouched(deck, state) and file_stamp(kept) == self.collection):
-            return None
-        notes = _load_notes(_notes_path(kept), self.notes_sha256)
-        return KeptCollection(kept, notes, self.layout, self.collection) if notes is not None else None
 
     def current(self, digest: str, deck: Path, state: Path, resolve: Callable[[str, str, int], str | None]) -> bool:
         """Whether a build of `digest` into `deck` would write what is there (images looked up again)."""
@@ -116,9 +92,7 @@ def inputs_digest(scan: Scan, setup: str) -> str:
 
 
 def _setup(options: str) -> str:
-    from .models import basic_type, cloze_type
-
-    return f"{package_fingerprint()}\0{basic_type().fingerprint} {cloze_type().fingerprint}\0{options}\0"
+    return f"{code_fingerprint()}\0{models.basic_type().fingerprint} {models.cloze_type().fingerprint}\0{options}\0"
 
 
 def file_stamp(path: Path) -> tuple[int, int]:
@@ -136,14 +110,8 @@ def record_path(cache_dir: Path, deck: Path) -> Path:
     return cache_dir / _FOLDER / f"{key}.json"
 
 
-def kept_path(cache_dir: Path, deck: Path) -> Path:
-    """Where the uncompressed collection of the deck at `deck` is kept between builds."""
-    return record_path(cache_dir, deck).with_suffix(".anki2")
-
-
 def load_record(cache_dir: Path, deck: Path) -> Record | None:
-    """The record of the last build into `deck`, or None if there is none that reads back whole.
-    Only the header is read: the kept collection's notes are read by `Record.kept`."""
+    """The record of the last build into `deck`, or None if there is none that reads back whole."""
     try:
         raw = json.loads(record_path(cache_dir, deck).read_bytes())
         if raw["version"] != RECORD_VERSION or raw["deck_path"] != str(deck.resolve()):
@@ -155,32 +123,16 @@ def load_record(cache_dir: Path, deck: Path) -> Record | None:
             lookups=tuple((str(s), str(t), int(n), None if m is None else str(m)) for s, t, n, m in raw["lookups"]),
             deck=(int(raw["deck"][0]), int(raw["deck"][1])),
             state=(int(raw["state"][0]), int(raw["state"][1])),
-            report=dict(raw["report"]),
+            report=BuildReport.from_record(raw["report"]),
             guids=guids,
             media=int(raw["media"]),
-            layout=str(raw["layout"]),
-            collection=(int(raw["collection"][0]), int(raw["collection"][1])),
-            kept_at=str(raw["kept_at"]),
-            notes_sha256=str(raw["notes_sha256"]),
         )
-    except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):  # a damaged file is no record
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):  # a damaged file is no record
         return None
 
 
-def save_record(cache_dir: Path, deck: Path, record: Record, notes: Mapping[str, tuple[int, str]]) -> None:
-    """Store the record atomically, with `notes` (guid -> (note ID, row digest)) of the collection
-    kept at `record.kept_at` in a file beside it; a cache folder that cannot be written only costs speed."""
-    notes_sha256 = ""
-    if record.kept_at:
-        # Three parallel lists: JSON of lists of plain values is encoded and decoded in C.
-        ids = [nid for nid, _ in notes.values()]
-        digests = [digest for _, digest in notes.values()]
-        notes_part = _dumps({"guid": list(notes), "id": ids, "digest": digests})
-        try:
-            write_atomic(_notes_path(Path(record.kept_at)), notes_part)  # before the header that names it
-            notes_sha256 = hashlib.sha256(notes_part).hexdigest()
-        except OSError:
-            pass
+def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
+    """Store the record atomically; a cache folder that cannot be written only costs speed."""
     header = {
         "version": RECORD_VERSION,
         "deck_path": str(deck.resolve()),
@@ -188,13 +140,9 @@ def save_record(cache_dir: Path, deck: Path, record: Record, notes: Mapping[str,
         "lookups": [list(lookup) for lookup in record.lookups],
         "deck": list(record.deck),
         "state": list(record.state),
-        "report": record.report,
+        "report": record.report.as_record(),
         "guids": list(record.guids),
         "media": record.media,
-        "layout": record.layout,
-        "collection": list(record.collection),
-        "kept_at": record.kept_at,
-        "notes_sha256": notes_sha256,
     }
     try:
         write_atomic(record_path(cache_dir, deck), _dumps(header))
@@ -205,29 +153,6 @@ def save_record(cache_dir: Path, deck: Path, record: Record, notes: Mapping[str,
 def _dumps(data: Any) -> bytes:
     # ASCII, so that paths with undecodable bytes (lone surrogates) round-trip; dump() encodes in Python.
     return json.dumps(data, separators=(",", ":")).encode("ascii")
-
-
-def _notes_path(kept: Path) -> Path:
-    return kept.with_suffix(_NOTES_SUFFIX)
-
-
-def _load_notes(path: Path, sha256: str) -> dict[str, tuple[int, str]] | None:
-    """The notes file at `path` if its SHA-256 is `sha256` (else it is not the one the header was
-    written with: another build's, half written or damaged), or None."""
-    try:
-        data = path.read_bytes()
-        if not sha256 or hashlib.sha256(data).hexdigest() != sha256:
-            return None
-        raw = json.loads(data)
-        guids, ids, digests = raw["guid"], raw["id"], raw["digest"]
-        if not (len(guids) == len(ids) == len(digests)):
-            return None
-        "".join(guids) + "".join(digests)  # TypeError unless strings
-        if not all(type(i) is int for i in ids):
-            return None
-        return dict(zip(guids, zip(ids, digests)))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def forget(cache_dir: Path, deck: Path) -> None:

@@ -34,10 +34,11 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
         return _bound(vault, jobs, started)
     import aws_anki
     import aws_anki.build  # the package imports its pipeline lazily: time the import here
+    from aws_anki.options import RunOptions
 
     imported = time.perf_counter()
     # What `aws-anki build` runs: build, write, and nothing at all when the deck is up to date.
-    built = aws_anki.build.build_into(out, [vault], jobs=jobs, cache_dir=cache_dir)
+    built = aws_anki.build.build_into(out, [vault], run=RunOptions(jobs=jobs, cache_dir=Path(cache_dir)))
     done = time.perf_counter()
     report, written = built.report, built.written
     seconds = dict(report.seconds)
@@ -53,7 +54,7 @@ def child(kind: str, vault: str, out: str, cache_dir: str, jobs: int | None) -> 
         "changes": {k: v if isinstance(v, int) else len(v) for k, v in written.changes.as_dict().items()},  # type: ignore[arg-type]
         "code": aws_anki.build.__file__,
     }
-    if kind == "genanki" and built.made is not None:
+    if kind == "genanki" and built.result is not None:
         info["genanki_size"] = _genanki_default_size(built.result, Path(out).with_suffix(".genanki.apkg"))
     return info
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from aws_anki.build import build_deck, bundled_notes
+from aws_anki.options import RunOptions
 
 CHILD = Path(__file__).resolve().parent.parent / "benchmarks" / "child.py"
 
@@ -58,7 +59,7 @@ def _run_child(kind: str, tmp_path: Path, jobs: int) -> dict[str, object]:
 def test_bound_run_makes_every_files_notes_over_its_processes(tmp_path: Path) -> None:
     info = _run_child("bound", tmp_path, 2)
     assert info["workers"] == 2
-    report = build_deck([bundled_notes()], use_cache=False).report
+    report = build_deck([bundled_notes()], run=RunOptions(use_cache=False)).report
     assert info["notes"] == report.notes + report.merged  # every file's notes, before duplicates merge
 
 

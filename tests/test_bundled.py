@@ -8,11 +8,12 @@ import pytest
 
 import aws_anki
 from aws_anki.build import bundled_notes
+from aws_anki.options import RunOptions
 
 
 @pytest.fixture(scope="module")
 def bundled() -> aws_anki.BuildResult:
-    return aws_anki.build_deck(quality=True)
+    return aws_anki.build_deck(None, run=RunOptions(quality=True))
 
 
 def test_bundled_deck_builds_cleanly_and_is_large(bundled: aws_anki.BuildResult) -> None:

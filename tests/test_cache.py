@@ -17,8 +17,9 @@ from aws_anki import cache as cache_module
 from aws_anki.cli import cli
 from aws_anki.errors import BuildWarning
 from aws_anki.notes import CardNote, FileNotes, NoteOptions, file_notes
-from aws_anki.parallel import extract_one
+from aws_anki.parallel import extract_one, note_options
 from aws_anki.read import SourceFile, read_sources
+from aws_anki.options import DeckOptions, RunOptions
 
 FRONT_MATTER = """---
 title: Lambda deep dive
@@ -85,10 +86,10 @@ def test_unencodable_entry_is_not_cached(dated: SourceFile, tmp_path: Path) -> N
 
 def test_entry_is_for_one_set_of_note_options(dated: SourceFile, tmp_path: Path) -> None:
     cache = NotesCache(tmp_path / "cache")
-    plain, reverse = NoteOptions(), NoteOptions(reverse="all")
-    assert cache.put(dated, _made(dated, plain), repr(plain))
-    assert cache.get(dated, repr(reverse)) is None
-    assert cache.get(dated, repr(plain)) == _made(dated, plain)
+    plain, reverse = DeckOptions(), DeckOptions(reverse="all")
+    assert cache.put(dated, _made(dated, note_options(plain)), plain.key())
+    assert cache.get(dated, reverse.key()) is None
+    assert cache.get(dated, plain.key()) == _made(dated, note_options(plain))
 
 
 def test_changed_image_is_never_served_from_the_cache(tmp_path: Path) -> None:
@@ -98,17 +99,17 @@ def test_changed_image_is_never_served_from_the_cache(tmp_path: Path) -> None:
     (notes / "vpc.md").write_text("# Amazon VPC\n\n- **Route table**: rules for traffic ![[missing.png]]\n"
                                   "- **Subnet**: a range of IP addresses ![[vpc.png]]\n")
     cache_dir = tmp_path / "cache"
-    first = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
+    first = aws_anki.build_deck([notes], run=RunOptions(cache_dir=cache_dir, jobs=1))
     (notes / "attachments" / "vpc.png").write_bytes(b"\x89PNG second, other bytes")
-    second = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
+    second = aws_anki.build_deck([notes], run=RunOptions(cache_dir=cache_dir, jobs=1))
     assert second.report.files_cached == 0  # the entry was read, but not trusted
-    fresh = aws_anki.build_deck([notes], use_cache=False, jobs=1)
+    fresh = aws_anki.build_deck([notes], run=RunOptions(use_cache=False, jobs=1))
     assert second.notes == fresh.notes
     assert second.report.warnings == fresh.report.warnings  # the missing image is warned of once
     assert [w.code for w in second.report.warnings] == ["missing-image"]
     assert first.notes[1].media != second.notes[1].media
     assert set(second.media_files) == set(second.notes[1].media)
-    third = aws_anki.build_deck([notes], cache_dir=cache_dir, jobs=1)
+    third = aws_anki.build_deck([notes], run=RunOptions(cache_dir=cache_dir, jobs=1))
     assert third.report.files_cached == 1  # the refreshed entry is good again
     assert third.notes == second.notes and third.media_files == second.media_files
 
@@ -127,8 +128,8 @@ def test_changed_image_is_never_served_from_the_cache(tmp_path: Path) -> None:
 def test_damaged_entry_is_ignored_and_rewritten(vault: Path, tmp_path: Path, damage: object) -> None:
     sources = _sources(vault)
     cache = NotesCache(tmp_path / "cache")
-    aws_anki.build_deck([vault], cache_dir=tmp_path / "cache", jobs=1)  # fills the cache
-    variant = repr(NoteOptions())
+    aws_anki.build_deck([vault], run=RunOptions(cache_dir=tmp_path / "cache", jobs=1))  # fills the cache
+    variant = DeckOptions().key()
     source = next(s for s in sources if s.rel_path.endswith("lambda.md"))
     extraction = cache.get(source, variant)
     assert extraction is not None
@@ -136,9 +137,9 @@ def test_damaged_entry_is_ignored_and_rewritten(vault: Path, tmp_path: Path, dam
     entry.write_bytes(damage(entry.read_bytes()))  # type: ignore[operator]
     assert cache.get(source, variant) is None
     # A build over the damaged cache makes the same notes and repairs the entry.
-    result = aws_anki.build_deck([vault], cache_dir=tmp_path / "cache", jobs=1)
+    result = aws_anki.build_deck([vault], run=RunOptions(cache_dir=tmp_path / "cache", jobs=1))
     assert result.report.files_cached == 1  # ec2.md came from the cache, lambda.md did not
-    assert result.notes == aws_anki.build_deck([vault], use_cache=False, jobs=1).notes
+    assert result.notes == aws_anki.build_deck([vault], run=RunOptions(use_cache=False, jobs=1)).notes
     assert cache.get(source, variant) == extraction
 
 
@@ -182,28 +183,28 @@ def test_writes_are_atomic_and_never_fail_a_build(vault: Path, tmp_path: Path) -
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")
     assert not NotesCache(blocked).put(source, _made(source))
-    result = aws_anki.build_deck([vault], cache_dir=blocked)
+    result = aws_anki.build_deck([vault], run=RunOptions(cache_dir=blocked))
     assert result.report.notes > 0 and result.report.files_cached == 0
 
 
 def test_build_uses_cache_and_makes_the_same_notes(vault: Path, tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
-    first = aws_anki.build_deck([vault], cache_dir=cache_dir)
-    second = aws_anki.build_deck([vault], cache_dir=cache_dir)
+    first = aws_anki.build_deck([vault], run=RunOptions(cache_dir=cache_dir))
+    second = aws_anki.build_deck([vault], run=RunOptions(cache_dir=cache_dir))
     assert (first.report.files_cached, second.report.files_cached) == (0, 2)
     assert second.notes == first.notes
     assert second.report.as_dict() | {"seconds": {}, "files_cached": 0} == first.report.as_dict() | {"seconds": {}}
     # An edited file is parsed again; the other one still comes from the cache.
     lambda_md = vault / "compute" / "lambda.md"
     lambda_md.write_text(lambda_md.read_text() + "\n- **Default timeout**: 3 seconds\n")
-    third = aws_anki.build_deck([vault], cache_dir=cache_dir)
+    third = aws_anki.build_deck([vault], run=RunOptions(cache_dir=cache_dir))
     assert third.report.files_cached == 1
     assert any(n.fields[0] == "Default timeout" for n in third.notes)
 
 
 def test_no_cache_reads_and_writes_nothing(vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "env-cache"))
-    result = aws_anki.build_deck([vault], use_cache=False)
+    result = aws_anki.build_deck([vault], run=RunOptions(use_cache=False))
     assert result.report.files_cached == 0
     assert not (tmp_path / "env-cache").exists()
 
@@ -296,5 +297,5 @@ def test_entries_of_older_formats_are_deleted_by_a_build(vault: Path, tmp_path: 
     old.write_text("{}")
     (cache_dir / "notes-vNext").mkdir()  # not a version number: not ours to judge
     (cache_dir / "builds-v1").mkdir()
-    aws_anki.build_deck([vault], cache_dir=cache_dir, jobs=1)
+    aws_anki.build_deck([vault], run=RunOptions(cache_dir=cache_dir, jobs=1))
     assert sorted(p.name for p in cache_dir.iterdir()) == sorted(["builds-v1", "notes-vNext", f"notes-v{cache_module.FORMAT}"])

@@ -14,6 +14,7 @@ import pytest
 
 import aws_anki
 from aws_anki.stats import CARD_DEFECT_KINDS, CardQuality, card_quality
+from aws_anki.options import RunOptions
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"  # as conftest.py finds the real notes
 
@@ -33,7 +34,7 @@ def measured() -> dict[str, CardQuality]:
     paths = decks()
     if not paths:
         pytest.skip("../shared/real_notes and ../shared/corpus are not present")
-    return {name: card_quality(aws_anki.build_deck([path], use_cache=False).notes) for name, path in paths.items()}
+    return {name: card_quality(aws_anki.build_deck([path], run=RunOptions(use_cache=False)).notes) for name, path in paths.items()}
 
 
 def _report(kind: str, measured: dict[str, CardQuality]) -> str:

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from aws_anki.cli import cli
+from aws_anki.options import RunOptions
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -108,17 +109,17 @@ def test_attachments_folder_option(vault: Path, tmp_path: Path) -> None:
 def test_progress_shows_stages_once_a_build_is_slow(vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from aws_anki import build_into
-    from aws_anki.cli import _Progress
+    from aws_anki.progress import ProgressBar
 
-    monkeypatch.setattr(_Progress, "DELAY", -1.0)  # as if parsing had already taken a while
-    progress = _Progress(enabled=True)
-    build_into(tmp_path / "out.apkg", [vault], cache_dir=tmp_path / "cache", jobs=1, progress=progress)
+    monkeypatch.setattr(ProgressBar, "DELAY", -1.0)  # as if parsing had already taken a while
+    progress = ProgressBar(enabled=True)
+    build_into(tmp_path / "out.apkg", [vault], run=RunOptions(cache_dir=tmp_path / "cache", jobs=1, progress=progress))
     progress.close()
     shown = capsys.readouterr().err
     assert "Parsing notes" in shown and "Merging duplicate facts..." in shown and "Writing the deck..." in shown
     assert shown.index("Merging") < shown.index("Writing")
-    quiet = _Progress(enabled=False)
-    build_into(tmp_path / "other.apkg", [vault], cache_dir=tmp_path / "cache", jobs=1, progress=quiet)
+    quiet = ProgressBar(enabled=False)
+    build_into(tmp_path / "other.apkg", [vault], run=RunOptions(cache_dir=tmp_path / "cache", jobs=1, progress=quiet))
     assert capsys.readouterr().err == ""
 
 

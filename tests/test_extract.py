@@ -31,6 +31,7 @@ from aws_anki.extract import Extraction, Fact, extract_facts
 from aws_anki.parse import parse_document
 from aws_anki.read import SourceFile
 from aws_anki.render import finish_cloze, sanitize
+from aws_anki.options import RunOptions
 
 CASES = Path(__file__).parent / "fixtures" / "extract"
 UPDATE = os.environ.get("AWS_ANKI_UPDATE_FIXTURES") == "1"
@@ -92,7 +93,7 @@ def test_same_fact_twice_makes_one_note_listing_both_sources(tmp_path: Path) -> 
     text = (CASES / "duplicates.md").read_text(encoding="utf-8")
     for name in ("a.md", "b.md"):
         (tmp_path / name).write_text(text, encoding="utf-8")
-    notes = aws_anki.build_deck([tmp_path], use_cache=False, jobs=1).notes
+    notes = aws_anki.build_deck([tmp_path], run=RunOptions(use_cache=False, jobs=1)).notes
     merged = [n for n in notes if n.fields[0] == "Default retention"]
     assert len(merged) == 1
     assert merged[0].source == "a.md:5" and merged[0].merged_sources == ("b.md:5",)

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -18,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 import aws_anki
-from aws_anki.archive import ZipWriter
 from aws_anki.cli import cli
 from aws_anki.errors import AwsAnkiError
+from aws_anki.options import RunOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hostile"
 
@@ -86,7 +87,7 @@ def dangers(field_html: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def hostile() -> aws_anki.BuildResult:
-    return aws_anki.build_deck([FIXTURES / "notes"], use_cache=False)
+    return aws_anki.build_deck([FIXTURES / "notes"], run=RunOptions(use_cache=False))
 
 
 def test_the_scanner_catches_what_it_should() -> None:
@@ -201,7 +202,7 @@ def test_handlers_go_from_every_allowed_element_and_from_images_that_exist(tmp_p
 
     from aws_anki.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 
-    result = aws_anki.build_deck([_allowlist_vault(tmp_path / "notes")], use_cache=False)
+    result = aws_anki.build_deck([_allowlist_vault(tmp_path / "notes")], run=RunOptions(use_cache=False))
     (packaged,) = result.media_files  # the image exists, so it is packaged and kept on cards
     out = tmp_path / "elements.apkg"
     result.write(out, use_state=False)
@@ -261,8 +262,8 @@ def broken(tmp_path: Path, make_unreadable: Callable[[Path], None]) -> Iterator[
 
 
 def test_broken_files_warn_by_name_and_the_rest_is_built(broken: Path) -> None:
-    alone = aws_anki.build_deck([FIXTURES / "broken" / "good.md"], use_cache=False)
-    result = aws_anki.build_deck([broken], use_cache=False)
+    alone = aws_anki.build_deck([FIXTURES / "broken" / "good.md"], run=RunOptions(use_cache=False))
+    result = aws_anki.build_deck([broken], run=RunOptions(use_cache=False))
     good = {(n.fields[0], n.fields[1]) for n in result.notes if n.source.startswith("good.md:")}
     assert good == {(n.fields[0], n.fields[1]) for n in alone.notes} and len(good) == 3
     warned = {w.path: w.code for w in result.report.warnings}
@@ -282,7 +283,7 @@ def test_broken_files_warn_by_name_and_the_rest_is_built(broken: Path) -> None:
 
 def _build_alone(path: Path, tmp_path: Path) -> int:
     """Notes a fresh process builds from `path` (how fast is for benchmarks/, not asserted here)."""
-    script = "import sys, aws_anki\nprint(aws_anki.build_deck([sys.argv[1]], use_cache=False).report.notes)\n"
+    script = "import sys, aws_anki\nprint(aws_anki.build_deck([sys.argv[1]], run=aws_anki.RunOptions(use_cache=False)).report.notes)\n"
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
                           env={**os.environ, "AWS_ANKI_CACHE_DIR": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr
@@ -305,7 +306,7 @@ def written(tmp_path: Path) -> tuple[aws_anki.BuildResult, Path, bytes, bytes]:
     """A deck with media written once; the previous file and state a failed rewrite must keep."""
     notes = tmp_path / "notes"
     shutil.copytree(Path(__file__).parent / "fixtures" / "rich" / "notes" / "networking", notes / "networking")
-    result = aws_anki.build_deck([notes], use_cache=False)
+    result = aws_anki.build_deck([notes], run=RunOptions(use_cache=False))
     assert result.media_files
     out = tmp_path / "out" / "deck.apkg"
     result.write(out)
@@ -328,9 +329,9 @@ def _fail_on_call(number: int, error: BaseException, original: Callable[..., Any
 @pytest.mark.parametrize(
     ("target", "attribute", "call", "error"),
     [
-        (ZipWriter, "write_file", 1, OSError(28, "No space left on device")),  # the media, after the collection
-        (ZipWriter, "write_file", 1, KeyboardInterrupt()),
-        (ZipWriter, "write_bytes", 1, KeyboardInterrupt()),
+        (zipfile.ZipFile, "write", 2, OSError(28, "No space left on device")),  # the media, after the collection
+        (zipfile.ZipFile, "write", 2, KeyboardInterrupt()),
+        (zipfile.ZipFile, "writestr", 1, KeyboardInterrupt()),
         (os, "replace", 1, OSError(18, "Invalid cross-device link")),
         (os, "replace", 1, KeyboardInterrupt()),
     ],

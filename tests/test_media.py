@@ -12,6 +12,7 @@ import pytest
 
 import aws_anki
 from aws_anki.media import MediaCollector
+from aws_anki.options import DeckOptions, RunOptions
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -104,8 +105,8 @@ def test_build_deck_attachments_option(vault: Path) -> None:
     write(vault / "notes" / "s3.md", "# Amazon S3\n\n- **Chart**: how objects spread over storage classes\n![[chart.png]]\n")
     write(vault / "files" / "chart.png", PNG + b"files chart")
     write(vault / "attachments" / "chart.png", PNG + b"attachments chart")
-    default = aws_anki.build_deck([vault], use_cache=False)
-    configured = aws_anki.build_deck([vault], use_cache=False, attachments="files")
+    default = aws_anki.build_deck([vault], run=RunOptions(use_cache=False))
+    configured = aws_anki.build_deck([vault], DeckOptions(attachments=("files",)), RunOptions(use_cache=False))
     assert [p.parent.name for p in default.media_files.values()] == ["attachments"]
     assert [p.parent.name for p in configured.media_files.values()] == ["files"]
 
@@ -198,7 +199,7 @@ def test_build_refuses_outside_images_end_to_end(vault: Path, tmp_path: Path) ->
         "- **Innocent**: a link out of the vault\n![[innocent.png]]\n"
         '- **Raw HTML**: an absolute source\n<img src="/etc/hostname" alt="host">\n'
     ))
-    result = aws_anki.build_deck([vault], use_cache=False)
+    result = aws_anki.build_deck([vault], run=RunOptions(use_cache=False))
     assert not result.media_files
     refused = [w for w in result.report.warnings if w.code == "outside-root"]
     assert [w.line for w in refused] == [3, 5, 7, 9]

@@ -11,9 +11,9 @@ import aws_anki
 from aws_anki import parallel
 from aws_anki.build import bundled_notes
 from aws_anki.cache import NotesCache
-from aws_anki.notes import NoteOptions
 from aws_anki.parallel import _batches, notes_all, worker_count
 from aws_anki.read import read_sources
+from aws_anki.options import DeckOptions, RunOptions
 
 
 @pytest.fixture
@@ -44,9 +44,9 @@ def test_parallel_extractions_equal_serial(many: Path) -> None:
 
 
 def test_parallel_build_makes_the_same_notes(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    serial = aws_anki.build_deck([many], jobs=1, use_cache=False, quality=True)
+    serial = aws_anki.build_deck([many], run=RunOptions(jobs=1, use_cache=False, quality=True))
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    in_workers = aws_anki.build_deck([many], jobs=2, use_cache=False, quality=True)
+    in_workers = aws_anki.build_deck([many], run=RunOptions(jobs=2, use_cache=False, quality=True))
     assert in_workers.report.workers == 2 and serial.report.workers == 0
     assert [n.guid for n in in_workers.notes] == [n.guid for n in serial.notes]
     assert in_workers.notes == serial.notes
@@ -59,8 +59,8 @@ def test_parallel_build_makes_the_same_notes(many: Path, monkeypatch: pytest.Mon
 def test_workers_fill_the_cache(many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     cache_dir = tmp_path / "cache"
-    first = aws_anki.build_deck([many], jobs=2, cache_dir=cache_dir)
-    again = aws_anki.build_deck([many], jobs=2, cache_dir=cache_dir)
+    first = aws_anki.build_deck([many], run=RunOptions(jobs=2, cache_dir=cache_dir))
+    again = aws_anki.build_deck([many], run=RunOptions(jobs=2, cache_dir=cache_dir))
     assert first.report.workers == 2
     assert again.report.files_cached == again.report.files and again.report.workers == 0
     assert again.notes == first.notes
@@ -71,14 +71,14 @@ def test_partly_cached_input_keeps_its_order(many: Path, tmp_path: Path) -> None
     cache = NotesCache(tmp_path / "cache")
     serial, _, _ = notes_all(sources, jobs=1)
     for source, made in list(zip(sources, serial))[::3]:  # every third file cached
-        cache.put(source, made, repr(NoteOptions()))
+        cache.put(source, made, DeckOptions().key())
     mixed, _, stats = notes_all(sources, jobs=2, cache=cache, min_parallel_bytes=0)
     assert mixed == serial
     assert stats.cached == len(sources[::3]) and stats.parsed == len(sources) - stats.cached
 
 
 def test_small_input_stays_in_this_process(vault: Path) -> None:
-    result = aws_anki.build_deck([vault], jobs=2, use_cache=False)
+    result = aws_anki.build_deck([vault], run=RunOptions(jobs=2, use_cache=False))
     assert result.report.workers == 0
 
 
@@ -120,7 +120,7 @@ def test_a_build_into_a_deck_loads_the_writer_while_workers_parse(many: Path, tm
     real = build._load_writer
     monkeypatch.setattr(build, "_load_writer", lambda: (calls.append("loaded"), real()))
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    built = build.build_into(tmp_path / "deck.apkg", [many], jobs=2, cache_dir=tmp_path / "cache")
+    built = build.build_into(tmp_path / "deck.apkg", [many], run=RunOptions(jobs=2, cache_dir=tmp_path / "cache"))
     assert built.report.workers == 2 and calls == ["loaded"]
     assert (tmp_path / "deck.apkg").stat().st_size > 0
 

@@ -7,6 +7,7 @@ import pytest
 
 import aws_anki
 from aws_anki.errors import InputError
+from aws_anki.options import DeckOptions, RunOptions
 
 
 def test_build_deck_returns_inspectable_notes(vault: Path) -> None:
@@ -94,7 +95,7 @@ def test_reverse_cards_for_short_name_definitions_only(tmp_path: Path) -> None:
         "# Amazon SQS\n\n- **Visibility timeout**: hides a received message from other consumers\n"
         "- **Use cases**: decoupling producers from consumers\n- **Retention**: 4 days\n"
     )
-    short = {n.fields[0]: n for n in aws_anki.build_deck([tmp_path], reverse="short").notes}
+    short = {n.fields[0]: n for n in aws_anki.build_deck([tmp_path], DeckOptions(reverse="short")).notes}
     assert short["Visibility timeout"].field("Reverse") == "1" and short["Visibility timeout"].cards == 2
     assert next(v for k, v in short.items() if k.endswith("use cases")).field("Reverse") == ""  # a label, not a name
     assert short["Retention"].field("Reverse") == ""  # "4 days" names nothing
@@ -109,20 +110,20 @@ def test_cycle_collector_is_back_on_and_nothing_left_frozen(vault: Path, tmp_pat
             self.me = self
 
     assert gc.isenabled()
-    aws_anki.build_into(tmp_path / "deck.apkg", [vault], cache_dir=tmp_path / "cache", jobs=1)
+    aws_anki.build_into(tmp_path / "deck.apkg", [vault], run=RunOptions(cache_dir=tmp_path / "cache", jobs=1))
     assert gc.isenabled() and gc.get_freeze_count() == 0
     Cycle()  # garbage with a cycle, made after the build: the collector still finds it
     assert gc.collect() >= 1
     gc.disable()
     try:
-        aws_anki.build_deck([vault], jobs=1)
+        aws_anki.build_deck([vault], run=RunOptions(jobs=1))
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:
         gc.enable()
     gc.freeze()  # a program that froze its objects (a pre-fork server) finds them still frozen
     try:
         frozen = gc.get_freeze_count()
-        aws_anki.build_deck([vault], jobs=1)
+        aws_anki.build_deck([vault], run=RunOptions(jobs=1))
         assert gc.get_freeze_count() == frozen and gc.isenabled()
     finally:
         gc.unfreeze()

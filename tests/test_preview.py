@@ -20,12 +20,13 @@ from aws_anki.preview import (
     reveal_cloze,
     write_preview,
 )
+from aws_anki.options import DeckOptions, RunOptions
 
 
 @pytest.fixture(scope="module")
 def bundled() -> aws_anki.BuildResult:
     """The bundled notes, built once for this module (with reverse cards for short definitions)."""
-    return aws_anki.build_deck(reverse="short")
+    return aws_anki.build_deck(None, DeckOptions(reverse="short"))
 
 
 def _page(result: aws_anki.BuildResult) -> BeautifulSoup:
@@ -65,7 +66,7 @@ def _faces(soup: BeautifulSoup) -> dict[tuple[str, int], tuple[str, str]]:
 
 @pytest.mark.parametrize("reverse", ["none", "all"])
 def test_one_item_per_card(vault: Path, reverse: str) -> None:
-    result = aws_anki.build_deck([vault], reverse=reverse)
+    result = aws_anki.build_deck([vault], DeckOptions(reverse=reverse))
     soup = _page(result)
     items = soup.select("article.pv-item")
     assert len(items) == result.report.cards == sum(note.cards for note in result.notes)
@@ -89,7 +90,7 @@ def test_fronts_and_backs_match_real_anki(vault: Path, tmp_path: Path, reverse: 
     pytest.importorskip("anki")
     from anki_harness import import_apkg, open_collection, rendered_cards
 
-    result = aws_anki.build_deck([vault], reverse=reverse)
+    result = aws_anki.build_deck([vault], DeckOptions(reverse=reverse))
     result.write(tmp_path / "deck.apkg", use_state=False)
     with open_collection(tmp_path / "anki") as col:
         import_apkg(col, tmp_path / "deck.apkg")
@@ -225,7 +226,7 @@ def test_cloze_rendering_follows_anki() -> None:
 
 
 def test_reverse_card_only_when_reverse_is_filled(vault: Path) -> None:
-    note = next(n for n in aws_anki.build_deck([vault], reverse="all").notes if n.note_type == "basic" and n.cards == 2)
+    note = next(n for n in aws_anki.build_deck([vault], DeckOptions(reverse="all")).notes if n.note_type == "basic" and n.cards == 2)
     cards = preview_cards(note)
     assert [(c.ord, c.template) for c in cards] == [(0, "Card 1"), (1, "Reverse")]
     assert "Which term is this?" in cards[1].question
@@ -245,7 +246,7 @@ def test_preview_page_is_readable_like_any_new_file(tmp_path: Path) -> None:
     (notes / "s3.md").write_text("# Amazon S3\n\n- **Durability**: eleven nines\n", encoding="utf-8")
     mask = os.umask(0o022)
     try:
-        page = write_preview(aws_anki.build_deck([notes], use_cache=False), tmp_path / "preview.html")
+        page = write_preview(aws_anki.build_deck([notes], run=RunOptions(use_cache=False)), tmp_path / "preview.html")
     finally:
         os.umask(mask)
     assert page.stat().st_mode & 0o777 == 0o644

@@ -17,6 +17,7 @@ import pytest
 
 import aws_anki
 from aws_anki.preview import write_preview
+from aws_anki.options import DeckOptions
 
 pytest.importorskip("selenium")
 
@@ -69,7 +70,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> aws_anki.BuildResult:
     """The fixture vault, with reverse cards and one note made deliberately wide."""
     vault = tmp_path_factory.mktemp("vault") / "vault"
     shutil.copytree(FIXTURES / "vault", vault)
-    result = aws_anki.build_deck([vault], reverse="all")
+    result = aws_anki.build_deck([vault], DeckOptions(reverse="all"))
     index, basic = next((i, n) for i, n in enumerate(result.notes) if n.note_type == "basic" and n.cards == 1)
     extra = '<img src="flow-0123456789.svg" alt="flow">'  # an image, whatever the extractor attaches
     wide = replace(basic, fields=(basic.fields[0], WIDE_BACK, basic.fields[2], extra, *basic.fields[4:]))

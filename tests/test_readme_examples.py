@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_anki
+from aws_anki.options import RunOptions
 
 NOTES = """# AWS Lambda
 
@@ -21,7 +22,7 @@ NOTES = """# AWS Lambda
 
 def test_readme_examples(tmp_path: Path) -> None:
     (tmp_path / "lambda.md").write_text(NOTES, encoding="utf-8")
-    result = aws_anki.build_deck([tmp_path], use_cache=False, quality=True)
+    result = aws_anki.build_deck([tmp_path], run=RunOptions(use_cache=False, quality=True))
     by_line = {int(n.source.rsplit(":", 1)[1]): n for n in result.notes}
     assert by_line[5].fields[0] == "executions are billed in {{c1::<b>1 ms increments</b>}}"
     assert by_line[6].fields[0] == "Retention defaults to {{c1::24 hours}}"  # a plain line, no markup

@@ -30,6 +30,7 @@ from anki_harness import (  # noqa: E402
 
 import aws_anki  # noqa: E402
 from aws_anki import models  # noqa: E402
+from aws_anki.options import RunOptions
 
 FIXTURES_VAULT = Path(__file__).parent / "fixtures" / "vault"
 
@@ -64,9 +65,7 @@ class Scenario:
         self.out = root / "deck.apkg"
         self.cache = root / "cache"
         self.col = col
-        self.writer = writer  # "write": BuildResult.write; "build_into": the CLI's way, kept collection
-        self.in_place = 0  # builds that updated the kept collection instead of writing a new one
-        self.expect_new_collection = False  # a change (templates) that must not update in place
+        self.writer = writer  # "write": BuildResult.write; "build_into": the CLI's way (cache, up-to-date record)
         (self.vault / "compute").mkdir(parents=True)
         (self.vault / "integration").mkdir()
         self.write("compute/lambda.md", LAMBDA)
@@ -104,32 +103,22 @@ def _build(writer: str, vault: Path, out: Path, cache: Path) -> aws_anki.WriteRe
     """Build `vault` into `out` the `writer` way."""
     if writer == "write":
         return aws_anki.build_deck([vault]).write(out)
-    return aws_anki.build_into(out, [vault], cache_dir=cache).written
+    return aws_anki.build_into(out, [vault], run=RunOptions(cache_dir=cache)).written
 
 
 @pytest.fixture(params=["write", "build_into"])
 def scenario(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
-    """Each scenario twice: written by BuildResult.write (a new collection every time), and by
-    build_into, which updates the collection kept from build 1 in place for build 2.
+    """Each scenario twice: written by BuildResult.write, and by build_into (the CLI's way: per-file
+    cache and up-to-date record).
 
     The builds read a fixed clock an hour ahead of the wall clock: the learner's edit in Anki
     (stamped with the wall clock) is always older than the rebuild, as when one rebuilds an hour
     later. A build that stamped unchanged notes "now" would then overwrite the edit every time,
     not only when the wall clock ticked over a second between the edit and the build."""
-    from aws_anki import package
-
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 3600))
     with open_collection(tmp_path / "anki") as col:
         scene = Scenario(tmp_path, col, request.param)
-        update = package._update_collection
-
-        def counted(*args: object, **kwargs: object) -> object:
-            scene.in_place += 1
-            return update(*args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(package, "_update_collection", counted)
         scene.build()
-        assert scene.in_place == 0
         first = scene.import_()
         assert first.new == col.note_count() == 7
         scene.study()
@@ -147,8 +136,6 @@ def _check(scene: Scenario, change: Callable[[Scenario], None], *, updated: int,
     reviews = revlog_count(scene.col)
     change(scene)
     written = scene.build()
-    if scene.writer == "build_into" and not written.up_to_date:
-        assert scene.in_place == (0 if scene.expect_new_collection else 1)
     summary = scene.import_()
     assert (summary.new, summary.updated, summary.conflicting) == (new, updated, 0), summary
     assert scene.col.note_count() == notes_before + new
@@ -240,7 +227,6 @@ def test_template_change_updates_note_type_in_place(scenario: Scenario, monkeypa
     changed = dataclasses.replace(models.basic_type(), css=models.basic_type().css + "\n" + marker + "\n")
     monkeypatch.setattr("aws_anki.models.basic_type", lambda: changed)
     monkeypatch.setattr("aws_anki.package.basic_type", lambda: changed)
-    scenario.expect_new_collection = True  # new templates: the note types in the col row change
     assert not _check(scenario, lambda s: None, updated=0).up_to_date
     assert len(scenario.col.models.all_names_and_ids()) == notetypes
     scenario.col.models._clear_cache()

@@ -14,6 +14,7 @@ import aws_anki
 from aws_anki.notes import CardNote, html_to_plain
 from aws_anki.parse import parse_tokens
 from aws_anki.render import CLOZE_CLOSE, CLOZE_HINT, CODE_BACKGROUND, CODE_FOREGROUND, cloze_open, code_html, finish_cloze, sanitize
+from aws_anki.options import DeckOptions, RunOptions
 
 NOTES = Path(__file__).parent / "fixtures" / "rich" / "notes"
 STYLE_CSS = Path(__file__).resolve().parents[1] / "templates" / "style.css"
@@ -21,7 +22,7 @@ STYLE_CSS = Path(__file__).resolve().parents[1] / "templates" / "style.css"
 
 @pytest.fixture(scope="module")
 def rich() -> aws_anki.BuildResult:
-    return aws_anki.build_deck([NOTES], attachments="files", use_cache=False)
+    return aws_anki.build_deck([NOTES], DeckOptions(attachments=("files",)), RunOptions(use_cache=False))
 
 
 def note(result: aws_anki.BuildResult, front: str) -> CardNote:
@@ -321,7 +322,7 @@ def test_cloze_syntax_in_and_around_deletions_in_real_anki(tmp_path: Path) -> No
     pytest.importorskip("anki")
     from anki_harness import import_apkg, open_collection, rendered_cards
 
-    result = aws_anki.build_deck([NOTES / "management"], use_cache=False)
+    result = aws_anki.build_deck([NOTES / "management"], run=RunOptions(use_cache=False))
     assert {int(n.source.rsplit(":", 1)[1]) for n in result.notes} == set(DELETIONS)
     assert all(n.note_type == "cloze" for n in result.notes)
     out = tmp_path / "cloze.apkg"

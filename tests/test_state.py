@@ -125,7 +125,7 @@ def _route(route: str, vault: Path, tmp_path: Path) -> Path:
     """Build `vault` and settle its notes the `route` way; the state file that route keeps."""
     import aws_anki
 
-    result = aws_anki.build_deck([vault], use_cache=False)
+    result = aws_anki.build_deck([vault], run=aws_anki.RunOptions(use_cache=False))
     if route == "build":
         out = tmp_path / "deck.apkg"
         result.write(out)

@@ -25,6 +25,7 @@ from aws_anki.stats import (
     split_sentences,
     visible_text,
 )
+from aws_anki.options import RunOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 # Every bold span and definition line is on a card or reported as making none (`inspect
@@ -107,11 +108,11 @@ def _assert_good(result: aws_anki.BuildResult) -> None:
 
 
 def test_fixtures_have_no_defects_and_are_covered() -> None:
-    _assert_good(aws_anki.build_deck([FIXTURES], use_cache=False, jobs=1, quality=True))
+    _assert_good(aws_anki.build_deck([FIXTURES], run=RunOptions(use_cache=False, jobs=1, quality=True)))
 
 
 def test_real_notes_have_no_defects_and_are_covered(real_notes: Path) -> None:
-    result = aws_anki.build_deck([real_notes], use_cache=False, jobs=1, quality=True)
+    result = aws_anki.build_deck([real_notes], run=RunOptions(use_cache=False, jobs=1, quality=True))
     _assert_good(result)
     found = result.report.quality
     assert found is not None
@@ -121,7 +122,7 @@ def test_real_notes_have_no_defects_and_are_covered(real_notes: Path) -> None:
 
 
 def test_report_coverage_is_the_quality_coverage(vault: Path) -> None:
-    report = aws_anki.build_deck([vault], use_cache=False, jobs=1, quality=True).report
+    report = aws_anki.build_deck([vault], run=RunOptions(use_cache=False, jobs=1, quality=True)).report
     assert report.quality is not None
     assert (report.bold_spans, report.bold_covered) == (report.quality.bold_spans, report.quality.bold_covered)
     data = report.as_dict()["quality"]
@@ -130,7 +131,7 @@ def test_report_coverage_is_the_quality_coverage(vault: Path) -> None:
 
 def test_quality_is_measured_only_when_asked(vault: Path) -> None:
     # A plain build (what `aws-anki build` runs) skips the quality pass; it reports None, not zeros.
-    report = aws_anki.build_deck([vault], use_cache=False, jobs=1).report
+    report = aws_anki.build_deck([vault], run=RunOptions(use_cache=False, jobs=1)).report
     assert report.quality is None and report.bold_spans is None
     assert report.as_dict()["coverage"] is None and report.notes > 0
 

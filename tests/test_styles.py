@@ -74,7 +74,7 @@ def _notes(name: str) -> tuple[Any, ...]:
     """The notes built from one fixture file, built once per test session."""
     import aws_anki
 
-    return tuple(aws_anki.build_deck([STYLES / f"{name}.md"], use_cache=False).notes)
+    return tuple(aws_anki.build_deck([STYLES / f"{name}.md"], run=aws_anki.RunOptions(use_cache=False)).notes)
 
 
 def _lines_of(note: Any, name: str) -> set[int]:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 import aws_anki
 from aws_anki.cli import cli
 from aws_anki.services import load_catalog
+from aws_anki.options import DeckOptions
 
 HAND_CHECKED = Path(__file__).parent / "fixtures" / "services" / "real_lines.tsv"
 
@@ -72,7 +73,7 @@ def test_unknown_front_matter_service_is_a_warning(tmp_path: Path) -> None:
 def test_tags_are_hierarchical_flat_and_per_file(vault: Path) -> None:
     note = next(n for n in aws_anki.build_deck([vault]).notes if n.fields[0] == "Maximum timeout")
     assert note.tags[:3] == ("AWS::Compute::Lambda", "Lambda", "file::lambda")
-    custom = next(n for n in aws_anki.build_deck([vault], tag_prefix="Cert", file_tags=False).notes if n.fields[0] == "Maximum timeout")
+    custom = next(n for n in aws_anki.build_deck([vault], DeckOptions(tag_prefix="Cert", file_tags=False)).notes if n.fields[0] == "Maximum timeout")
     assert custom.tags[:2] == ("Cert::Compute::Lambda", "Lambda") and not any(t.startswith("file::") for t in custom.tags)
 
 
@@ -81,7 +82,7 @@ def test_tags_are_hierarchical_flat_and_per_file(vault: Path) -> None:
     [("none", "AWS"), ("category", "AWS::Compute"), ("service", "AWS::Compute::AWS Lambda"), ("file", "AWS::compute::lambda")],
 )
 def test_deck_layouts(vault: Path, layout: str, deck: str) -> None:
-    note = next(n for n in aws_anki.build_deck([vault], deck_by=layout).notes if n.fields[0] == "Maximum timeout")
+    note = next(n for n in aws_anki.build_deck([vault], DeckOptions(deck_by=layout)).notes if n.fields[0] == "Maximum timeout")
     assert note.deck == deck
 
 

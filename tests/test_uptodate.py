@@ -11,13 +11,14 @@ from aws_anki import build_into
 from aws_anki.build import DeckBuild
 from aws_anki.cli import cli
 from aws_anki.uptodate import record_path
+from aws_anki.options import DeckOptions, RunOptions
 
 
 MISSING_IMAGE = "# Amazon S3\n\n- **Bucket policy**: JSON rules on a bucket ![[policy-diagram.png]]\n"
 
 
-def _build(vault: Path, out: Path, cache: Path, **options: object) -> DeckBuild:
-    return build_into(out, [vault], cache_dir=cache, jobs=1, **options)
+def _build(vault: Path, out: Path, cache: Path, deck: DeckOptions = DeckOptions(), use_cache: bool = True) -> DeckBuild:
+    return build_into(out, [vault], deck, RunOptions(cache_dir=cache, jobs=1, use_cache=use_cache))
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_unchanged_rebuild_leaves_the_deck_alone(vault: Path, built: tuple[Path,
                                     "image-changed", "image-added", "record-corrupt", "other-options"])
 def test_any_change_makes_a_full_build(vault: Path, built: tuple[Path, Path, DeckBuild], change: str) -> None:
     out, cache, first = built
-    options: dict[str, object] = {}
+    deck = DeckOptions()
     if change == "edit-note":
         note = vault / "compute" / "lambda.md"
         note.write_text(note.read_text() + "\n- **Default timeout**: 3 seconds\n")
@@ -68,18 +69,18 @@ def test_any_change_makes_a_full_build(vault: Path, built: tuple[Path, Path, Dec
     elif change == "record-corrupt":
         record_path(cache, out).write_text("{not json")
     elif change == "other-options":
-        options["reverse"] = "all"
-    again = _build(vault, out, cache, **options)
+        deck = DeckOptions(reverse="all")
+    again = _build(vault, out, cache, deck)
     assert not again.written.up_to_date and again.result is not None
     assert out.is_file()
     # ... and the build after it is up to date again.
-    assert _build(vault, out, cache, **options).written.up_to_date
+    assert _build(vault, out, cache, deck).written.up_to_date
 
 
 def test_no_cache_or_no_state_always_builds(vault: Path, built: tuple[Path, Path, DeckBuild]) -> None:
     out, cache, _ = built
     assert not _build(vault, out, cache, use_cache=False).written.up_to_date
-    assert not build_into(out, [vault], cache_dir=cache, use_state=False).written.up_to_date
+    assert not build_into(out, [vault], run=RunOptions(cache_dir=cache), use_state=False).written.up_to_date
 
 
 def test_a_failed_write_is_never_up_to_date(vault: Path, built: tuple[Path, Path, DeckBuild],
@@ -91,7 +92,7 @@ def test_a_failed_write_is_never_up_to_date(vault: Path, built: tuple[Path, Path
     def fail(*args: object, **kwargs: object) -> int:
         raise OSError("disk full")
 
-    monkeypatch.setattr("aws_anki.package._store", fail)  # full writes and in-place updates alike
+    monkeypatch.setattr("aws_anki.package._store", fail)
     with pytest.raises(OSError):
         _build(vault, out, cache)
     monkeypatch.undo()

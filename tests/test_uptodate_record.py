@@ -1,14 +1,11 @@
-"""The up-to-date record in two parts (a header the check reads; the kept collection's notes, which only
-a build that is not up to date reads) and a check on the files' bytes, not their decoded text.
-Correctness only: no timings here (see benchmarks/run.py)."""
+"""The up-to-date record (one header per output path) and a check on the files' bytes, not their
+decoded text. Correctness only: no timings here (see benchmarks/run.py)."""
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,18 +13,15 @@ import pytest
 import aws_anki
 from aws_anki import build_into
 from aws_anki.build import DeckBuild
+from aws_anki.options import RunOptions
 from aws_anki.read import decode_sources, read_sources, scan_sources
-from aws_anki.uptodate import kept_path, record_path
+from aws_anki.uptodate import record_path
 
 NOW = 1_800_000_000
 
 
-def _build(vault: Path, out: Path, cache: Path, now: int = NOW, **options: object) -> DeckBuild:
-    return build_into(out, [vault], cache_dir=cache, jobs=1, now=now, **options)
-
-
-def _notes_part(cache: Path, out: Path) -> Path:
-    return kept_path(cache, out).with_suffix(".notes")
+def _build(vault: Path, out: Path, cache: Path, now: int = NOW) -> DeckBuild:
+    return build_into(out, [vault], run=RunOptions(cache_dir=cache, jobs=1), now=now)
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -36,109 +30,24 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
-def _notes_in(apkg: Path, where: Path) -> dict[str, tuple[str, str]]:
-    """GUID -> (fields, tags) of every note in a package."""
-    with zipfile.ZipFile(apkg) as archive:
-        archive.extract("collection.anki2", where)
-    with sqlite3.connect(where / "collection.anki2") as db:
-        return {guid: (fields, tags) for guid, fields, tags in db.execute("SELECT guid, flds, tags FROM notes")}
-
-
-def _same_as_a_new_deck(vault: Path, out: Path, tmp_path: Path, now: int) -> bool:
-    reference = tmp_path / "reference" / out.name
-    reference.parent.mkdir(parents=True, exist_ok=True)
-    aws_anki.build_deck([vault], use_cache=False, jobs=1).write(reference, use_state=False, now=now)
-    return _notes_in(out, tmp_path / "ours") == _notes_in(reference, tmp_path / "theirs")
-
-
-@pytest.fixture
-def updates(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per in-place update of a kept collection."""
-    from aws_anki import package
-
-    calls: list[int] = []
-    update = package._update_collection
-    monkeypatch.setattr(package, "_update_collection", lambda *a, **k: calls.append(1) or update(*a, **k))
-    return calls
-
-
-def test_the_check_reads_the_header_only(vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_to_date_reports_every_note_of_the_deck(vault: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     first = _build(vault, out, cache)
     header = json.loads(record_path(cache, out).read_text(encoding="utf-8"))
-    assert "notes" not in header and len(header["guids"]) == first.report.notes
-    assert _notes_part(cache, out).is_file()
-
-    def must_not_read(*args: object) -> None:
-        raise AssertionError("an up-to-date check read the kept collection's notes")
-
-    monkeypatch.setattr("aws_anki.uptodate._load_notes", must_not_read)
+    assert len(header["guids"]) == first.report.notes
     again = _build(vault, out, cache)
-    assert again.written.up_to_date
+    assert again.written.up_to_date and again.result is None
     assert sorted(again.written.changes.unchanged) == sorted(header["guids"])
     assert again.report.files_cached == again.report.files == first.report.files
 
 
-@pytest.mark.parametrize("damage", ["missing", "not-json", "truncated", "another-build", "one-id-changed"])
-def test_a_damaged_notes_part_is_no_base(vault: Path, tmp_path: Path, updates: list[int], damage: str) -> None:
-    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
-    lambda_md = vault / "compute" / "lambda.md"
-    _build(vault, out, cache)
-    notes = _notes_part(cache, out)
-    earlier = notes.read_bytes()
-    _edit(lambda_md, "15 minutes", "16 minutes")
-    _build(vault, out, cache, now=NOW + 100)
-    assert updates == [1]  # the notes part is read when a build is not up to date ...
-    if damage == "missing":
-        notes.unlink()
-    elif damage == "not-json":
-        notes.write_bytes(b"{not json")
-    elif damage == "truncated":
-        notes.write_bytes(notes.read_bytes()[:100])
-    elif damage == "another-build":  # well formed, but not the notes the header was written with
-        notes.write_bytes(earlier)
-    elif damage == "one-id-changed":
-        raw = json.loads(notes.read_bytes())
-        raw["id"][0] += 1
-        notes.write_text(json.dumps(raw, separators=(",", ":")), encoding="utf-8")
-    # ... only then: damaged, it never updates the collection, and the deck is still right.
-    assert _build(vault, out, cache, now=NOW + 100).written.up_to_date
-    _edit(lambda_md, "16 minutes", "17 minutes")
-    rebuilt = _build(vault, out, cache, now=NOW + 200)
-    assert not rebuilt.written.up_to_date and updates == [1]
-    assert len(rebuilt.written.changes.updated) == 1
-    assert _same_as_a_new_deck(vault, out, tmp_path, NOW + 200)
-    # That build kept a new collection, with notes the next one updates in place.
-    _edit(lambda_md, "17 minutes", "18 minutes")
-    _build(vault, out, cache, now=NOW + 300)
-    assert updates == [1, 1]
-    assert _same_as_a_new_deck(vault, out, tmp_path / "again", NOW + 300)
-
-
-def test_an_old_record_is_no_record(vault: Path, tmp_path: Path, updates: list[int]) -> None:
+def test_an_old_record_is_no_record(vault: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     _build(vault, out, cache)
     header = json.loads(record_path(cache, out).read_text(encoding="utf-8"))
-    old = {k: v for k, v in header.items() if k not in ("guids", "notes_sha256")}
-    record_path(cache, out).write_text(json.dumps({**old, "version": 1, "notes": {"guid": [], "id": [], "digest": []}}))
-    again = _build(vault, out, cache)
-    assert not again.written.up_to_date and updates == []
+    record_path(cache, out).write_text(json.dumps({**header, "version": 2}))
+    assert not _build(vault, out, cache).written.up_to_date
     assert _build(vault, out, cache).written.up_to_date
-
-
-def test_up_to_date_lists_every_note_when_no_collection_was_kept(vault: Path, tmp_path: Path) -> None:
-    fcntl = pytest.importorskip("fcntl")
-    out, cache = tmp_path / "out.apkg", tmp_path / "cache"
-    _build(vault, out, cache)
-    _edit(vault / "compute" / "lambda.md", "15 minutes", "16 minutes")
-    kept = kept_path(cache, out)
-    with open(kept.with_name(kept.name + ".lock"), "wb") as other_build:
-        fcntl.flock(other_build, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        busy = _build(vault, out, cache, now=NOW + 100)  # keeps no collection
-    assert json.loads(record_path(cache, out).read_text(encoding="utf-8"))["kept_at"] == ""
-    again = _build(vault, out, cache, now=NOW + 100)
-    assert again.written.up_to_date
-    assert len(again.written.changes.unchanged) == busy.report.notes > 0
 
 
 @pytest.mark.parametrize("change", ["crlf", "byte-order-mark", "binary-file", "empty-file", "front-matter-only"])
@@ -202,8 +111,9 @@ def test_an_up_to_date_build_imports_no_pipeline(vault: Path, tmp_path: Path) ->
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     _build(vault, out, cache)
     loaded = _loaded_after(
-        "import aws_anki\n"
-        f"built = aws_anki.build_into({str(out)!r}, [{str(vault)!r}], cache_dir={str(cache)!r}, jobs=1, now={NOW})\n"
+        "import pathlib\nimport aws_anki\n"
+        f"run = aws_anki.RunOptions(cache_dir=pathlib.Path({str(cache)!r}), jobs=1)\n"
+        f"built = aws_anki.build_into({str(out)!r}, [{str(vault)!r}], run=run, now={NOW})\n"
         "assert built.written.up_to_date, built"
     )
     assert "aws_anki.uptodate" in loaded
@@ -215,7 +125,8 @@ def test_the_command_line_imports_no_pipeline_at_start() -> None:
     assert loaded.isdisjoint(PIPELINE), sorted(loaded & set(PIPELINE))
 
 
-@pytest.mark.parametrize("damage", ["deeply-nested", "not-utf-8", "fields-missing", "guids-not-strings", "lookups-wrong-shape"])
+@pytest.mark.parametrize("damage", ["deeply-nested", "not-utf-8", "fields-missing", "guids-not-strings", "lookups-wrong-shape",
+                                    "report-wrong-shape"])
 def test_a_damaged_header_is_no_record(vault: Path, tmp_path: Path, damage: str) -> None:
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     _build(vault, out, cache)
@@ -226,11 +137,13 @@ def test_a_damaged_header_is_no_record(vault: Path, tmp_path: Path, damage: str)
         record_path(cache, out).write_bytes(b"\xff\xfe\x00")
     else:
         if damage == "fields-missing":
-            del header["kept_at"]
+            del header["media"]
         elif damage == "guids-not-strings":
             header["guids"] = list(range(len(header["guids"])))
         elif damage == "lookups-wrong-shape":
             header["lookups"] = [[1, 2]]
+        elif damage == "report-wrong-shape":
+            header["report"]["notes_by_kind"] = [1, 2]
         record_path(cache, out).write_text(json.dumps(header), encoding="utf-8")
     assert not _build(vault, out, cache).written.up_to_date
     assert _build(vault, out, cache).written.up_to_date
