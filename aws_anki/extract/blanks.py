@@ -10,6 +10,7 @@ by the words around it. A gloss right after a blank goes into it (`with_gloss`).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Sequence
 
 from ..services import load_catalog
@@ -208,11 +209,20 @@ def guessable(text: str, start: int, end: int, shown: Sequence[str]) -> bool:
         kind = "number"
     elif _ACRONYM.fullmatch(part):
         kind = "acronym"
-    elif any(a == 0 and b == len(part) for a, b, _ in load_catalog().mentions(part)):
+    elif _names_service(part, text[:start], text[end:]):
         kind = "service"
     else:
         kind = "term"
     return not worth_blanking(text, KeyTerm(start, end, kind, part), shown, marked=True)
+
+
+def _names_service(part: str, before: str, after: str) -> bool:
+    """Whether a marked span is an AWS service's name, asked only where that changes the verdict
+    (before a noun it would qualify, or after the other half of a pair): the catalog lookup is
+    the dearest check of a bold line."""
+    if not (_QUALIFIED_NOUN.match(after) or _MARKED_MODIFIED_NOUN.match(after) or _PAIR_BEFORE.search(before)):
+        return False
+    return any(a == 0 and b == len(part) for a, b, _ in load_catalog().mentions(part))
 
 
 def _spelled_out(text: str, acronym: str) -> bool:
@@ -314,6 +324,7 @@ def _singular(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=4096)  # the headings of a section are compared with each of its blanks
 def _stems(text: str) -> str:
     """Text as `fold` sees it, each word made singular, words separated by one space."""
     return " ".join(_singular(w) for w in _FOLD.sub(" ", text.casefold()).split())
