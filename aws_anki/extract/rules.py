@@ -7,6 +7,7 @@ pair in `tests/fixtures/extract/`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
@@ -119,6 +120,14 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     if restates(inline_text(term), inline_text(body)):
         builder.skip(line.line, "tautology", line.text)  # "Security: security recommendations"
         return False
+    answer = inline_text(body).strip()
+    if _TRAILING_OFF.search(answer) or (not statement.extra and _LEADING_ON.search(answer)):
+        builder.skip(line.line, "open-answer", line.text)  # "Management events: create subnet, create trail, ..."
+        return False
+    if _statement_term(inline_text(term).strip(" :")):
+        builder.skip(line.line, "statement-term", line.text)  # "Memcached shouldn't go over 90% CPU: add nodes"
+        return False
+    body = _without_quote_mark(body)
     pattern = "bold-term" if line.tokens[0]["type"] == "strong" else "plain-term"
     builder.add(builder.definition(term, body, line.line, statement.extra, statement.path, pattern))
     return True
@@ -128,6 +137,27 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
 _NOT_A_NAME_START = frozenset("under for with in on by from".split())
 # ... and comparatives that ask nothing alone ("Lower: faster propagation").
 _COMPARATIVES = frozenset("lower higher faster slower cheaper bigger smaller larger better worse more less".split())
+
+
+# An answer that trails off: a learner cannot check what is left out ("create trail, ...", "such as").
+_TRAILING_OFF = re.compile(r"(?:…|\.\.\.|\betc\.?)\s*\)?$", re.I)
+# ... or that announces what follows when nothing follows (its sub-items would be on the back).
+_LEADING_ON = re.compile(r"\b(?:like|such as|including|includes?|e\.g\.?)\s*$", re.I)
+_CLAUSE_MARK = re.compile(r"\b(?:is|are|was|were|can|cannot|can't|will|should|shouldn't|must|uses|has|have|does|doesn't|isn't|aren't)\b", re.I)
+
+
+def _statement_term(term: str) -> bool:
+    """Whether a definition's "term" is a statement of its own ("CF uses UserData and cfn-init"):
+    the fact is on the front, and the back only comments on it."""
+    return len(term.split()) >= 4 and _CLAUSE_MARK.search(term) is not None
+
+
+def _without_quote_mark(tokens: Sequence[Token]) -> Sequence[Token]:
+    """An answer without the `>` some notes put before it ("command: > what it does")."""
+    if tokens and tokens[0]["type"] == "text" and tokens[0]["raw"].lstrip().startswith(">"):
+        raw = tokens[0]["raw"].lstrip()[1:].lstrip()
+        return [{"type": "text", "raw": raw}, *tokens[1:]] if raw else list(tokens[1:])
+    return tokens
 
 
 def _only_links(tokens: Sequence[Token]) -> bool:
