@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import BuildWarning
 from .models import BASIC_FIELDS, CLOZE_FIELDS
-from .options import DECK_LAYOUTS, REVERSE_MODES  # noqa: F401 (part of this module's interface)
+from .options import DeckOptions
 from .render import escape_anki_markup, finish_cloze, rewrite_images, sanitize
 from .glyphs import strip_heading_noise
 from .services import Catalog, Service, load_catalog, resolve_path
@@ -57,18 +57,6 @@ _CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 # Given a media reference, its file, line: the name the file has in the package, or None if missing.
 MediaResolver = Callable[[str, str, int], "str | None"]
-
-
-@dataclass(frozen=True)
-class NoteOptions:
-    """How facts become notes: deck name and layout, tags, reverse cards."""
-
-    deck_name: str = "AWS"
-    deck_by: str = "none"
-    reverse: str = "none"
-    tag_prefix: str = "AWS"
-    file_tags: bool = True
-    secondary_tags: bool = False
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big vault holds hundreds of thousands of these
@@ -139,7 +127,7 @@ class FileNotes:
 def file_notes(
     extraction: Extraction,
     *,
-    options: NoteOptions = NoteOptions(),
+    options: DeckOptions = DeckOptions(),
     media: MediaResolver | None = None,
     catalog: Catalog | None = None,
 ) -> FileNotes:
@@ -257,7 +245,7 @@ class _Shared:
     instead of once per note: a section's notes get one context, tag and deck string object each
     (pickle keeps them shared on the way back from a worker)."""
 
-    def __init__(self, extraction: Extraction, file_service: Service | None, options: NoteOptions, catalog: Catalog):
+    def __init__(self, extraction: Extraction, file_service: Service | None, options: DeckOptions, catalog: Catalog):
         self.extraction, self.file_service, self.options, self.catalog = extraction, file_service, options, catalog
         self._places: dict[tuple[str, ...], tuple[tuple[Service, ...], str, str, str]] = {}
         self._tags: dict[tuple[Service, ...], tuple[tuple[str, ...], str]] = {}
@@ -449,7 +437,7 @@ def _spelling_words(service: Service) -> frozenset[str]:
     return frozenset(words)
 
 
-def note_tags(services: Sequence[Service], extraction: Extraction, options: NoteOptions) -> tuple[str, ...]:
+def note_tags(services: Sequence[Service], extraction: Extraction, options: DeckOptions) -> tuple[str, ...]:
     """Hierarchical service tags, flat service tags, the file's tag and front-matter tags."""
     tags: list[str] = []
     prefix = _tag_safe(options.tag_prefix)
@@ -467,7 +455,7 @@ def note_tags(services: Sequence[Service], extraction: Extraction, options: Note
     return tuple(dict.fromkeys(unicodedata.normalize("NFC", t) for t in tags if t))
 
 
-def deck_name(options: NoteOptions, service: Service | None, extraction: Extraction) -> str:
+def deck_name(options: DeckOptions, service: Service | None, extraction: Extraction) -> str:
     """The deck a note goes to under the chosen layout (`::` separates levels)."""
     base = str(extraction.metadata.get("deck") or options.deck_name)
     if options.deck_by == "category":
@@ -526,7 +514,7 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def _wants_reverse(fact: Fact, options: NoteOptions) -> bool:
+def _wants_reverse(fact: Fact, options: DeckOptions) -> bool:
     if fact.kind != "definition" or options.reverse == "none":
         return False
     if options.reverse == "all":
