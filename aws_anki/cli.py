@@ -301,7 +301,7 @@ def _inspect_sample(result: BuildResult, size: int, seed: int, no_source: bool, 
         if as_json:
             data: dict[str, object] = {"card": number, "front": front, "back": back}
             if not no_source:
-                data.update(source=card.note.source, kind=card.note.kind, template=card.template)
+                data.update(source=str(card.note.source), kind=card.note.kind, template=card.template)
             click.echo(json.dumps(data, ensure_ascii=False))
             continue
         where = "" if no_source else f" — {card.note.source} ({card.note.kind})"
@@ -317,8 +317,8 @@ def note_as_dict(note: CardNote) -> dict[str, object]:
         "deck": note.deck,
         "service": note.service,
         "context": note.context,
-        "source": note.source,
-        "merged_sources": list(note.merged_sources),
+        "source": str(note.source),
+        "merged_sources": list(map(str, note.merged_sources)),
         "tags": list(note.tags),
         "fields": dict(zip(note.field_names, note.fields)),
         "cards": note.cards,

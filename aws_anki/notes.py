@@ -24,6 +24,7 @@ from .options import DeckOptions
 from .render import escape_anki_markup, finish_cloze, rewrite_images, sanitize
 from .glyphs import strip_heading_noise
 from .services import Catalog, Service, load_catalog, resolve_path
+from .source import Source
 
 if TYPE_CHECKING:
     from .extract import Extraction, Fact
@@ -72,8 +73,8 @@ class CardNote:
     service: str  # canonical service name, "" when unresolved
     category: str
     context: str
-    source: str  # "path/to/file.md:LINE"
-    merged_sources: tuple[str, ...]  # other places the same fact was written
+    source: Source  # where the fact is written
+    merged_sources: tuple[Source, ...]  # other places the same fact was written
     identity: str  # the stable key the GUID is derived from
     content_hash: str  # fields, tags and deck; not the source location
     media: tuple[str, ...]  # package media file names the fields use
@@ -103,7 +104,7 @@ class NotesResult:
 
     notes: tuple[CardNote, ...]
     warnings: tuple[BuildWarning, ...]
-    unresolved: tuple[str, ...]  # "file:line" of facts whose service could not be resolved
+    unresolved: tuple[Source, ...]  # facts whose service could not be resolved
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class FileNotes:
     source: str
     notes: tuple[CardNote, ...]
     warnings: tuple[BuildWarning, ...]  # the file's own: its text's shape (see parallel), an unknown service
-    unresolved: tuple[str, ...]
+    unresolved: tuple[Source, ...]
     facts: int
     skipped: tuple[tuple[str, int], ...]  # (reason, lines) for lines that made no card
     media: tuple[tuple[str, int, str | None], ...]
@@ -315,7 +316,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         # would give the answer away, so the card shows only the service's category.
         context = sys.intern(service.category)
         escaped_context = html.escape(context)
-    source = f"{fact.source}:{fact.line}"
+    source = Source(fact.source, fact.line)
     media_names: list[str] = []
 
     def finish(field_html: str, cloze: bool = False) -> str:
@@ -580,7 +581,7 @@ def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
             by_text[key] = note
             continue
         sources = (*first.merged_sources, note.source)
-        source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(sources)})"))
+        source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(map(str, sources))})"))
         fields = tuple(source_field if n == "Source" else f for n, f in zip(first.field_names, first.fields))
         by_text[key] = replace(first, merged_sources=sources, fields=fields)
     out: list[CardNote] = []

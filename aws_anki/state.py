@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from .errors import BuildWarning, InputError
+from .source import Source
 
 if TYPE_CHECKING:
     from .models import NoteType
@@ -64,7 +65,7 @@ class NoteRecord(NamedTuple):
     identity: str
     content_hash: str
     mod: int
-    source: str
+    source: str  # `str(Source)` of the note when built
     note_type: str
     front: str  # the note's first field as written ("" when read from a state that did not keep it)
 
@@ -133,7 +134,7 @@ class Changes:
     updated: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[RemovedNote, ...]  # sorted by GUID
-    carried_over: tuple[tuple[str, str], ...]  # (guid, new source) of edited facts that kept their GUID
+    carried_over: tuple[tuple[str, Source], ...]  # (guid, new source) of edited facts that kept their GUID
 
     def as_dict(self) -> dict[str, object]:
         """Counts and lists, for `--json` output and reports."""
@@ -309,7 +310,7 @@ def plan_build(
     for guid, note, record in zip(guids, notes, found):
         content = note.content_hash
         if record is None:
-            mod = now if previous is not None else file_mtimes.get(note.source.rsplit(":", 1)[0], now)
+            mod = now if previous is not None else file_mtimes.get(note.source.path, now)
             added.append(guid)
         elif record[1] == content:
             mod = record[2]
@@ -318,7 +319,7 @@ def plan_build(
             mod = max(now, record[2] + 1)
             updated.append(guid)
         note_mods[guid] = mod
-        records[guid] = _record((note.identity, content, mod, note.source, note.note_type, note.fields[0]))
+        records[guid] = _record((note.identity, content, mod, str(note.source), note.note_type, note.fields[0]))
     removed = tuple(sorted(RemovedNote(g, r[3], r[5], r[4]) for g, r in vanished.items() if g not in records))
 
     models = _model_records(note_types, previous, now)
@@ -432,7 +433,7 @@ def _give_way(
 
 def _carry_over(
     notes: list[CardNote], fresh: Sequence[int], vanished: Mapping[str, NoteRecord]
-) -> list[tuple[str, str, int]]:
+) -> list[tuple[str, Source, int]]:
     """Give new facts (`notes[i]` for i in `fresh`: GUIDs the previous build did not have) that look
     like edits of vanished facts the GUID of the vanished one, in place; returns (GUID, source, index)."""
     if not vanished:
@@ -452,7 +453,7 @@ def _carry_over(
                 candidates.append((similarity + (0.01 if section == old_section else 0.0), index, guid))
     taken_notes: set[int] = set()
     taken_guids: set[str] = set()
-    carried: list[tuple[str, str, int]] = []
+    carried: list[tuple[str, Source, int]] = []
     # Best matches first; ties broken by position, so the outcome is deterministic.
     for similarity, index, guid in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
         if index in taken_notes or guid in taken_guids:

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 from .cardtext import card_text, html_text
 from .extract import Extraction
 from .notes import CONTEXT_SEPARATOR, CardNote, html_to_plain, normalise
+from .source import Source
 
 if TYPE_CHECKING:
     from .preview import PreviewCard
@@ -81,7 +82,7 @@ class Defect:
     """One defective note: which defect, where, and a short excerpt."""
 
     kind: str
-    source: str
+    source: Source
     text: str
 
 
@@ -135,7 +136,7 @@ class Quality:
             "notes_by_kind": dict(self.notes_by_kind),
             "facts_by_pattern": dict(self.facts_by_pattern),
             "defects": self.defect_counts,
-            "defective_notes": [{"kind": d.kind, "source": d.source, "text": d.text} for d in self.defects],
+            "defective_notes": [{"kind": d.kind, "source": str(d.source), "text": d.text} for d in self.defects],
             "coverage": {
                 "bold_spans": self.bold_spans,
                 "bold_covered": self.bold_covered,
@@ -197,7 +198,7 @@ def note_defects(note: CardNote) -> list[Defect]:
 
 
 def _duplicates(notes: Sequence[CardNote]) -> list[Defect]:
-    seen: dict[tuple[str, str, str], str] = {}
+    seen: dict[tuple[str, str, str], Source] = {}
     found: list[Defect] = []
     for note in notes:
         text = visible_text(note.fields[0]) if note.note_type == "basic" else _SPACES.sub(" ", note.fields[0]).strip()
@@ -218,7 +219,7 @@ def _coverage(
     for note in notes:
         words = normalise(html.unescape(_TAGS_AND_CLOZE.sub(" ", " ".join(note.fields)))).split()
         for source in (note.source, *note.merged_sources):
-            indexes[source.rsplit(":", 1)[0]].add(words)
+            indexes[source.path].add(words)
     bold_total = bold_hits = definition_total = definition_hits = bold_told = definition_told = 0
     uncovered: list[str] = []
     for extraction in extractions:
@@ -398,7 +399,7 @@ class CardDefect:
     """One defect of one card: its class, the note's file:line, the card and a short excerpt."""
 
     kind: str
-    source: str
+    source: Source
     card: str  # the template's name: "Card 1", "Reverse", "Cloze 2"
     text: str
 
@@ -426,7 +427,7 @@ class CardQuality:
     def examples(self, kind: str, limit: int = EXAMPLES_PER_KIND) -> tuple[CardDefect, ...]:
         """The first `limit` defects of a class, one per note."""
         found: list[CardDefect] = []
-        seen: set[str] = set()
+        seen: set[Source] = set()
         for defect in self.defects:
             if defect.kind == kind and defect.source not in seen:
                 seen.add(defect.source)
@@ -444,7 +445,7 @@ class CardQuality:
             "defective_share": round(self.defective_share, 4),
             "counts": self.counts,
             "examples": {
-                kind: [{"source": d.source, "card": d.card, "text": d.text} for d in self.examples(kind)]
+                kind: [{"source": str(d.source), "card": d.card, "text": d.text} for d in self.examples(kind)]
                 for kind in CARD_DEFECT_KINDS
             },
         }
@@ -500,7 +501,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _file_of(note: CardNote) -> str:
-    return note.source.rsplit(":", 1)[0]
+    return note.source.path
 
 
 def _abbreviation(before: str) -> bool:
@@ -525,12 +526,12 @@ def _short(text: str) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
-def _duplicate_first_fields(notes: Sequence[CardNote]) -> dict[int, str]:
+def _duplicate_first_fields(notes: Sequence[CardNote]) -> dict[int, Source]:
     """Index of each note whose first field another note of its type shares -> where that one is."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, note in enumerate(notes):
         groups[(note.note_type, first_field_key(note.fields[0]))].append(index)
-    found: dict[int, str] = {}
+    found: dict[int, Source] = {}
     for (_, key), members in groups.items():
         if len(members) < 2 or not key:
             continue
@@ -634,7 +635,7 @@ def _marked(text_field: str) -> _Marked:
 class _NoteView:
     """What the checks read of one note, each worked out once for all its cards."""
 
-    def __init__(self, note: CardNote, duplicate_of: str | None, headings: set[str]) -> None:
+    def __init__(self, note: CardNote, duplicate_of: Source | None, headings: set[str]) -> None:
 
         self.note = note
         self.duplicate_of = duplicate_of

@@ -323,7 +323,7 @@ def test_cloze_syntax_in_and_around_deletions_in_real_anki(tmp_path: Path) -> No
     from anki_harness import import_apkg, open_collection, rendered_cards
 
     result = aws_anki.build_deck([NOTES / "management"], run=RunOptions(use_cache=False))
-    assert {int(n.source.rsplit(":", 1)[1]) for n in result.notes} == set(DELETIONS)
+    assert {n.source.line for n in result.notes} == set(DELETIONS)
     assert all(n.note_type == "cloze" for n in result.notes)
     out = tmp_path / "cloze.apkg"
     result.write(out, use_state=False)

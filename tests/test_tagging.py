@@ -104,7 +104,7 @@ def test_real_notes_hand_checked_facts_get_their_service(real_notes: Path) -> No
     notes = aws_anki.build_deck([real_notes]).notes
     by_source: dict[str, list[aws_anki.CardNote]] = {}
     for note in notes:
-        by_source.setdefault(note.source, []).append(note)
+        by_source.setdefault(str(note.source), []).append(note)
     catalog = load_catalog()
     checked = 0
     with HAND_CHECKED.open(encoding="utf-8") as handle:

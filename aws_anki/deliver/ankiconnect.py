@@ -274,14 +274,14 @@ def push(
         mine = owned.get(note.guid)
         if mine is None:
             to_add.append(note)
-            plan.append(PlannedNote("add", note.guid, note.source))
+            plan.append(PlannedNote("add", note.guid, str(note.source)))
         elif names.get(mine.model) != note.note_type:
             warnings.append(f"{note.source}: Anki has this fact's note {mine.note_id} with note type {mine.model!r}; left alone")
         elif mine.content_hash == note.content_hash[:HASH_LENGTH]:
             unchanged += 1
         else:
             to_update.append((note, mine))
-            plan.append(PlannedNote("update", note.guid, note.source, mine.note_id))
+            plan.append(PlannedNote("update", note.guid, str(note.source), mine.note_id))
     present = {n.guid for n in notes}
     gone = sorted((guid, mine) for guid, mine in owned.items() if guid not in present)
     plan += [PlannedNote("delete" if delete else "stale", guid, mine.front, mine.note_id) for guid, mine in gone]
