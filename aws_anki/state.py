@@ -41,6 +41,7 @@ import re
 import time
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 from collections import Counter
 from itertools import chain, count
 from operator import attrgetter, itemgetter
@@ -48,10 +49,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from .errors import BuildWarning, InputError
+from .guids import guid_for, identity_parts, numbered, unnumbered
+from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID, NoteType
 from .source import Source
 
 if TYPE_CHECKING:
-    from .models import NoteType
     from .notes import CardNote
 
 STATE_VERSION = 2
@@ -101,8 +103,6 @@ class RemovedNote(NamedTuple):
     def search(self) -> str | None:
         """An Anki search (Browse) that finds the note: its note type and first field, as Anki's own
         duplicate check writes it (Anki has no GUID search); None without a recorded first field."""
-        from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID
-
         model_id = {"basic": BASIC_MODEL_ID, "cloze": CLOZE_MODEL_ID}.get(self.note_type)
         if not self.front or model_id is None:
             return None
@@ -349,20 +349,18 @@ def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, No
     previous_identities = list(map(_FIRST, previous_notes.values()))
     if "#" not in "".join(identities) and "#" not in "".join(previous_identities):
         return  # C-speed checks: most decks have no colliding keys at all
-    bases = {_base(i) for i in chain(identities, previous_identities) if "#" in i}
+    bases = {unnumbered(i) for i in chain(identities, previous_identities) if "#" in i}
     groups: dict[str, list[int]] = {}
     for index, identity in enumerate(identities):
-        base = _base(identity)
+        base = unnumbered(identity)
         if base in bases:
             groups.setdefault(base, []).append(index)
     previous_by_base: dict[str, dict[str, str]] = {}  # base -> content hash -> GUID
     for guid, record in previous_notes.items():
-        base = _base(record[0])
+        base = unnumbered(record[0])
         if base in groups:
             previous_by_base.setdefault(base, {})[record[1]] = guid
     in_use = set(map(_GUID, notes))
-    from .notes import guid_for  # here: the notes stage is not needed to read or write a state
-
     for base, indexes in groups.items():
         by_content = previous_by_base.get(base, {})
         outside = in_use.difference(notes[i].guid for i in indexes)  # GUIDs no fact of the group may take
@@ -383,7 +381,7 @@ def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, No
             if note.guid not in claimed:
                 claimed.add(note.guid)
                 continue
-            for identity in chain((base,), (f"{base}#{n}" for n in count(2))):
+            for identity in chain((base,), (numbered(base, n) for n in count(2))):
                 guid = guid_for(identity)
                 record = previous_notes.get(guid)
                 if guid not in claimed and guid not in outside and (record is None or record[0] == identity):
@@ -395,12 +393,6 @@ def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, No
 _IDENTITY = attrgetter("identity")
 _FIRST = itemgetter(0)
 _GUID = attrgetter("guid")
-_SUFFIX = re.compile(r"#\d+$")
-
-
-def _base(identity: str) -> str:
-    """An identity without the `#N` that tells colliding keys apart."""
-    return _SUFFIX.sub("", identity) if "#" in identity else identity
 
 
 def _give_way(
@@ -414,14 +406,12 @@ def _give_way(
     losers = [i for i in odd if held[guids[i]] > 1 and (found[i] is None or found[i][0] != notes[i].identity)]
     if not losers:
         return
-    from .notes import guid_for  # here: the notes stage is not needed to read or write a state
-
     in_use = set(guids)
     for index in losers:
         note, suffix = notes[index], 1
         while True:
             suffix += 1
-            identity = f"{note.identity}#{suffix}"
+            identity = numbered(note.identity, suffix)
             guid = guid_for(identity)
             record = previous_notes.get(guid)
             if guid not in in_use and (record is None or record[0] == identity):
@@ -438,13 +428,11 @@ def _carry_over(
     like edits of vanished facts the GUID of the vanished one, in place; returns (GUID, source, index)."""
     if not vanished:
         return []
-    from difflib import SequenceMatcher  # here: most builds carry nothing over
-
     candidates: list[tuple[float, int, str]] = []
     for index in fresh:
-        service, section, note_type, subject = _split_identity(notes[index].identity)
+        service, section, note_type, subject = identity_parts(notes[index].identity)
         for guid, record in vanished.items():
-            old_service, old_section, old_type, old_subject = _split_identity(record.identity)
+            old_service, old_section, old_type, old_subject = identity_parts(record.identity)
             if old_type != note_type or old_service != service:
                 continue
             similarity = SequenceMatcher(None, subject, old_subject, autojunk=False).ratio()
@@ -464,9 +452,3 @@ def _carry_over(
         carried.append((guid, notes[index].source, index))
     return carried
 
-
-def _split_identity(identity: str) -> tuple[str, str, str, str]:
-    parts = identity.split("|", 3)
-    while len(parts) < 4:
-        parts.append("")
-    return parts[0], parts[1], parts[2], parts[3]

@@ -36,7 +36,7 @@ that a program can see. A card has a class's defect when (the thresholds are the
   than one sentence (a list answer: only the next rule), or more than MAX_LONG_ITEMS items of more
   than LONG_ITEM_WORDS words; a cloze card with a deletion of more than MAX_DELETION_WORDS words;
 - `parent_twice`: a side of the card shows the same line twice, or a line that begins another
-  (lines of MIN_REPEATED_WORDS words or more, compared as `notes.normalise` words; the context line
+  (lines of MIN_REPEATED_WORDS words or more, compared as `context.normalise` words; the context line
   counts);
 - `answer_on_front`: the card's deletion (or, on a basic card, the answer when it has at most
   MAX_SHORT_ANSWER_WORDS words; on a reverse card the term) is on the front, context included,
@@ -59,7 +59,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from .cardtext import card_text, html_text
 from .extract import Extraction
-from .notes import CONTEXT_SEPARATOR, CardNote, html_to_plain, normalise
+from .context import CONTEXT_SEPARATOR, html_to_plain, normalise
+from .notes import CardNote
 from .source import Source
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from typing import Any, Iterator
 import pytest
 
 import aws_anki
-from aws_anki.notes import CardNote, html_to_plain
+from aws_anki.context import html_to_plain
+from aws_anki.notes import CardNote
 from aws_anki.parse import parse_tokens
 from aws_anki.render import CLOZE_CLOSE, CLOZE_HINT, CODE_BACKGROUND, CODE_FOREGROUND, cloze_open, code_html, finish_cloze, sanitize
 from aws_anki.options import DeckOptions, RunOptions

@@ -141,7 +141,7 @@ def test_real_notes_resolution_share(real_notes: Path) -> None:
     ],
 )
 def test_context_line_drops_only_headings_that_just_spell_the_service(headings: tuple[str, ...], context: str) -> None:
-    from aws_anki.notes import context_line
+    from aws_anki.context import context_line
     from aws_anki.services import resolve_path
 
     services, index = resolve_path(headings)
