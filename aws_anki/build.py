@@ -252,7 +252,7 @@ def _build(
     notes_done = clock()
     quality = None
     if run.quality:
-        from .stats import quality as measure_quality  # only `inspect --stats` asks: not worth its import otherwise
+        from .quality import quality as measure_quality  # only `inspect --stats` asks: not worth its import otherwise
 
         quality = measure_quality(made.notes, extractions)
     warnings = (*read.warnings, *made.warnings, *media.warnings)

@@ -24,7 +24,7 @@ from .progress import ProgressBar
 if TYPE_CHECKING:
     from .notes import CardNote
     from .state import RemovedNote
-    from .stats import CardQuality
+    from .cardchecks import CardQuality
 
 
 def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -248,7 +248,7 @@ def _inspect_notes(result: BuildResult, as_json: bool) -> None:
 
 
 def _inspect_stats(result: BuildResult, as_json: bool) -> None:
-    from .stats import card_quality  # lazy: see the module docstring
+    from .cardchecks import card_quality  # lazy: see the module docstring
 
     cards = card_quality(result.notes)
     if as_json:

@@ -13,7 +13,7 @@ from .source import Source
 
 if TYPE_CHECKING:
     from .notes import CardNote, FileNotes
-    from .stats import Quality
+    from .quality import Quality
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,9 @@ from aws_anki.extract import Extraction
 from aws_anki.notes import CardNote
 from aws_anki.cardtext import card_text, html_text
 from aws_anki.preview import preview_cards
-from aws_anki.stats import (
-    CARD_DEFECT_KINDS,
-    DEFECT_KINDS,
-    CardQuality,
-    card_quality,
-    deletion_shares,
-    introduces_list,
-    quality,
-    split_sentences,
-    visible_text,
-)
+from aws_anki.cardchecks import CARD_DEFECT_KINDS, CardQuality, card_quality, introduces_list
+from aws_anki.cardview import split_sentences
+from aws_anki.quality import DEFECT_KINDS, deletion_shares, quality, visible_text
 from aws_anki.options import RunOptions
 from aws_anki.source import Source
 
