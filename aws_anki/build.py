@@ -21,8 +21,9 @@ from .cache import NotesCache, default_cache_dir
 from .errors import BuildWarning, InputError
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .options import DeckOptions, RunOptions
-from .read import ReadResult, Scan, ScannedFile, SourceFile, decode_sources, scan_sources
+from .read import ReadResult, SourceFile, decode_sources
 from .report import BuildReport, make_report
+from .scan import Scan, ScannedFile, scan_sources
 from .state import Changes, build_time, load_state, plan_build, save_state, state_path
 from .uptodate import Lookup, Record, file_stamp, forget, inputs_digest, load_record, lookups_of, save_record, setup_digest
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from .cache import code_fingerprint, write_atomic
 from . import models
-from .read import Scan
+from .scan import Scan
 from .report import BuildReport
 
 __all__ = [

@@ -14,7 +14,8 @@ import aws_anki
 from aws_anki import build_into
 from aws_anki.build import DeckBuild
 from aws_anki.options import RunOptions
-from aws_anki.read import decode_sources, read_sources, scan_sources
+from aws_anki.read import decode_sources, read_sources
+from aws_anki.scan import scan_sources
 from aws_anki.uptodate import record_path
 
 NOW = 1_800_000_000
