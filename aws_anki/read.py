@@ -18,7 +18,8 @@ from typing import Any, Mapping, Sequence
 from .decode import clean_text, decode_bytes
 from .errors import BuildWarning
 from .frontmatter import EMPTY_METADATA, split_front_matter
-from .glyphs import icon_words, text_bullets_to_markdown
+from .bullets import text_bullets_to_markdown
+from .glyphs import icon_words
 from .scan import Scan, ScannedFile, relative_path, scan_file, scan_sources
 
 __all__ = ["ReadResult", "SourceFile", "decode_sources", "read_source", "read_sources"]
