@@ -68,6 +68,18 @@ class _Job:
     fingerprint: str | None
     keep_extractions: bool
 
+    @classmethod
+    def of(cls, options: DeckOptions, media: MediaCollector | None, cache: NotesCache | None, keep_extractions: bool) -> _Job:
+        """The job of a `notes_all` call."""
+        return cls(
+            options=options,
+            folders=media.folders if media is not None else DEFAULT_ATTACHMENT_FOLDERS,
+            variant=options.key(),
+            cache_dir=str(cache.directory) if cache is not None else None,
+            fingerprint=cache.fingerprint if cache is not None else None,
+            keep_extractions=keep_extractions,
+        )
+
 
 def extract_one(source: SourceFile) -> Extraction:
     """Parse and extract one file."""
@@ -113,14 +125,7 @@ def notes_all(
     thread, once they have all started (never before a fork), and is done before this returns; it
     is not run at all when there are no workers.
     """
-    job = _Job(
-        options=options,
-        folders=media.folders if media is not None else DEFAULT_ATTACHMENT_FOLDERS,
-        variant=options.key(),
-        cache_dir=str(cache.directory) if cache is not None else None,
-        fingerprint=cache.fingerprint if cache is not None else None,
-        keep_extractions=keep_extractions,
-    )
+    job = _Job.of(options, media, cache, keep_extractions)
     results: list[tuple[FileNotes, Extraction | None] | None] = [None] * len(sources)
     if cache is not None and not keep_extractions:
         results = [(found, None) if found is not None else None for found in (cache.get(s, job.variant) for s in sources)]
