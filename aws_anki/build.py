@@ -63,7 +63,7 @@ class BuildResult:
 
     def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
         """Write the `.apkg` (atomically) and its build state next to it."""
-        from .package import write_package  # genanki costs ~150 ms to import: only a build that writes needs it
+        from .package import write_package  # ~65 ms with genanki: only a build that writes needs it
 
         path = Path(path)
         lock = state_path(path)
@@ -174,12 +174,10 @@ def _without_cycle_collection() -> Iterator[None]:
 
 
 def _load_writer() -> None:
-    """Import what writing a deck needs (genanki alone takes about 50 ms), so that a build that
-    parses in worker processes does it while they work instead of after."""
+    """Import what writing a deck needs (~65 ms with genanki), so that a build that parses in worker
+    processes does it while they work instead of after."""
     try:
-        import genanki  # noqa: F401  (the imports are the work)
-
-        from . import package  # noqa: F401
+        from . import package  # noqa: F401  (the import is the work)
     except Exception:  # only a head start: the writer imports it again and reports what fails
         pass
 
@@ -234,9 +232,10 @@ def _build(
     (see `parallel.notes_all`)."""
     clock = time.perf_counter
     read_done = clock()  # the stages' imports below count towards the next stage, not the read
-    # The per-file stages cost ~0.3 s to import: here, so that an up-to-date build never loads them.
+    # The per-file stages cost ~0.1 s to import (measured): here, so that an up-to-date build never loads them.
     from .notes import merge_notes
     from .parallel import notes_all
+    from .quality import quality as measure_quality
 
     cache = NotesCache(run.cache_dir) if run.use_cache else None
     if cache is not None:
@@ -253,8 +252,6 @@ def _build(
     notes_done = clock()
     quality = None
     if run.quality:
-        from .quality import quality as measure_quality  # only `inspect --stats` asks: not worth its import otherwise
-
         quality = measure_quality(made.notes, extractions)
     warnings = (*read.warnings, *made.warnings, *media.warnings)
     report = make_report(len(read.files), per_file, made.notes, made.unresolved, warnings, quality)

@@ -67,6 +67,22 @@ class CardNote:
         """The value of one field by name."""
         return self.fields[self.field_names.index(name)]
 
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for `inspect --json` (sources as `path:line`)."""
+        return {
+            "guid": self.guid,
+            "type": self.note_type,
+            "kind": self.kind,
+            "deck": self.deck,
+            "service": self.service,
+            "context": self.context,
+            "source": str(self.source),
+            "merged_sources": list(map(str, self.merged_sources)),
+            "tags": list(self.tags),
+            "fields": dict(zip(self.field_names, self.fields)),
+            "cards": self.cards,
+        }
+
     def __reduce__(self) -> tuple[type[CardNote], tuple[object, ...]]:
         # Pickled (on the way back from a worker process) as its values in order: a slotted
         # dataclass otherwise goes through copyreg's state dict, which is slower both ways.
