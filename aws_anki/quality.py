@@ -83,11 +83,6 @@ class Quality:
         return {kind: counts.get(kind, 0) for kind in DEFECT_KINDS}
 
     @property
-    def bold_coverage(self) -> float:
-        """Share of bold spans whose text is in some note (1.0 when there are none)."""
-        return self.bold_covered / self.bold_spans if self.bold_spans else 1.0
-
-    @property
     def bold_accounted_share(self) -> float:
         """Share of bold spans that are in some note or on a line reported as making no card."""
         return self.bold_accounted / self.bold_spans if self.bold_spans else 1.0
@@ -96,11 +91,6 @@ class Quality:
     def definition_accounted_share(self) -> float:
         """Share of definition lines that are in some note or reported as making no card."""
         return self.definition_accounted / self.definition_lines if self.definition_lines else 1.0
-
-    @property
-    def definition_coverage(self) -> float:
-        """Share of definition lines whose term and definition are in some note."""
-        return self.definition_covered / self.definition_lines if self.definition_lines else 1.0
 
     def as_dict(self) -> dict[str, object]:
         """Plain data for `--json`."""

@@ -56,7 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..state import Changes
 
 PASSWORD_ENV = "AWS_ANKI_SYNC_PASSWORD"
-USER_ENV = "AWS_ANKI_SYNC_USER"
 FULL_SYNC_CHOICES = ("upload", "download")
 
 
