@@ -17,7 +17,9 @@ from dataclasses import dataclass, replace
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .context import CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing, html_to_plain, normalise, qualified_fronts
+from .context import (
+    CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing, html_to_plain, normalise, qualified_fronts,
+)
 from .errors import BuildWarning
 from .guids import guid_for, note_identity, numbered
 from .models import BASIC_FIELDS, CLOZE_FIELDS
