@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AwsAnkiError, BuildWarning
 from .options import DeckOptions, RunOptions
+from .source import Source
 
 if TYPE_CHECKING:
     from .build import BuildReport, BuildResult, DeckBuild, WriteResult, build_deck, build_into
@@ -27,7 +28,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version  # ~25 ms: only when asked
+        from importlib.metadata import PackageNotFoundError, version  # ~13 ms: only when asked
 
         try:
             value = version("aws-anki")
@@ -43,5 +44,5 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AwsAnkiError", "BuildReport", "BuildResult", "BuildWarning", "CardNote", "DeckBuild", "DeckOptions", "RunOptions",
-    "WriteResult", "build_deck", "build_into", "__version__",
+    "Source", "WriteResult", "build_deck", "build_into", "__version__",
 ]

@@ -21,8 +21,9 @@ from .cache import NotesCache, default_cache_dir
 from .errors import BuildWarning, InputError
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .options import DeckOptions, RunOptions
-from .read import ReadResult, Scan, ScannedFile, SourceFile, decode_sources, scan_sources
+from .read import ReadResult, SourceFile, decode_sources
 from .report import BuildReport, make_report
+from .scan import Scan, ScannedFile, scan_sources
 from .state import Changes, build_time, load_state, plan_build, save_state, state_path
 from .uptodate import Lookup, Record, file_stamp, forget, inputs_digest, load_record, lookups_of, save_record, setup_digest
 
@@ -62,7 +63,7 @@ class BuildResult:
 
     def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
         """Write the `.apkg` (atomically) and its build state next to it."""
-        from .package import write_package  # genanki costs ~150 ms to import: only a build that writes needs it
+        from .package import write_package  # ~65 ms with genanki: only a build that writes needs it
 
         path = Path(path)
         lock = state_path(path)
@@ -173,12 +174,10 @@ def _without_cycle_collection() -> Iterator[None]:
 
 
 def _load_writer() -> None:
-    """Import what writing a deck needs (genanki alone takes about 50 ms), so that a build that
-    parses in worker processes does it while they work instead of after."""
+    """Import what writing a deck needs (~65 ms with genanki), so that a build that parses in worker
+    processes does it while they work instead of after."""
     try:
-        import genanki  # noqa: F401  (the imports are the work)
-
-        from . import package  # noqa: F401
+        from . import package  # noqa: F401  (the import is the work)
     except Exception:  # only a head start: the writer imports it again and reports what fails
         pass
 
@@ -233,9 +232,10 @@ def _build(
     (see `parallel.notes_all`)."""
     clock = time.perf_counter
     read_done = clock()  # the stages' imports below count towards the next stage, not the read
-    # The per-file stages cost ~0.3 s to import: here, so that an up-to-date build never loads them.
+    # The per-file stages cost ~0.1 s to import (measured): here, so that an up-to-date build never loads them.
     from .notes import merge_notes
     from .parallel import notes_all
+    from .quality import quality as measure_quality
 
     cache = NotesCache(run.cache_dir) if run.use_cache else None
     if cache is not None:
@@ -252,8 +252,6 @@ def _build(
     notes_done = clock()
     quality = None
     if run.quality:
-        from .stats import quality as measure_quality  # only `inspect --stats` asks: not worth its import otherwise
-
         quality = measure_quality(made.notes, extractions)
     warnings = (*read.warnings, *made.warnings, *media.warnings)
     report = make_report(len(read.files), per_file, made.notes, made.unresolved, warnings, quality)

@@ -37,14 +37,17 @@ import os
 import shutil
 import sys
 import tempfile
-from functools import cache
+from functools import cache, partial
 from itertools import chain, starmap
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from platformdirs import user_cache_dir
+
 from .errors import BuildWarning
+from .source import Source
 
 if TYPE_CHECKING:  # the stages are imported when an entry is read or written: see decode_notes
     from .notes import FileNotes
@@ -53,7 +56,7 @@ if TYPE_CHECKING:  # the stages are imported when an entry is read or written: s
 __all__ = ["CACHE_DIR_ENV", "NotesCache", "code_fingerprint", "default_cache_dir"]
 
 CACHE_DIR_ENV = "AWS_ANKI_CACHE_DIR"
-FORMAT = 3
+FORMAT = 4
 ENTRY_SUFFIX = ".entry"
 _MARSHAL_VERSION = 4  # the format marshal writes since Python 3.4
 _ENTRY_FOLDER = f"notes-v{FORMAT}"
@@ -67,8 +70,6 @@ def default_cache_dir() -> Path:
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured:
         return Path(configured).expanduser()
-    from platformdirs import user_cache_dir  # ~10 ms: only when AWS_ANKI_CACHE_DIR is not set
-
     return Path(user_cache_dir("aws-anki", appauthor=False))
 
 
@@ -196,23 +197,32 @@ def write_atomic(target: Path, data: bytes) -> None:
 
 # An entry's body is `marshal` of plain tuples: a FileNotes is
 # (source, notes, warnings, unresolved, facts, skipped, media), a note is its 15 values in field
-# order and a warning (path, line, code, message). marshal keeps tuples, the sharing of strings many
+# order, a warning (path, line, code, message) and a `Source` (path, line): marshal writes no
+# subclass of tuple. marshal keeps tuples, the sharing of strings many
 # notes hold (context, tags, deck) and their interning, and reads 300,000 notes in a fraction of
 # the time JSON takes.
 _NOTE_FIELDS = ("guid", "note_type", "kind", "fields", "tags", "deck", "service", "category", "context", "source",
                 "merged_sources", "identity", "content_hash", "media", "cards")
-_STRINGS = itemgetter(0, 1, 2, 5, 6, 7, 8, 9, 11, 12)
-_STRING_TUPLES = itemgetter(3, 4, 10, 13)
+_STRINGS = itemgetter(0, 1, 2, 5, 6, 7, 8, 11, 12)
+_STRING_TUPLES = itemgetter(3, 4, 13)
+_SOURCE, _MERGED_SOURCES = itemgetter(9), itemgetter(10)
 _CARDS = itemgetter(14)
+_BEFORE_SOURCE = attrgetter(*_NOTE_FIELDS[:9])
+_AFTER_SOURCES = attrgetter(*_NOTE_FIELDS[11:])
+_PATH, _LINE = itemgetter(0), itemgetter(1)
+_as_source = partial(tuple.__new__, Source)  # a checked (path, line) pair as a Source, without Python-level __new__
 
 
 def encode_notes(notes: FileNotes) -> bytes:
     """The body of an entry (ValueError if `notes` holds a value marshal cannot write)."""
     body = (
         notes.source,
-        tuple(tuple(getattr(note, name) for name in _NOTE_FIELDS) for note in notes.notes),
+        tuple(
+            (*_BEFORE_SOURCE(note), tuple(note.source), tuple(map(tuple, note.merged_sources)), *_AFTER_SOURCES(note))
+            for note in notes.notes
+        ),
         tuple((w.path, w.line, w.code, w.message) for w in notes.warnings),
-        notes.unresolved,
+        tuple(map(tuple, notes.unresolved)),
         notes.facts,
         notes.skipped,
         notes.media,
@@ -225,7 +235,7 @@ def decode_notes(body: bytes) -> FileNotes:
 
     The checks over notes are C calls over the whole file (`str.join` raises TypeError on anything
     but a string), not a loop per value: a build decodes every note of every unchanged file."""
-    from .notes import CardNote, FileNotes  # 75 ms: an up-to-date build imports this module, never this
+    from .notes import CardNote, FileNotes  # ~50 ms: an up-to-date build imports this module, never this
 
     value = marshal.loads(body)
     if type(value) is not tuple or len(value) != 7:
@@ -239,21 +249,33 @@ def decode_notes(body: bytes) -> FileNotes:
     string_tuples = list(chain.from_iterable(map(_STRING_TUPLES, notes)))
     _types(string_tuples, tuple)
     "".join(chain.from_iterable(string_tuples))
+    merged = list(map(_MERGED_SOURCES, notes))
+    _types(merged, tuple)
+    _sources([*map(_SOURCE, notes), *chain.from_iterable(merged), *unresolved])
     _types(map(_CARDS, notes), int)
-    "".join((source, *unresolved))
+    "".join((source,))
     _types((facts,), int)
     _shapes(warnings, (str,), (int, type(None)), (str,), (str,))
     _shapes(skipped, (str,), (int,))
     _shapes(media, (str,), (int,), (str, type(None)))
     return FileNotes(
         source=source,
-        notes=tuple(starmap(CardNote, notes)),
+        notes=tuple(CardNote(*n[:9], _as_source(n[9]), tuple(map(_as_source, n[10])), *n[11:]) for n in notes),
         warnings=tuple(starmap(BuildWarning, warnings)),
-        unresolved=unresolved,
+        unresolved=tuple(map(_as_source, unresolved)),
         facts=facts,
         skipped=skipped,
         media=media,
     )
+
+
+def _sources(pairs: list[Any]) -> None:
+    """ValueError or TypeError unless every value is a (path, line) pair of a string and an int."""
+    _types(pairs, tuple)
+    if set(map(len, pairs)) - {2}:
+        raise ValueError("a source of the wrong shape")
+    "".join(map(_PATH, pairs))
+    _types(map(_LINE, pairs), int)
 
 
 def _shapes(rows: tuple[Any, ...], *columns: tuple[type, ...]) -> None:

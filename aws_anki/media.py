@@ -19,7 +19,8 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 from .errors import BuildWarning
-from .read import ScannedFile, SourceFile, notes_root
+from .read import SourceFile
+from .scan import ScannedFile, notes_root
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"})
 DEFAULT_ATTACHMENT_FOLDERS = ("attachments", "assets", "images", "img", "_resources")

@@ -14,61 +14,30 @@ import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
-from functools import cache, lru_cache
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from .context import (
+    CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing, html_to_plain, normalise, qualified_fronts,
+)
 from .errors import BuildWarning
+from .guids import guid_for, note_identity, numbered
 from .models import BASIC_FIELDS, CLOZE_FIELDS
-from .options import DECK_LAYOUTS, REVERSE_MODES  # noqa: F401 (part of this module's interface)
+from .options import DeckOptions
 from .render import escape_anki_markup, finish_cloze, rewrite_images, sanitize
-from .glyphs import strip_heading_noise
 from .services import Catalog, Service, load_catalog, resolve_path
+from .source import Source
 
 if TYPE_CHECKING:
     from .extract import Extraction, Fact
 
-CONTEXT_SEPARATOR = " › "
 UNRESOLVED_TAG = "Unresolved"
 FILE_TAG_PREFIX = "file::"
-LABEL_TERMS = frozenset({
-    "use case", "use cases", "example", "examples", "pros", "cons", "note", "notes", "tip", "tips",
-    "pricing", "price", "cost", "limits", "limit", "benefits", "features", "caso de uso", "casos de uso",
-    "ejemplo", "ventajas", "desventajas", "precio",
-})
-# Fronts that name a kind of point, not a subject: they always carry their section.
-GENERIC_FRONTS = frozenset({
-    *LABEL_TERMS, "security", "performance", "overview", "description", "definition", "summary", "scenarios",
-    "scenario", "availability", "durability", "monitoring", "integration", "integrations", "encryption", "scaling",
-    "billing", "considerations", "advantages", "disadvantages", "cost savings", "similar tools", "key features",
-    "how it works", "when to use", "use", "purpose", "characteristics", "types", "options", "limitations",
-    "best practices", "requirements", "architecture", "components", "concepts", "benefit", "feature", "costs",
-    "reliability", "latency", "throughput", "storage", "logging", "access", "permissions", "configuration",
-    "ventajas", "desventajas", "seguridad", "resumen", "descripción",
-})
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
-_GUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_GUID_BASE2 = len(_GUID_ALPHABET) ** 2
-_GUID_PAIRS = tuple(a + b for a in _GUID_ALPHABET for b in _GUID_ALPHABET)
-_NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
-# An ASCII byte to itself lower-cased if it is a letter or digit, else to a space (one C call per text).
-_ASCII_WORD_BYTES = bytes(ord(chr(c).lower()) if c < 128 and chr(c).isalnum() else 32 for c in range(256))
 _CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 # Given a media reference, its file, line: the name the file has in the package, or None if missing.
 MediaResolver = Callable[[str, str, int], "str | None"]
-
-
-@dataclass(frozen=True)
-class NoteOptions:
-    """How facts become notes: deck name and layout, tags, reverse cards."""
-
-    deck_name: str = "AWS"
-    deck_by: str = "none"
-    reverse: str = "none"
-    tag_prefix: str = "AWS"
-    file_tags: bool = True
-    secondary_tags: bool = False
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big vault holds hundreds of thousands of these
@@ -84,8 +53,8 @@ class CardNote:
     service: str  # canonical service name, "" when unresolved
     category: str
     context: str
-    source: str  # "path/to/file.md:LINE"
-    merged_sources: tuple[str, ...]  # other places the same fact was written
+    source: Source  # where the fact is written
+    merged_sources: tuple[Source, ...]  # other places the same fact was written
     identity: str  # the stable key the GUID is derived from
     content_hash: str  # fields, tags and deck; not the source location
     media: tuple[str, ...]  # package media file names the fields use
@@ -99,6 +68,22 @@ class CardNote:
     def field(self, name: str) -> str:
         """The value of one field by name."""
         return self.fields[self.field_names.index(name)]
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for `inspect --json` (sources as `path:line`)."""
+        return {
+            "guid": self.guid,
+            "type": self.note_type,
+            "kind": self.kind,
+            "deck": self.deck,
+            "service": self.service,
+            "context": self.context,
+            "source": str(self.source),
+            "merged_sources": list(map(str, self.merged_sources)),
+            "tags": list(self.tags),
+            "fields": dict(zip(self.field_names, self.fields)),
+            "cards": self.cards,
+        }
 
     def __reduce__(self) -> tuple[type[CardNote], tuple[object, ...]]:
         # Pickled (on the way back from a worker process) as its values in order: a slotted
@@ -115,7 +100,7 @@ class NotesResult:
 
     notes: tuple[CardNote, ...]
     warnings: tuple[BuildWarning, ...]
-    unresolved: tuple[str, ...]  # "file:line" of facts whose service could not be resolved
+    unresolved: tuple[Source, ...]  # facts whose service could not be resolved
 
 
 @dataclass(frozen=True)
@@ -130,7 +115,7 @@ class FileNotes:
     source: str
     notes: tuple[CardNote, ...]
     warnings: tuple[BuildWarning, ...]  # the file's own: its text's shape (see parallel), an unknown service
-    unresolved: tuple[str, ...]
+    unresolved: tuple[Source, ...]
     facts: int
     skipped: tuple[tuple[str, int], ...]  # (reason, lines) for lines that made no card
     media: tuple[tuple[str, int, str | None], ...]
@@ -139,7 +124,7 @@ class FileNotes:
 def file_notes(
     extraction: Extraction,
     *,
-    options: NoteOptions = NoteOptions(),
+    options: DeckOptions = DeckOptions(),
     media: MediaResolver | None = None,
     catalog: Catalog | None = None,
 ) -> FileNotes:
@@ -155,7 +140,7 @@ def file_notes(
 
     shared = _Shared(extraction, _file_service(extraction, catalog, warnings), options, catalog)
     resolver = recorded if media is not None else None
-    facts = _qualified_fronts(extraction.facts, shared)
+    facts = qualified_fronts(extraction.facts, shared.context)
     notes = tuple(_note(fact, shared, resolver) for fact in facts)
     return FileNotes(
         source=extraction.source,
@@ -166,39 +151,6 @@ def file_notes(
         skipped=tuple(Counter(s.reason for s in extraction.skipped).items()),
         media=tuple(lookups),
     )
-
-
-def _qualified_fronts(facts: Sequence[Fact], shared: _Shared) -> Sequence[Fact]:
-    """Facts whose basic front would not name its subject get the section it belongs to after it:
-    a generic label ("Use cases", "Benefits") always, and two fronts of a file that read the same
-    by the nearest part of their context that tells them apart. Anki's duplicate check, its
-    browser and AnkiConnect all go by the first field."""
-    groups: dict[str, list[int]] = {}
-    for index, fact in enumerate(facts):
-        if not fact.is_cloze:
-            groups.setdefault(normalise(html_to_plain(fact.front)), []).append(index)
-    changed: dict[int, Fact] = {}
-    for key, indexes in groups.items():
-        if len(indexes) < 2 and key not in GENERIC_FRONTS:
-            continue
-        paths = [shared.place(facts[i].headings)[1].split(CONTEXT_SEPARATOR) for i in indexes]
-        for i, path in zip(indexes, paths):
-            others = [p for p in paths if p is not path]
-            qualifier = _distinguishing(path, others, key)
-            if qualifier:
-                fact = facts[i]
-                changed[i] = replace(fact, front=f'{fact.front} <span class="qualifier">({html.escape(qualifier)})</span>')
-    return [changed.get(i, fact) for i, fact in enumerate(facts)] if changed else facts
-
-
-def _distinguishing(path: Sequence[str], others: Sequence[Sequence[str]], front: str) -> str:
-    """The deepest heading of `path` that no other path has at its place (else the deepest one that
-    is not the front itself)."""
-    candidates = [h for h in reversed(path) if normalise(h) != front]
-    for heading in candidates:
-        if all(heading not in other for other in others):
-            return heading
-    return candidates[0] if candidates else ""
 
 
 def file_tag(source: str, *, with_folders: bool = False) -> str:
@@ -257,7 +209,7 @@ class _Shared:
     instead of once per note: a section's notes get one context, tag and deck string object each
     (pickle keeps them shared on the way back from a worker)."""
 
-    def __init__(self, extraction: Extraction, file_service: Service | None, options: NoteOptions, catalog: Catalog):
+    def __init__(self, extraction: Extraction, file_service: Service | None, options: DeckOptions, catalog: Catalog):
         self.extraction, self.file_service, self.options, self.catalog = extraction, file_service, options, catalog
         self._places: dict[tuple[str, ...], tuple[tuple[Service, ...], str, str, str]] = {}
         self._tags: dict[tuple[Service, ...], tuple[tuple[str, ...], str]] = {}
@@ -278,6 +230,10 @@ class _Shared:
             sections = "/".join(self.normalised(h) for h in headings[1:])
             found = self._places[headings] = (services, context, html.escape(context), sections)
         return found
+
+    def context(self, headings: tuple[str, ...]) -> str:
+        """The context line of a heading path (see `place`)."""
+        return self.place(headings)[1]
 
     def normalised(self, heading: str) -> str:
         """`normalise(heading)`: the paths of a file share most of their headings."""
@@ -327,7 +283,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         # would give the answer away, so the card shows only the service's category.
         context = sys.intern(service.category)
         escaped_context = html.escape(context)
-    source = f"{fact.source}:{fact.line}"
+    source = Source(fact.source, fact.line)
     media_names: list[str] = []
 
     def finish(field_html: str, cloze: bool = False) -> str:
@@ -355,7 +311,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         )
         cards = 2 if reverse else 1
     fields = tuple(map(escape_anki_markup, fields))
-    identity = _identity(service, sections, note_type, fact.subject)
+    identity = note_identity(service.key if service else "-", sections, note_type, normalise(fact.subject))
     return CardNote(
         guid=guid_for(identity),
         note_type=note_type,
@@ -375,81 +331,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
     )
 
 
-def context_line(headings: Sequence[str], services: Sequence[Service], index: int | None) -> str:
-    """`Service › section › subsection` for a fact, so its card is answerable on its own: the path
-    once, without the file's title or a document title, chapter numbers, emoji or trailing colons,
-    and without the service's name again at the start of a sub-heading."""
-    if not services or index is None:
-        path = [strip_heading_noise(h) for h in headings if "://" not in h]
-        if len(path) > 1:
-            path = path[1:]  # the file's title: a file name, not a subject
-        while len(path) > 1 and _DOCUMENT_TITLE.search(path[0]):
-            path = path[1:]
-        return CONTEXT_SEPARATOR.join(_dedupe(path))
-    named = headings[index]
-    lead = " & ".join(s.name for s in services)
-    rest = [_without_service(strip_heading_noise(h), services) for h in headings[index + 1 :] if "://" not in h]
-    # A sub-heading that only spells the service out ("AWS Identity & Access management" under IAM)
-    rest = [h for h in rest if not _spells_services(h, tuple(services))]
-    if index > 0 and not _spells_services(named, tuple(services)):
-        rest.insert(0, strip_heading_noise(named))
-    return CONTEXT_SEPARATOR.join(_dedupe([lead, *(h for h in rest if h)]))
-
-
-# A heading that names the document, not a subject: `AWS Study Guide`, `README`, `SAA-C03 notes`.
-_DOCUMENT_TITLE = re.compile(
-    r"\b(?:readme|index|notes?|study guide|cheat ?sheet|summary|overview|table of contents|contents|"
-    r"certified|certification|exam|stuff|misc|miscellaneous|apuntes|resumen|guía)\b",
-    re.I,
-)
-
-
-def _dedupe(path: Sequence[str]) -> list[str]:
-    """A path without a heading that repeats the one before it."""
-    out: list[str] = []
-    for heading in path:
-        if not out or normalise(heading) != normalise(out[-1]):
-            out.append(heading)
-    return out
-
-
-def _without_service(heading: str, services: Sequence[Service]) -> str:
-    """`CloudWatch Key Details` under CloudWatch reads `Key Details`: the service is already named."""
-    words = heading.split()
-    for service in services:
-        for name in sorted({service.name, service.tag, *service.aliases}, key=len, reverse=True):
-            size = len(name.split())
-            if size < len(words) and normalise(" ".join(words[:size])) == normalise(name):
-                rest = " ".join(words[size:]).lstrip("-–—:› ").strip()
-                return rest if rest and rest[0].isupper() else heading
-    return heading
-
-
-@lru_cache(maxsize=4096)  # every path below a service heading asks again
-def _spells_services(heading: str, services: tuple[Service, ...]) -> bool:
-    """Whether a heading only spells its services' names: the service's own heading adds nothing
-    ("AWS Lambda", "Lambda"); a feature heading that merely contains the name ("S3 Object Lambda",
-    "EC2 - Placement Groups") does."""
-    own_words = {"aws", "amazon", *(w for s in services for w in _spelling_words(s))}
-    return set(normalise(re.sub(r"\([^)]*\)", " ", heading)).split()) <= own_words
-
-
-@cache  # per service: every note of a service asks again
-def _spelling_words(service: Service) -> frozenset[str]:
-    """Words that only spell the service: its name, tag, key, and long forms ("Key Management
-    Service"). Aliases that contain the short name ("S3 Object Lambda") name features instead."""
-    short = set(normalise(f"{service.tag} {service.key}").split())
-    words = set(normalise(f"{service.name} {service.tag} {service.key}").split())
-    aliases = [normalise(alias) for alias in service.aliases]
-    features = [alias for alias in aliases if set(alias.split()) & short]
-    for alias in aliases:
-        # "Object Lambda" is the feature "S3 Object Lambda" without its service name.
-        if alias not in features and not any(alias in feature for feature in features):
-            words |= set(alias.split())
-    return frozenset(words)
-
-
-def note_tags(services: Sequence[Service], extraction: Extraction, options: NoteOptions) -> tuple[str, ...]:
+def note_tags(services: Sequence[Service], extraction: Extraction, options: DeckOptions) -> tuple[str, ...]:
     """Hierarchical service tags, flat service tags, the file's tag and front-matter tags."""
     tags: list[str] = []
     prefix = _tag_safe(options.tag_prefix)
@@ -467,7 +349,7 @@ def note_tags(services: Sequence[Service], extraction: Extraction, options: Note
     return tuple(dict.fromkeys(unicodedata.normalize("NFC", t) for t in tags if t))
 
 
-def deck_name(options: NoteOptions, service: Service | None, extraction: Extraction) -> str:
+def deck_name(options: DeckOptions, service: Service | None, extraction: Extraction) -> str:
     """The deck a note goes to under the chosen layout (`::` separates levels)."""
     base = str(extraction.metadata.get("deck") or options.deck_name)
     if options.deck_by == "category":
@@ -478,39 +360,6 @@ def deck_name(options: NoteOptions, service: Service | None, extraction: Extract
         parts = extraction.source.rsplit(".", 1)[0].split("/")
         return "::".join([base, *parts])
     return base
-
-
-def _identity(service: Service | None, sections: str, note_type: str, subject: str) -> str:
-    """The stable key a note's GUID is made from: service, sections below the file title (each
-    normalised, joined by `/`), note type, subject."""
-    return f"{service.key if service else '-'}|{sections}|{note_type}|{normalise(subject)}"
-
-
-def guid_for(key: str) -> str:
-    """A short, stable GUID for a key (64 bits of SHA-256, base 62)."""
-    number = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
-    # Two base-62 digits at a time: 2**64 < 62**11, so five pairs and a last digit hold any number.
-    number, d1 = divmod(number, _GUID_BASE2)
-    number, d2 = divmod(number, _GUID_BASE2)
-    number, d3 = divmod(number, _GUID_BASE2)
-    number, d4 = divmod(number, _GUID_BASE2)
-    number, d5 = divmod(number, _GUID_BASE2)
-    pairs = _GUID_PAIRS
-    return (_GUID_ALPHABET[number] + pairs[d5] + pairs[d4] + pairs[d3] + pairs[d2] + pairs[d1]).lstrip("0") or "0"
-
-
-def normalise(text: str) -> str:
-    """Lower-case words only: what two spellings of the same heading or subject share."""
-    if text.isascii():
-        # The same without a regex: NFKC leaves ASCII alone, casefold is lower, and `[\W_]` is
-        # every character but a letter or digit.
-        return b" ".join(text.encode("ascii").translate(_ASCII_WORD_BYTES).split()).decode("ascii")
-    return _NORMALISE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
-
-
-def html_to_plain(text: str) -> str:
-    """Visible text of a field (tags dropped, entities decoded), for statistics and search."""
-    return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("\ue002", "").strip()
 
 
 def _content_tags(tags: Sequence[str]) -> list[str]:
@@ -526,7 +375,7 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def _wants_reverse(fact: Fact, options: NoteOptions) -> bool:
+def _wants_reverse(fact: Fact, options: DeckOptions) -> bool:
     if fact.kind != "definition" or options.reverse == "none":
         return False
     if options.reverse == "all":
@@ -561,7 +410,7 @@ _TEXT_FIELDS = _fields_but("Source", "Context")  # what says what a fact is
 
 def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
     """Basic notes of different files whose fronts read the same get the nearest part of their
-    context that tells them apart (see `_qualified_fronts`, which does this within a file)."""
+    context that tells them apart (see `context.qualified_fronts`, which does this within a file)."""
     groups: dict[str, list[int]] = {}
     for index, note in enumerate(notes):
         if note.note_type == "basic":
@@ -571,7 +420,7 @@ def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
             continue
         paths = [notes[i].context.split(CONTEXT_SEPARATOR) for i in indexes]
         for i, path in zip(indexes, paths):
-            qualifier = _distinguishing(path, [p for p in paths if p is not path], key)
+            qualifier = distinguishing(path, [p for p in paths if p is not path], key)
             if not qualifier or any(normalise(qualifier) == normalise(p[-1]) for p in paths if p is not path):
                 continue
             note = notes[i]
@@ -592,7 +441,7 @@ def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
             by_text[key] = note
             continue
         sources = (*first.merged_sources, note.source)
-        source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(sources)})"))
+        source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(map(str, sources))})"))
         fields = tuple(source_field if n == "Source" else f for n, f in zip(first.field_names, first.fields))
         by_text[key] = replace(first, merged_sources=sources, fields=fields)
     out: list[CardNote] = []
@@ -601,7 +450,7 @@ def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
         identity, suffix, guid = note.identity, 1, note.guid  # note.guid is guid_for(note.identity)
         while guid in taken:
             suffix += 1
-            identity = f"{note.identity}#{suffix}"
+            identity = numbered(note.identity, suffix)
             guid = guid_for(identity)
         if identity != note.identity:
             note = replace(note, guid=guid, identity=identity)

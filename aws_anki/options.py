@@ -23,10 +23,10 @@ Progress = Callable[[str, int, int], None]
 class DeckOptions:
     """What decides a deck's notes: deck name and layout, tags, reverse cards, image folders.
 
-    The first six fields are those of `notes.NoteOptions` (how facts become notes); `attachments`
-    names the folders images are looked up in after the note's folder and the notes root: relative
-    to the notes root (`"attachments"`), to the note (`"./assets"`) or absolute (searched before
-    the defaults)."""
+    The first six say how facts become notes (`notes.file_notes` reads them); `attachments` names
+    the folders images are looked up in after the note's folder and the notes root: relative to the
+    notes root (`"attachments"`), to the note (`"./assets"`) or absolute (searched before the
+    defaults)."""
 
     deck_name: str = "AWS"
     deck_by: str = "none"

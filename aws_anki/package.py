@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import genanki
+
 from .errors import PackageError
 from .models import NoteType, basic_type, cloze_type
 from .notes import CardNote
@@ -58,8 +60,6 @@ def write_package(
     media_files: Mapping[str, Path] | None = None,
 ) -> int:
     """Write the `.apkg` at `path` (temp file, then rename); returns its size in bytes."""
-    import genanki  # costs ~150 ms to import; only a build that writes needs it
-
     by_type = _models(genanki)
     # genanki writes deck by deck, each deck's notes in order: the IDs below follow the same order.
     by_deck: dict[str, list[CardNote]] = {}

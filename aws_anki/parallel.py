@@ -28,12 +28,12 @@ from typing import Any, Callable, Sequence
 from .cache import NotesCache
 from .extract import Extraction, extract_facts
 from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
-from .notes import FileNotes, NoteOptions, file_notes
+from .notes import FileNotes, file_notes
 from .options import DeckOptions
 from .parse import parse_document, text_warnings
 from .read import SourceFile
 
-__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "note_options", "notes_all", "usable_cpus", "worker_count"]
+__all__ = ["PARALLEL_MIN_BYTES", "FileStats", "extract_one", "notes_all", "usable_cpus", "worker_count"]
 
 # Below this much text (not counting cache hits) a build does not start worker processes.
 PARALLEL_MIN_BYTES = 96 * 1024  # measured: parallel is 0.78x serial at 128 KB, even at 64 KB
@@ -61,12 +61,24 @@ class FileStats:
 class _Job:
     """What a worker needs besides the files: how to make notes and where images are."""
 
-    options: NoteOptions
+    options: DeckOptions
     folders: tuple[str, ...]
     variant: str
     cache_dir: str | None
     fingerprint: str | None
     keep_extractions: bool
+
+    @classmethod
+    def of(cls, options: DeckOptions, media: MediaCollector | None, cache: NotesCache | None, keep_extractions: bool) -> _Job:
+        """The job of a `notes_all` call."""
+        return cls(
+            options=options,
+            folders=media.folders if media is not None else DEFAULT_ATTACHMENT_FOLDERS,
+            variant=options.key(),
+            cache_dir=str(cache.directory) if cache is not None else None,
+            fingerprint=cache.fingerprint if cache is not None else None,
+            keep_extractions=keep_extractions,
+        )
 
 
 def extract_one(source: SourceFile) -> Extraction:
@@ -79,14 +91,6 @@ def worker_count(jobs: int | None = None) -> int:
     if jobs is not None and jobs > 0:
         return jobs
     return usable_cpus()
-
-
-def note_options(options: DeckOptions) -> NoteOptions:
-    """The note options among the deck options (all but where images are)."""
-    return NoteOptions(
-        deck_name=options.deck_name, deck_by=options.deck_by, reverse=options.reverse, tag_prefix=options.tag_prefix,
-        file_tags=options.file_tags, secondary_tags=options.secondary_tags,
-    )
 
 
 def usable_cpus() -> int:
@@ -121,14 +125,7 @@ def notes_all(
     thread, once they have all started (never before a fork), and is done before this returns; it
     is not run at all when there are no workers.
     """
-    job = _Job(
-        options=note_options(options),
-        folders=media.folders if media is not None else DEFAULT_ATTACHMENT_FOLDERS,
-        variant=options.key(),
-        cache_dir=str(cache.directory) if cache is not None else None,
-        fingerprint=cache.fingerprint if cache is not None else None,
-        keep_extractions=keep_extractions,
-    )
+    job = _Job.of(options, media, cache, keep_extractions)
     results: list[tuple[FileNotes, Extraction | None] | None] = [None] * len(sources)
     if cache is not None and not keep_extractions:
         results = [(found, None) if found is not None else None for found in (cache.get(s, job.variant) for s in sources)]

@@ -461,7 +461,7 @@ def _card_html(card: PreviewCard, *, show_deck: bool) -> str:
         f'data-type="{esc(note.note_type)}" data-guid="{esc(note.guid)}" data-ord="{card.ord}">\n'
         f'<div class="pv-meta"><span class="pv-svc">{esc(service)}</span>'
         f'<span class="pv-pill">{esc(note.kind)}</span><span class="pv-pill">{esc(card.template)}</span>{deck}'
-        f'<span class="pv-src">{esc(note.source)}</span>'
+        f'<span class="pv-src">{esc(str(note.source))}</span>'
         f'<button type="button" class="pv-btn pv-flip" aria-pressed="false">Show answer</button></div>\n'
         f'<div class="{classes} pv-face pv-front">{card.question}</div>\n'
         f'<div class="{classes} pv-face pv-back" hidden>{card.answer}</div>\n'

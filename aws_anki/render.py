@@ -7,6 +7,10 @@ from functools import cache
 from typing import Any, Callable, Mapping, Sequence
 
 import nh3
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
 
 from .media import IMAGE_EXTENSIONS
 
@@ -401,8 +405,6 @@ CODE_FOREGROUND = "#f8f8f2"
 
 @cache
 def _formatter() -> Any:
-    from pygments.formatters import HtmlFormatter  # imported lazily: most builds have little code
-
     return HtmlFormatter(noclasses=True, style="monokai", nowrap=False, cssclass="code", prestyles=f"color:{CODE_FOREGROUND}")
 
 
@@ -410,9 +412,6 @@ def _formatter() -> Any:
 def _lexer(language: str) -> Any:
     """The Pygments lexer for a language name, or None. Looking one up scans Pygments' whole lexer
     table (a third of the time of a build with much code), so each name is looked up once."""
-    from pygments.lexers import get_lexer_by_name
-    from pygments.util import ClassNotFound
-
     try:
         return get_lexer_by_name(language, stripnl=False)
     except ClassNotFound:
@@ -421,8 +420,6 @@ def _lexer(language: str) -> Any:
 
 def code_html(code: str, language: str) -> str:
     """Highlight a code block with inline styles (no stylesheet needed); plain <pre> if unknown."""
-    from pygments import highlight
-
     lexer = _lexer(language.lower()) if language else None
     if lexer is None:
         style = f"background:{CODE_BACKGROUND};color:{CODE_FOREGROUND}"

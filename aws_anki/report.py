@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import BuildWarning
+from .source import Source
 
 if TYPE_CHECKING:
     from .notes import CardNote, FileNotes
-    from .stats import Quality
+    from .quality import Quality
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class BuildReport:
     notes_by_type: Mapping[str, int]
     cards_by_type: Mapping[str, int]
     notes_by_service: Mapping[str, int]
-    unresolved: tuple[str, ...]
+    unresolved: tuple[Source, ...]  # facts whose service could not be resolved
     skipped: Mapping[str, int]
     merged: int
     warnings: tuple[BuildWarning, ...]
@@ -75,7 +76,11 @@ class BuildReport:
 
     def as_record(self) -> dict[str, Any]:
         """The counts and warnings as plain data that `from_record` reads back (not timings or quality)."""
-        return {**self._counts(), "warnings": [[w.path, w.line, w.code, w.message] for w in self.warnings]}
+        return {
+            **self._counts(),
+            "unresolved": [list(s) for s in self.unresolved],
+            "warnings": [[w.path, w.line, w.code, w.message] for w in self.warnings],
+        }
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> BuildReport:
@@ -88,7 +93,7 @@ class BuildReport:
             notes_by_type=_counter(data["notes_by_type"]),
             cards_by_type=_counter(data["cards_by_type"]),
             notes_by_service=_counter(data["notes_by_service"]),
-            unresolved=tuple(str(s) for s in data["unresolved"]),
+            unresolved=tuple(Source(str(path), int(line)) for path, line in data["unresolved"]),
             skipped=_counter(data["skipped"]),
             merged=int(data["merged"]),
             warnings=tuple(
@@ -105,7 +110,7 @@ class BuildReport:
             "notes_by_type": dict(self.notes_by_type),
             "cards_by_type": dict(self.cards_by_type),
             "notes_by_service": dict(self.notes_by_service),
-            "unresolved": list(self.unresolved),
+            "unresolved": list(map(str, self.unresolved)),
             "skipped": dict(self.skipped),
             "merged": self.merged,
         }
@@ -119,7 +124,7 @@ def make_report(
     files: int,
     per_file: Sequence[FileNotes],
     notes: Sequence[CardNote],
-    unresolved: Sequence[str],
+    unresolved: Sequence[Source],
     warnings: Sequence[BuildWarning],
     quality: Quality | None,
 ) -> BuildReport:

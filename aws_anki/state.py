@@ -41,6 +41,7 @@ import re
 import time
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 from collections import Counter
 from itertools import chain, count
 from operator import attrgetter, itemgetter
@@ -48,9 +49,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from .errors import BuildWarning, InputError
+from .guids import guid_for, identity_parts, numbered, unnumbered
+from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID, NoteType
+from .source import Source
 
 if TYPE_CHECKING:
-    from .models import NoteType
     from .notes import CardNote
 
 STATE_VERSION = 2
@@ -64,7 +67,7 @@ class NoteRecord(NamedTuple):
     identity: str
     content_hash: str
     mod: int
-    source: str
+    source: str  # `str(Source)` of the note when built
     note_type: str
     front: str  # the note's first field as written ("" when read from a state that did not keep it)
 
@@ -100,8 +103,6 @@ class RemovedNote(NamedTuple):
     def search(self) -> str | None:
         """An Anki search (Browse) that finds the note: its note type and first field, as Anki's own
         duplicate check writes it (Anki has no GUID search); None without a recorded first field."""
-        from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID
-
         model_id = {"basic": BASIC_MODEL_ID, "cloze": CLOZE_MODEL_ID}.get(self.note_type)
         if not self.front or model_id is None:
             return None
@@ -133,7 +134,7 @@ class Changes:
     updated: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[RemovedNote, ...]  # sorted by GUID
-    carried_over: tuple[tuple[str, str], ...]  # (guid, new source) of edited facts that kept their GUID
+    carried_over: tuple[tuple[str, Source], ...]  # (guid, new source) of edited facts that kept their GUID
 
     def as_dict(self) -> dict[str, object]:
         """Counts and lists, for `--json` output and reports."""
@@ -309,7 +310,7 @@ def plan_build(
     for guid, note, record in zip(guids, notes, found):
         content = note.content_hash
         if record is None:
-            mod = now if previous is not None else file_mtimes.get(note.source.rsplit(":", 1)[0], now)
+            mod = now if previous is not None else file_mtimes.get(note.source.path, now)
             added.append(guid)
         elif record[1] == content:
             mod = record[2]
@@ -318,7 +319,7 @@ def plan_build(
             mod = max(now, record[2] + 1)
             updated.append(guid)
         note_mods[guid] = mod
-        records[guid] = _record((note.identity, content, mod, note.source, note.note_type, note.fields[0]))
+        records[guid] = _record((note.identity, content, mod, str(note.source), note.note_type, note.fields[0]))
     removed = tuple(sorted(RemovedNote(g, r[3], r[5], r[4]) for g, r in vanished.items() if g not in records))
 
     models = _model_records(note_types, previous, now)
@@ -348,20 +349,18 @@ def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, No
     previous_identities = list(map(_FIRST, previous_notes.values()))
     if "#" not in "".join(identities) and "#" not in "".join(previous_identities):
         return  # C-speed checks: most decks have no colliding keys at all
-    bases = {_base(i) for i in chain(identities, previous_identities) if "#" in i}
+    bases = {unnumbered(i) for i in chain(identities, previous_identities) if "#" in i}
     groups: dict[str, list[int]] = {}
     for index, identity in enumerate(identities):
-        base = _base(identity)
+        base = unnumbered(identity)
         if base in bases:
             groups.setdefault(base, []).append(index)
     previous_by_base: dict[str, dict[str, str]] = {}  # base -> content hash -> GUID
     for guid, record in previous_notes.items():
-        base = _base(record[0])
+        base = unnumbered(record[0])
         if base in groups:
             previous_by_base.setdefault(base, {})[record[1]] = guid
     in_use = set(map(_GUID, notes))
-    from .notes import guid_for  # here: the notes stage is not needed to read or write a state
-
     for base, indexes in groups.items():
         by_content = previous_by_base.get(base, {})
         outside = in_use.difference(notes[i].guid for i in indexes)  # GUIDs no fact of the group may take
@@ -382,7 +381,7 @@ def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, No
             if note.guid not in claimed:
                 claimed.add(note.guid)
                 continue
-            for identity in chain((base,), (f"{base}#{n}" for n in count(2))):
+            for identity in chain((base,), (numbered(base, n) for n in count(2))):
                 guid = guid_for(identity)
                 record = previous_notes.get(guid)
                 if guid not in claimed and guid not in outside and (record is None or record[0] == identity):
@@ -394,12 +393,6 @@ def _keep_colliding_facts(notes: list[CardNote], previous_notes: Mapping[str, No
 _IDENTITY = attrgetter("identity")
 _FIRST = itemgetter(0)
 _GUID = attrgetter("guid")
-_SUFFIX = re.compile(r"#\d+$")
-
-
-def _base(identity: str) -> str:
-    """An identity without the `#N` that tells colliding keys apart."""
-    return _SUFFIX.sub("", identity) if "#" in identity else identity
 
 
 def _give_way(
@@ -413,14 +406,12 @@ def _give_way(
     losers = [i for i in odd if held[guids[i]] > 1 and (found[i] is None or found[i][0] != notes[i].identity)]
     if not losers:
         return
-    from .notes import guid_for  # here: the notes stage is not needed to read or write a state
-
     in_use = set(guids)
     for index in losers:
         note, suffix = notes[index], 1
         while True:
             suffix += 1
-            identity = f"{note.identity}#{suffix}"
+            identity = numbered(note.identity, suffix)
             guid = guid_for(identity)
             record = previous_notes.get(guid)
             if guid not in in_use and (record is None or record[0] == identity):
@@ -432,18 +423,16 @@ def _give_way(
 
 def _carry_over(
     notes: list[CardNote], fresh: Sequence[int], vanished: Mapping[str, NoteRecord]
-) -> list[tuple[str, str, int]]:
+) -> list[tuple[str, Source, int]]:
     """Give new facts (`notes[i]` for i in `fresh`: GUIDs the previous build did not have) that look
     like edits of vanished facts the GUID of the vanished one, in place; returns (GUID, source, index)."""
     if not vanished:
         return []
-    from difflib import SequenceMatcher  # here: most builds carry nothing over
-
     candidates: list[tuple[float, int, str]] = []
     for index in fresh:
-        service, section, note_type, subject = _split_identity(notes[index].identity)
+        service, section, note_type, subject = identity_parts(notes[index].identity)
         for guid, record in vanished.items():
-            old_service, old_section, old_type, old_subject = _split_identity(record.identity)
+            old_service, old_section, old_type, old_subject = identity_parts(record.identity)
             if old_type != note_type or old_service != service:
                 continue
             similarity = SequenceMatcher(None, subject, old_subject, autojunk=False).ratio()
@@ -452,7 +441,7 @@ def _carry_over(
                 candidates.append((similarity + (0.01 if section == old_section else 0.0), index, guid))
     taken_notes: set[int] = set()
     taken_guids: set[str] = set()
-    carried: list[tuple[str, str, int]] = []
+    carried: list[tuple[str, Source, int]] = []
     # Best matches first; ties broken by position, so the outcome is deterministic.
     for similarity, index, guid in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
         if index in taken_notes or guid in taken_guids:
@@ -463,9 +452,3 @@ def _carry_over(
         carried.append((guid, notes[index].source, index))
     return carried
 
-
-def _split_identity(identity: str) -> tuple[str, str, str, str]:
-    parts = identity.split("|", 3)
-    while len(parts) < 4:
-        parts.append("")
-    return parts[0], parts[1], parts[2], parts[3]

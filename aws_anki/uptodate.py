@@ -27,7 +27,7 @@ from typing import Any
 
 from .cache import code_fingerprint, write_atomic
 from . import models
-from .read import Scan
+from .scan import Scan
 from .report import BuildReport
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "setup_digest",
 ]
 
-RECORD_VERSION = 3
+RECORD_VERSION = 4
 # The folder keeps its name across record versions: an old record in it reads as no record, and the
 # next build overwrites it instead of leaving it behind.
 _FOLDER = "builds-v1"

@@ -16,8 +16,8 @@ from aws_anki.cache import CACHE_DIR_ENV, ENTRY_SUFFIX, NotesCache, _NOTE_FIELDS
 from aws_anki import cache as cache_module
 from aws_anki.cli import cli
 from aws_anki.errors import BuildWarning
-from aws_anki.notes import CardNote, FileNotes, NoteOptions, file_notes
-from aws_anki.parallel import extract_one, note_options
+from aws_anki.notes import CardNote, FileNotes, file_notes
+from aws_anki.parallel import extract_one
 from aws_anki.read import SourceFile, read_sources
 from aws_anki.options import DeckOptions, RunOptions
 
@@ -39,7 +39,7 @@ def _sources(folder: Path) -> tuple[SourceFile, ...]:
     return read_sources([folder]).files
 
 
-def _made(source: SourceFile, options: NoteOptions = NoteOptions()) -> FileNotes:
+def _made(source: SourceFile, options: DeckOptions = DeckOptions()) -> FileNotes:
     """What a build caches for a file: its notes, before merging across files."""
     return file_notes(extract_one(source), options=options)
 
@@ -87,9 +87,9 @@ def test_unencodable_entry_is_not_cached(dated: SourceFile, tmp_path: Path) -> N
 def test_entry_is_for_one_set_of_note_options(dated: SourceFile, tmp_path: Path) -> None:
     cache = NotesCache(tmp_path / "cache")
     plain, reverse = DeckOptions(), DeckOptions(reverse="all")
-    assert cache.put(dated, _made(dated, note_options(plain)), plain.key())
+    assert cache.put(dated, _made(dated, plain), plain.key())
     assert cache.get(dated, reverse.key()) is None
-    assert cache.get(dated, plain.key()) == _made(dated, note_options(plain))
+    assert cache.get(dated, plain.key()) == _made(dated, plain)
 
 
 def test_changed_image_is_never_served_from_the_cache(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The card-quality target: no card defect a program can see, on real notes and on the public corpus.
 
 One deck is built from ../shared/real_notes and one from each folder of ../shared/corpus, and every
-card is checked for each class of `aws_anki.stats.CARD_DEFECT_KINDS` (defined in that module's
+card is checked for each class of `aws_anki.cardchecks.CARD_DEFECT_KINDS` (defined in that module's
 docstring). The target is none; the tests hold each class at or below what was last measured
 (`CEILINGS`), so no change makes cards worse unnoticed. A failure names, per deck, how many cards
 have the defect and a few of them (file:line, card, excerpt).
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import aws_anki
-from aws_anki.stats import CARD_DEFECT_KINDS, CardQuality, card_quality
+from aws_anki.cardchecks import CARD_DEFECT_KINDS, CardQuality, card_quality
 from aws_anki.options import RunOptions
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"  # as conftest.py finds the real notes

@@ -96,11 +96,11 @@ def test_same_fact_twice_makes_one_note_listing_both_sources(tmp_path: Path) -> 
     notes = aws_anki.build_deck([tmp_path], run=RunOptions(use_cache=False, jobs=1)).notes
     merged = [n for n in notes if n.fields[0] == "Default retention"]
     assert len(merged) == 1
-    assert merged[0].source == "a.md:5" and merged[0].merged_sources == ("b.md:5",)
+    assert merged[0].source == ("a.md", 5) and merged[0].merged_sources == (("b.md", 5),)
     assert "also b.md:5" in merged[0].field("Source")
     cloze = [n for n in notes if "{{c1::<b>eleven nines</b>}}" in n.fields[0]]
-    assert len(cloze) == 1 and cloze[0].source == "a.md:12"
-    assert set(cloze[0].merged_sources) == {"a.md:16", "b.md:12", "b.md:16"}
+    assert len(cloze) == 1 and cloze[0].source == ("a.md", 12)
+    assert set(cloze[0].merged_sources) == {("a.md", 16), ("b.md", 12), ("b.md", 16)}
 
 
 def test_cloze_fields_stay_valid_for_anki() -> None:

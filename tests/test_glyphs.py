@@ -1,4 +1,4 @@
-"""Glyph bullets, icons and heading noise (aws_anki.glyphs), checked on strings and, for bullets,
+"""Glyph bullets, icons and heading noise (aws_anki.bullets, aws_anki.glyphs), checked on strings and, for bullets,
 on the token tree mistune builds from the result."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Union
 
 import pytest
 
-from aws_anki.glyphs import icon_words, strip_heading_noise, text_bullets_to_markdown
+from aws_anki.bullets import text_bullets_to_markdown
+from aws_anki.glyphs import icon_words, strip_heading_noise
 from aws_anki.parse import inline_text, parse_tokens
 
 Outline = list[Union[str, tuple[str, "Outline"]]]

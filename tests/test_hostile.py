@@ -264,7 +264,7 @@ def broken(tmp_path: Path, make_unreadable: Callable[[Path], None]) -> Iterator[
 def test_broken_files_warn_by_name_and_the_rest_is_built(broken: Path) -> None:
     alone = aws_anki.build_deck([FIXTURES / "broken" / "good.md"], run=RunOptions(use_cache=False))
     result = aws_anki.build_deck([broken], run=RunOptions(use_cache=False))
-    good = {(n.fields[0], n.fields[1]) for n in result.notes if n.source.startswith("good.md:")}
+    good = {(n.fields[0], n.fields[1]) for n in result.notes if n.source.path == "good.md"}
     assert good == {(n.fields[0], n.fields[1]) for n in alone.notes} and len(good) == 3
     warned = {w.path: w.code for w in result.report.warnings}
     assert warned["empty.md"] == "empty"

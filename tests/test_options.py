@@ -2,21 +2,24 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from aws_anki.errors import InputError
-from aws_anki.notes import NoteOptions
+from aws_anki.extract import extract_facts
+from aws_anki.notes import file_notes
 from aws_anki.options import DeckOptions, RunOptions
-from aws_anki.parallel import note_options
+from aws_anki.parse import parse_document
+from aws_anki.read import SourceFile
 
 
-def test_deck_options_carry_every_note_option() -> None:
-    deck = DeckOptions(deck_name="SAA", deck_by="service", reverse="all", tag_prefix="Cert", file_tags=False,
-                       secondary_tags=True, attachments=("files",))
-    notes = note_options(deck)
-    assert {f.name for f in dataclasses.fields(NoteOptions)} <= {f.name for f in dataclasses.fields(DeckOptions)}
-    assert all(getattr(notes, f.name) == getattr(deck, f.name) for f in dataclasses.fields(NoteOptions))
+def test_the_notes_stage_takes_the_deck_options_as_they_are() -> None:
+    source = SourceFile(Path("/n/sqs.md"), "sqs.md", "# Amazon SQS\n\n- **Retention**: 4 days by default\n")
+    deck = DeckOptions(deck_name="SAA", deck_by="category", tag_prefix="Cert", file_tags=False, attachments=("files",))
+    (note,) = file_notes(extract_facts(parse_document(source)), options=deck).notes
+    assert note.deck == "SAA::Application Integration"
+    assert note.tags[0].startswith("Cert::") and not any(t.startswith("file::") for t in note.tags)
 
 
 def test_the_key_follows_every_deck_option_and_no_run_option() -> None:

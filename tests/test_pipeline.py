@@ -16,13 +16,14 @@ def test_build_deck_returns_inspectable_notes(vault: Path) -> None:
     assert result.report.notes == len(result.notes) > 8
     for note in result.notes:
         assert note.guid and note.context and note.tags
-        assert note.source.startswith("compute/") and ":" in note.source
+        assert note.source.path.startswith("compute/") and note.source.line > 0
         assert note.field("Source").startswith("compute/")
     by_front = {n.fields[0]: n for n in result.notes if n.note_type == "basic"}
     timeout = by_front["Maximum timeout"]
     assert timeout.field("Back") == "15 minutes"
     assert timeout.context == "AWS Lambda"
-    assert timeout.source == "compute/lambda.md:6"
+    assert timeout.source == aws_anki.Source("compute/lambda.md", 6)
+    assert str(timeout.source) == "compute/lambda.md:6"
     assert "serverless" in timeout.tags  # from front matter
 
 

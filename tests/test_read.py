@@ -11,7 +11,8 @@ from typing import Callable
 import pytest
 
 from aws_anki.errors import BuildWarning, InputError
-from aws_anki.read import ReadResult, SourceFile, find_markdown, read_source, read_sources
+from aws_anki.read import ReadResult, SourceFile, read_source, read_sources
+from aws_anki.scan import find_markdown
 
 REAL_NOTES = Path(__file__).resolve().parents[2] / "shared" / "real_notes"  # as conftest.py finds it
 SPANISH = "# Región\n\n- **¿Qué es?** Una zona geográfica — «niño», “canción”, pingüino, ¡sí!\n"

@@ -23,7 +23,7 @@ NOTES = """# AWS Lambda
 def test_readme_examples(tmp_path: Path) -> None:
     (tmp_path / "lambda.md").write_text(NOTES, encoding="utf-8")
     result = aws_anki.build_deck([tmp_path], run=RunOptions(use_cache=False, quality=True))
-    by_line = {int(n.source.rsplit(":", 1)[1]): n for n in result.notes}
+    by_line = {n.source.line: n for n in result.notes}
     assert by_line[5].fields[0] == "executions are billed in {{c1::<b>1 ms increments</b>}}"
     assert by_line[6].fields[0] == "Retention defaults to {{c1::24 hours}}"  # a plain line, no markup
     assert 7 not in by_line  # trivial advice: no card ...

@@ -435,7 +435,7 @@ def test_deleting_one_of_two_colliding_facts_leaves_the_other_its_note(tmp_path:
     out = tmp_path / "deck.apkg"
     first = aws_anki.build_deck([vault])
     first.write(out)
-    by_file = {n.source.split(":")[0]: n.guid for n in first.notes}
+    by_file = {n.source.path: n.guid for n in first.notes}
     (vault / "s3-lifecycle.md").unlink()  # read first, so its key had no number
     written = aws_anki.build_deck([vault]).write(out)
     assert written.changes.unchanged == (by_file["s3-object-lock.md"],)

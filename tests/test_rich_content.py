@@ -11,7 +11,8 @@ from typing import Any, Iterator
 import pytest
 
 import aws_anki
-from aws_anki.notes import CardNote, html_to_plain
+from aws_anki.context import html_to_plain
+from aws_anki.notes import CardNote
 from aws_anki.parse import parse_tokens
 from aws_anki.render import CLOZE_CLOSE, CLOZE_HINT, CODE_BACKGROUND, CODE_FOREGROUND, cloze_open, code_html, finish_cloze, sanitize
 from aws_anki.options import DeckOptions, RunOptions
@@ -323,7 +324,7 @@ def test_cloze_syntax_in_and_around_deletions_in_real_anki(tmp_path: Path) -> No
     from anki_harness import import_apkg, open_collection, rendered_cards
 
     result = aws_anki.build_deck([NOTES / "management"], run=RunOptions(use_cache=False))
-    assert {int(n.source.rsplit(":", 1)[1]) for n in result.notes} == set(DELETIONS)
+    assert {n.source.line for n in result.notes} == set(DELETIONS)
     assert all(n.note_type == "cloze" for n in result.notes)
     out = tmp_path / "cloze.apkg"
     result.write(out, use_state=False)

@@ -14,18 +14,11 @@ from aws_anki.extract import Extraction
 from aws_anki.notes import CardNote
 from aws_anki.cardtext import card_text, html_text
 from aws_anki.preview import preview_cards
-from aws_anki.stats import (
-    CARD_DEFECT_KINDS,
-    DEFECT_KINDS,
-    CardQuality,
-    card_quality,
-    deletion_shares,
-    introduces_list,
-    quality,
-    split_sentences,
-    visible_text,
-)
+from aws_anki.cardchecks import CARD_DEFECT_KINDS, CardQuality, card_quality, introduces_list
+from aws_anki.cardview import split_sentences
+from aws_anki.quality import DEFECT_KINDS, deletion_shares, quality, visible_text
 from aws_anki.options import RunOptions
+from aws_anki.source import Source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 # Every bold span and definition line is on a card or reported as making none (`inspect
@@ -34,12 +27,14 @@ MIN_BOLD_ACCOUNTED = 0.99
 MIN_DEFINITIONS_ACCOUNTED = 0.97
 
 
-def note(fields: tuple[str, ...], *, cloze: bool = False, context: str = "Amazon S3", source: str = "s3.md:1") -> CardNote:
+def note(
+    fields: tuple[str, ...], *, cloze: bool = False, context: str = "Amazon S3", source: Source = Source("s3.md", 1)
+) -> CardNote:
     """A hand-made note: only what quality() reads is meaningful."""
     if not cloze and len(fields) == 2:
-        fields = (fields[0], fields[1], context, "", source, "")
+        fields = (fields[0], fields[1], context, "", str(source), "")
     elif cloze and len(fields) == 1:
-        fields = (fields[0], context, "", source)
+        fields = (fields[0], context, "", str(source))
     return CardNote(
         guid="g", note_type="cloze" if cloze else "basic", kind="cloze" if cloze else "definition", fields=fields,
         tags=(), deck="AWS", service="Amazon S3", category="Storage", context=context, source=source,
@@ -62,15 +57,15 @@ def test_each_defect_kind_is_found() -> None:
         note(("{{c1::<b>the whole sentence is hidden here</b>}}.",), cloze=True),
         note(("Limit", "x" * 601)),
         note(("Size", "5 TB"), context=""),
-        note(("Size", "5 TB per object"), source="s3.md:9"),
-        note(("Size", "5 TB"), source="s3.md:12"),
+        note(("Size", "5 TB per object"), source=Source("s3.md", 9)),
+        note(("Size", "5 TB"), source=Source("s3.md", 12)),
         note(("a {{c1::<b>b</b>}} c",), cloze=True, context="Amazon S3 › Limits"),
-        note(("a {{c1::<b>b</b>}} c",), cloze=True, context="Amazon S3 › Limits", source="s3.md:30"),
+        note(("a {{c1::<b>b</b>}} c",), cloze=True, context="Amazon S3 › Limits", source=Source("s3.md", 30)),
     ]
     found = quality(notes)
     assert found.defect_counts == {"big_deletion": 1, "long_answer": 1, "no_context": 1, "duplicate_front": 2}
-    assert {d.source for d in found.defects if d.kind == "duplicate_front"} == {"s3.md:12", "s3.md:30"}
-    assert "as at s3.md:9" in next(d.text for d in found.defects if d.source == "s3.md:12")
+    assert {d.source for d in found.defects if d.kind == "duplicate_front"} == {Source("s3.md", 12), Source("s3.md", 30)}
+    assert "as at s3.md:9" in next(d.text for d in found.defects if d.source == Source("s3.md", 12))
 
 
 def test_a_short_deletion_and_a_600_character_answer_are_fine() -> None:
@@ -153,15 +148,15 @@ def test_inspect_stats_prints_card_defects_and_patterns() -> None:
 
 
 def basic(front: str, back: str, *, context: str = "Amazon SQS › Queues", extra: str = "", reverse: str = "",
-          source: str = "sqs.md:1") -> CardNote:
+          source: Source = Source("sqs.md", 1)) -> CardNote:
     """A hand-made basic note (with its fields in order, as the templates read them)."""
-    fields = (front, back, context, extra, source, reverse)
+    fields = (front, back, context, extra, str(source), reverse)
     return note(fields, context=context, source=source)
 
 
-def cloze(text: str, *, context: str = "Amazon SQS › Queues", extra: str = "", source: str = "sqs.md:1") -> CardNote:
+def cloze(text: str, *, context: str = "Amazon SQS › Queues", extra: str = "", source: Source = Source("sqs.md", 1)) -> CardNote:
     """A hand-made cloze note."""
-    return note((text, context, extra, source), cloze=True, context=context, source=source)
+    return note((text, context, extra, str(source)), cloze=True, context=context, source=source)
 
 
 def kinds(*notes: CardNote) -> set[str]:
@@ -259,11 +254,11 @@ def test_meta() -> None:
 
 
 def test_meta_table_of_contents_is_a_nested_list_of_the_file_s_own_headings() -> None:
-    sections = [basic(f"{name} fact", "yes", context=f"Amazon SQS › {name}", source=f"sqs.md:{n}")
+    sections = [basic(f"{name} fact", "yes", context=f"Amazon SQS › {name}", source=Source("sqs.md", n))
                 for n, name in enumerate(("Retention", "Polling", "Long polling", "Limits"), 10)]
     contents = "<ul><li>Retention</li><li>Polling<ul><li>Long polling</li></ul></li><li>Limits</li></ul>"
     found = card_quality([basic("Sections", contents, context="Amazon SQS"), *sections])
-    assert [d.source for d in found.defects if d.kind == "meta"] == ["sqs.md:1"]
+    assert [d.source for d in found.defects if d.kind == "meta"] == [Source("sqs.md", 1)]
     flat = "<ul><li>Retention</li><li>Polling</li><li>Limits</li></ul>"  # a short flat list: a small set, kept
     assert "meta" not in {d.kind for d in card_quality([basic("Parts", flat, context="Amazon SQS"), *sections]).defects}
 
@@ -299,8 +294,8 @@ def test_answer_on_front() -> None:
 
 
 def test_duplicate_first_field() -> None:
-    first = basic("Use cases", "decoupling", source="sqs.md:3")
-    second = basic("<b>Use  CASES</b>", "buffering", source="sns.md:8")
+    first = basic("Use cases", "decoupling", source=Source("sqs.md", 3))
+    second = basic("<b>Use  CASES</b>", "buffering", source=Source("sns.md", 8))
     assert cards_with("duplicate_first_field", first, second, CLEAN[0]) == ["sqs.md:3 (Card 1)", "sns.md:8 (Card 1)"]
     assert "duplicate_first_field" not in kinds(first, cloze("Use cases"), basic("Use cases of FIFO", "ordering"))
 

@@ -57,7 +57,7 @@ def _source_lines(name: str) -> list[str]:
 
 def _plain(html_text: str) -> str:
     """Visible text, case-folded, white space collapsed."""
-    from aws_anki.notes import html_to_plain  # lazily: the structure tests need no pipeline
+    from aws_anki.context import html_to_plain  # lazily: the structure tests need no pipeline
 
     text = unicodedata.normalize("NFC", html_to_plain(html_text))
     return re.sub(r"\s+", " ", text).strip().casefold()
@@ -80,10 +80,9 @@ def _notes(name: str) -> tuple[Any, ...]:
 def _lines_of(note: Any, name: str) -> set[int]:
     """The source lines of `name`.md a note comes from (its source and any merged sources)."""
     lines = set()
-    for source in (note.source, *getattr(note, "merged_sources", ())):
-        path, _, line = str(source).rpartition(":")
-        if Path(path).name == f"{name}.md" and line.isdigit():
-            lines.add(int(line))
+    for source in (note.source, *note.merged_sources):
+        if Path(source.path).name == f"{name}.md":
+            lines.add(source.line)
     return lines
 
 

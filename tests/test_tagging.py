@@ -104,7 +104,7 @@ def test_real_notes_hand_checked_facts_get_their_service(real_notes: Path) -> No
     notes = aws_anki.build_deck([real_notes]).notes
     by_source: dict[str, list[aws_anki.CardNote]] = {}
     for note in notes:
-        by_source.setdefault(note.source, []).append(note)
+        by_source.setdefault(str(note.source), []).append(note)
     catalog = load_catalog()
     checked = 0
     with HAND_CHECKED.open(encoding="utf-8") as handle:
@@ -141,7 +141,7 @@ def test_real_notes_resolution_share(real_notes: Path) -> None:
     ],
 )
 def test_context_line_drops_only_headings_that_just_spell_the_service(headings: tuple[str, ...], context: str) -> None:
-    from aws_anki.notes import context_line
+    from aws_anki.context import context_line
     from aws_anki.services import resolve_path
 
     services, index = resolve_path(headings)

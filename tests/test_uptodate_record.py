@@ -14,7 +14,8 @@ import aws_anki
 from aws_anki import build_into
 from aws_anki.build import DeckBuild
 from aws_anki.options import RunOptions
-from aws_anki.read import decode_sources, read_sources, scan_sources
+from aws_anki.read import decode_sources, read_sources
+from aws_anki.scan import scan_sources
 from aws_anki.uptodate import record_path
 
 NOW = 1_800_000_000
@@ -95,8 +96,8 @@ def test_scan_then_decode_is_read(vault: Path, tmp_path: Path) -> None:
 
 
 # The pipeline's modules and libraries, which an up-to-date build must not import.
-PIPELINE = ("aws_anki.notes", "aws_anki.parse", "aws_anki.extract", "aws_anki.parallel", "aws_anki.package",
-            "aws_anki.render", "aws_anki.services", "mistune", "genanki", "nh3", "pygments", "yaml", "ftfy", "sqlite3")
+PIPELINE = ("aws_anki.notes", "aws_anki.context", "aws_anki.quality", "aws_anki.cardchecks", "aws_anki.parse",
+            "aws_anki.extract", "aws_anki.parallel", "aws_anki.package", "aws_anki.render", "aws_anki.services", "mistune", "genanki", "nh3", "pygments", "yaml", "ftfy", "sqlite3")
 
 
 def _loaded_after(code: str) -> set[str]:

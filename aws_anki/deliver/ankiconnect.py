@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..models import NoteType, basic_type, cloze_type
+from ..state import build_time, load_state, plan_build, save_state
 from . import DeliveryError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -259,65 +260,76 @@ def push(
     client = AnkiConnect(url, key, timeout)
     check_version(client.invoke("version"), url)
     notes, new_state = _settle_guids(result, state)
-    warnings: list[str] = []
-
     note_type_changes = _ensure_note_types(client, dry_run)
     owned, copies = _owned_notes(client)
-    warnings += [f"note {nid} is a copy of an aws-anki note (same identity tag); left alone" for nid in copies]
+    changes = _compare(notes, owned, delete)
+    media = _missing_media(client, result.media_files, notes)
+    if not dry_run:
+        for name in media:
+            client.invoke("storeMediaFile", filename=name, data=base64.b64encode(result.media_files[name].read_bytes()).decode("ascii"))
+        _add(client, changes.add)
+        _update(client, changes.update)
+        if delete and changes.gone:
+            client.invoke("deleteNotes", notes=[mine.note_id for _, mine in changes.gone])
+        if new_state is not None and state is not None:
+            save_state(Path(state), new_state)
+    return PushReport(
+        url=url,
+        dry_run=dry_run,
+        added=len(changes.add),
+        updated=len(changes.update),
+        unchanged=changes.unchanged,
+        deleted=len(changes.gone) if delete else 0,
+        stale=0 if delete else len(changes.gone),
+        note_types=tuple(note_type_changes),
+        media=len(media),
+        plan=changes.plan,
+        warnings=(*(f"note {nid} is a copy of an aws-anki note (same identity tag); left alone" for nid in copies),
+                  *changes.warnings),
+    )
 
+
+@dataclass(frozen=True)
+class _Changes:
+    """What a push changes in Anki: notes to add and to update, owned notes whose fact is gone."""
+
+    add: tuple[CardNote, ...]
+    update: tuple[tuple[CardNote, _Owned], ...]
+    unchanged: int
+    gone: tuple[tuple[str, _Owned], ...]  # (GUID, note), sorted by GUID
+    plan: tuple[PlannedNote, ...]
+    warnings: tuple[str, ...]
+
+
+def _compare(notes: Sequence[CardNote], owned: Mapping[str, _Owned], delete: bool) -> _Changes:
+    """The build's notes against the notes this tool made in Anki, by GUID and content hash."""
     to_add: list[CardNote] = []
     to_update: list[tuple[CardNote, _Owned]] = []
     plan: list[PlannedNote] = []
+    warnings: list[str] = []
     unchanged = 0
     names = {basic_type().name: "basic", cloze_type().name: "cloze"}
     for note in notes:
         mine = owned.get(note.guid)
         if mine is None:
             to_add.append(note)
-            plan.append(PlannedNote("add", note.guid, note.source))
+            plan.append(PlannedNote("add", note.guid, str(note.source)))
         elif names.get(mine.model) != note.note_type:
             warnings.append(f"{note.source}: Anki has this fact's note {mine.note_id} with note type {mine.model!r}; left alone")
         elif mine.content_hash == note.content_hash[:HASH_LENGTH]:
             unchanged += 1
         else:
             to_update.append((note, mine))
-            plan.append(PlannedNote("update", note.guid, note.source, mine.note_id))
+            plan.append(PlannedNote("update", note.guid, str(note.source), mine.note_id))
     present = {n.guid for n in notes}
     gone = sorted((guid, mine) for guid, mine in owned.items() if guid not in present)
     plan += [PlannedNote("delete" if delete else "stale", guid, mine.front, mine.note_id) for guid, mine in gone]
-
-    media = _missing_media(client, result.media_files, notes)
-    if not dry_run:
-        for name in media:
-            client.invoke("storeMediaFile", filename=name, data=base64.b64encode(result.media_files[name].read_bytes()).decode("ascii"))
-        _add(client, to_add)
-        _update(client, to_update)
-        if delete and gone:
-            client.invoke("deleteNotes", notes=[mine.note_id for _, mine in gone])
-        if new_state is not None and state is not None:
-            from ..state import save_state
-
-            save_state(Path(state), new_state)
-    return PushReport(
-        url=url,
-        dry_run=dry_run,
-        added=len(to_add),
-        updated=len(to_update),
-        unchanged=unchanged,
-        deleted=len(gone) if delete else 0,
-        stale=0 if delete else len(gone),
-        note_types=tuple(note_type_changes),
-        media=len(media),
-        plan=tuple(plan),
-        warnings=tuple(warnings),
-    )
+    return _Changes(tuple(to_add), tuple(to_update), unchanged, tuple(gone), tuple(plan), tuple(warnings))
 
 
 def _settle_guids(result: "BuildResult", state: str | Path | None) -> tuple[Sequence["CardNote"], Any]:
     if state is None:
         return result.notes, None
-    from ..state import build_time, load_state, plan_build
-
     previous, _ = load_state(Path(state))
     planned = plan_build(
         result.notes,

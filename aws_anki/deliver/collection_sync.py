@@ -39,12 +39,23 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import DeliveryError
 
+try:  # the optional `anki` package (pip install 'aws-anki[sync]'); sync_collection says when it is missing
+    from anki.collection import Collection
+    from anki.errors import DBError, NetworkError, SyncError
+    from anki.import_export_pb2 import (
+        ImportAnkiPackageOptions,
+        ImportAnkiPackageRequest,
+        ImportAnkiPackageUpdateCondition,
+    )
+    from anki.sync import SyncOutput
+except ImportError:  # pragma: no cover - depends on the installation
+    Collection = None
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..build import BuildResult
     from ..state import Changes
 
 PASSWORD_ENV = "AWS_ANKI_SYNC_PASSWORD"
-USER_ENV = "AWS_ANKI_SYNC_USER"
 FULL_SYNC_CHOICES = ("upload", "download")
 
 
@@ -126,41 +137,27 @@ def sync_collection(
     if full_sync not in (None, *FULL_SYNC_CHOICES):
         raise DeliveryError(f"full_sync must be one of {FULL_SYNC_CHOICES}, not {full_sync!r}")
     endpoint = normalise_endpoint(server)
-    if user is not None and password is None:
-        password = os.environ.get(PASSWORD_ENV)
-        if not password:
-            raise DeliveryError(f"no sync password: set {PASSWORD_ENV} or enter it when asked")
+    password = _password(user, password)
+    if Collection is None:  # pragma: no cover - depends on the installation
+        raise DeliveryError("the sync command needs the official anki package: pip install 'aws-anki[sync]'")
     say = progress or (lambda _message: None)
     started = time.perf_counter()
-    try:
-        from anki.collection import Collection  # noqa: F401  (import check; ~0.4 s)
-    except ImportError as error:  # pragma: no cover - depends on the installation
-        raise DeliveryError("the sync command needs the official anki package: pip install 'aws-anki[sync]'") from error
-
     path = Path(collection_path).expanduser()
     col = _open(path)
     steps: list[str] = []
     server_message = ""
-    warnings: list[str] = []
     try:
         session: _Session | None = None
         if user is not None:
             assert password is not None
             session = _Session(col, _login(col, user, password, endpoint), media_timeout)
-            say("pulling the latest collection from the server")
-            pulled, server_message = session.sync(phase="pull", full_sync=full_sync, sync_media=False)
-            steps.append(f"pull: {pulled}")
+            server_message = session.pull(full_sync, say, steps)
             col = session.col
         say("importing the build")
-        summary, changes, state_warnings = _import(col, result, path)
-        warnings.extend(state_warnings)
+        summary, changes, warnings = _import(col, result, path)
         if session is not None:
-            say("pushing to the server")
-            pushed, message = session.sync(phase="push", full_sync=full_sync, sync_media=True)
-            steps.append(f"push: {pushed}")
+            message = session.push(full_sync, say, steps)
             server_message = server_message or message
-            say("syncing media")
-            steps.append(f"media: {session.wait_for_media()}")
             col = session.col
     finally:
         _close(col)
@@ -175,14 +172,20 @@ def sync_collection(
         synced=user is not None,
         server_message=server_message,
         seconds=time.perf_counter() - started,
-        warnings=tuple(warnings),
+        warnings=warnings,
     )
 
 
-def _open(path: Path) -> Any:
-    from anki.collection import Collection
-    from anki.errors import DBError
+def _password(user: str | None, password: str | None) -> str | None:
+    """The password to log in with: the one given, else (with a user) AWS_ANKI_SYNC_PASSWORD."""
+    if user is not None and password is None:
+        password = os.environ.get(PASSWORD_ENV)
+        if not password:
+            raise DeliveryError(f"no sync password: set {PASSWORD_ENV} or enter it when asked")
+    return password
 
+
+def _open(path: Path) -> Any:
     if path.suffix != ".anki2":
         raise DeliveryError(f"{path}: a collection file ends in .anki2 (e.g. ~/.local/share/Anki2/User 1/collection.anki2)")
     if path.is_dir():
@@ -207,8 +210,6 @@ def _close(col: Any) -> None:
 
 
 def _login(col: Any, user: str, password: str, endpoint: str | None) -> Any:
-    from anki.errors import NetworkError, SyncError
-
     where = endpoint or "AnkiWeb"
     try:
         return col.sync_login(user, password, endpoint)
@@ -227,10 +228,23 @@ class _Session:
         self.media_timeout = media_timeout
         self.media_started = False
 
-    def sync(self, *, phase: str, full_sync: str | None, sync_media: bool) -> tuple[str, str]:
-        from anki.errors import NetworkError, SyncError
-        from anki.sync import SyncOutput
+    def pull(self, full_sync: str | None, say: Callable[[str], None], steps: list[str]) -> str:
+        """Sync before the import, so that it lands on the latest collection; the server's message."""
+        say("pulling the latest collection from the server")
+        pulled, message = self.sync(phase="pull", full_sync=full_sync, sync_media=False)
+        steps.append(f"pull: {pulled}")
+        return message
 
+    def push(self, full_sync: str | None, say: Callable[[str], None], steps: list[str]) -> str:
+        """Sync after the import, then media to completion; the server's message."""
+        say("pushing to the server")
+        pushed, message = self.sync(phase="push", full_sync=full_sync, sync_media=True)
+        steps.append(f"push: {pushed}")
+        say("syncing media")
+        steps.append(f"media: {self.wait_for_media()}")
+        return message
+
+    def sync(self, *, phase: str, full_sync: str | None, sync_media: bool) -> tuple[str, str]:
         try:
             out = self.col.sync_collection(self.auth, sync_media)
         except SyncError as error:
@@ -266,8 +280,6 @@ class _Session:
         return ("full upload" if upload else "full download"), out.server_message
 
     def _full(self, upload: bool, server_media_usn: int | None) -> None:
-        from anki.errors import NetworkError, SyncError
-
         self.col.close_for_full_sync()
         try:
             self.col.full_upload_or_download(auth=self.auth, server_usn=server_media_usn, upload=upload)
@@ -302,12 +314,6 @@ class _Session:
 
 def _import(col: Any, result: "BuildResult", collection_path: Path) -> tuple[dict[str, int], "Changes", tuple[str, ...]]:
     """Write the build (with its state next to the collection) and import it like Anki desktop."""
-    from anki.import_export_pb2 import (
-        ImportAnkiPackageOptions,
-        ImportAnkiPackageRequest,
-        ImportAnkiPackageUpdateCondition,
-    )
-
     if_newer = ImportAnkiPackageUpdateCondition.IMPORT_ANKI_PACKAGE_UPDATE_CONDITION_IF_NEWER
     # Anki desktop's choices (tests/anki_harness.py DESKTOP_IMPORT_OPTIONS): update notes and note
     # types only when newer, never merge note types, keep scheduling, leave deck presets alone.
