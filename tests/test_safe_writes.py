@@ -1,0 +1,160 @@
+"""Never lose a user's file, never show a traceback (issue 20, items 1-6): outputs that would replace
+a note are refused, builds into one output take turns, the cache deletes and trusts only what
+aws-anki made, a damaged `.lock.json` falls back to a first build's rules, and a failed write is
+one line naming the path, leaving the deck and its state as they were (together)."""
+from __future__ import annotations
+
+import errno
+import json
+import marshal
+import os
+import sqlite3
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import aws_anki
+from aws_anki import cache as cache_module
+from aws_anki.cli import cli
+from aws_anki.options import DeckOptions, RunOptions
+
+NOTE = "# AWS Lambda\n\n- **Maximum memory**: 10,240 MB\n- **Default timeout**: 3 seconds\n"
+IMAGE = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    """A notes folder: two notes, an image one shows, and a plain-text note (read only when named)."""
+    folder = tmp_path / "n"
+    folder.mkdir()
+    (folder / "l.md").write_text(NOTE + "\n![flow](flow.png)\n", encoding="utf-8")
+    (folder / "ec2.md").write_text("# Amazon EC2\n\n- **Max tags per instance**: 50\n", encoding="utf-8")
+    (folder / "flow.png").write_bytes(IMAGE)
+    (folder / "plain.txt").write_text("# Amazon S3\n\n- **Max object size**: 5 TB\n", encoding="utf-8")
+    return folder
+
+
+def _run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_line_error(result: Result, *needles: str) -> None:
+    """The command failed with one `Error:` line holding every needle, and no traceback."""
+    assert result.exit_code not in (0, None), result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)  # click's exit, not a crash
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def _deck_mods(deck: Path) -> list[int]:
+    """Every note's modification time in an `.apkg`, as Anki would read it."""
+    with zipfile.ZipFile(deck) as archive, tempfile.TemporaryDirectory() as folder:
+        collection = Path(folder) / "collection.anki2"
+        collection.write_bytes(archive.read("collection.anki2"))
+        connection = sqlite3.connect(collection)
+        try:
+            return sorted(mod for (mod,) in connection.execute("SELECT mod FROM notes"))
+        finally:
+            connection.close()
+
+
+# 3. The cache deletes only what aws-anki made ---------------------------------------------------
+
+
+def test_pruning_the_cache_leaves_the_users_folders(notes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    for name in ("notes-v1", "notes-v2"):
+        (work / name).mkdir(parents=True)
+        (work / name / "mine.md").write_text("# my own notes\n", encoding="utf-8")
+    old = work / "notes-v0"  # an outdated folder aws-anki made and tagged: deleted
+    cache_module.tag_folder(old)
+    (old / "ab").mkdir()
+    (old / "ab" / "ab.entry").write_bytes(b"old")
+    monkeypatch.chdir(work)
+    result = _run("build", notes, "-o", tmp_path / "deck.apkg", "--cache-dir", ".", "-q")
+    assert result.exit_code == 0, result.output
+    assert (work / "notes-v1" / "mine.md").is_file() and (work / "notes-v2" / "mine.md").is_file()
+    assert not old.exists()
+    assert cache_module.is_tagged(work / "notes-v3") and cache_module.is_tagged(work / "builds-v1")
+
+
+# 4. Nothing read back from the cache is trusted unless aws-anki wrote it ------------------------
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted(cache.rglob(f"*{cache_module.ENTRY_SUFFIX}"))
+
+
+def _forged(entry: Path, body: bytes, *, signed_by_another_key: bool = True) -> None:
+    """Replace an entry with `body` under its own header, as someone without the user's key could."""
+    raw = entry.read_bytes()
+    header = raw.split(b"\n")[1]
+    data = header + b"\n" + body
+    entry.write_bytes(cache_module.sign(os.urandom(32), data) if signed_by_another_key else data)
+
+
+def test_a_crafted_cache_entry_puts_no_script_into_the_deck(notes: Path, tmp_path: Path) -> None:
+    cache, out = tmp_path / "cache", tmp_path / "deck.apkg"
+    assert _run("build", notes, "-o", out, "--cache-dir", cache, "-q", "--no-state").exit_code == 0
+    entry = next(e for e in _entries(cache) if b"l.md" in e.read_bytes())
+    good = cache_module.verified(cache_module.signing_key(), entry.read_bytes())
+    assert good is not None
+    body = good.split(b"\n", 1)[1]
+    value = marshal.loads(body)
+    note = list(value[1][0])
+    note[3] = ("<script>alert(1)</script>", *note[3][1:])  # the first field
+    value = (value[0], (tuple(note), *value[1][1:]), *value[2:])
+    _forged(entry, marshal.dumps(value, 4))
+    result = _run("build", notes, "-o", out, "--cache-dir", cache, "--json", "--no-state")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["files_cached"] == 1  # ec2.md from the cache, l.md made again
+    with zipfile.ZipFile(out) as archive:
+        assert b"<script" not in archive.read("collection.anki2")
+    assert cache_module.verified(cache_module.signing_key(), entry.read_bytes()) == good  # rewritten
+
+
+def test_a_crafted_cache_entry_is_never_decoded(notes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, out = tmp_path / "cache", tmp_path / "deck.apkg"
+    assert _run("build", notes, "-o", out, "--cache-dir", cache, "-q", "--no-state").exit_code == 0
+    huge = b"(" + struct.pack("<i", 2**31 - 1)  # 5 bytes that ask marshal for a 16 GiB tuple
+    for entry in _entries(cache):
+        _forged(entry, huge, signed_by_another_key=False)
+    decoded: list[bytes] = []
+    real_loads = marshal.loads
+
+    def watching(data: bytes, *args: Any) -> Any:
+        decoded.append(bytes(data))
+        if bytes(data) == huge:
+            raise MemoryError("the crafted size was allocated")
+        return real_loads(data, *args)
+
+    monkeypatch.setattr(marshal, "loads", watching)
+    result = _run("build", notes, "-o", out, "--cache-dir", cache, "--json", "--no-state")
+    assert result.exit_code == 0, result.output
+    assert huge not in decoded
+    assert json.loads(result.output)["files_cached"] == 0
+
+
+def test_an_entry_from_another_users_cache_is_a_miss(notes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    aws_anki.build_deck([notes], run=RunOptions(cache_dir=cache, jobs=1))
+    monkeypatch.setenv(cache_module.DATA_DIR_ENV, str(tmp_path / "someone-else"))
+    other = aws_anki.build_deck([notes], run=RunOptions(cache_dir=cache, jobs=1))  # another key, same folder
+    assert other.report.files_cached == 0
+    assert (tmp_path / "someone-else" / "cache-key").stat().st_mode & 0o077 == 0  # the key is private
