@@ -185,15 +185,15 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
             notes = _rows(raw["notes"], raw["columns"])
         elif version == 1:
             notes = {
-                guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"]), ""))
+                guid: _record((str(r["identity"]), str(r["hash"]), _mod(r["mod"]), str(r.get("source", "")), str(r["type"]), ""))
                 for guid, r in raw["notes"].items()
             }
         else:
             raise ValueError(f"unknown version {version!r}")
-        models = {int(k): (str(v["fingerprint"]), int(v["mod"])) for k, v in raw.get("models", {}).items()}
+        models = {int(k): (_string(v["fingerprint"]), _mod(v["mod"])) for k, v in raw.get("models", {}).items()}
     except FileNotFoundError:
         return None, ()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         warning = BuildWarning(
             str(path), None, "state",
             f"build state unreadable ({error}); ignored, so modification times fall back to file times. "
@@ -214,8 +214,11 @@ def _rows(rows: list[Any], columns: list[Any]) -> dict[str, NoteRecord]:
     strings = _STRING_COLUMNS if with_front else _STRING_COLUMNS_BEFORE_FRONT
     if set(map(type, chain.from_iterable(map(strings, rows)))) - {str}:
         raise TypeError("GUIDs, identities, hashes, sources, types and fronts must be strings")
-    if set(map(type, map(_MOD, rows))) - {int}:
+    mods = list(map(_MOD, rows))
+    if set(map(type, mods)) - {int}:
         raise TypeError("modification times must be integers")
+    if mods and (min(mods) < 0 or max(mods) >= _LATEST_TIME):
+        raise ValueError(f"modification times must be whole seconds from 1970 to 9999 (found {min(mods)} to {max(mods)})")
     if with_front:
         notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5], row[6])) for row in rows}
     else:
@@ -223,6 +226,22 @@ def _rows(rows: list[Any], columns: list[Any]) -> dict[str, NoteRecord]:
     if len(notes) != len(rows):
         raise ValueError("a GUID is listed twice")
     return notes
+
+
+def _mod(value: Any) -> int:
+    """A modification time read from a state file: whole seconds from 1970 to 9999 (Anki keeps
+    64-bit integers; a later build adds one), else ValueError or TypeError."""
+    if type(value) is not int:
+        raise TypeError(f"a modification time must be an integer, not {type(value).__name__}")
+    if not 0 <= value < _LATEST_TIME:
+        raise ValueError(f"a modification time out of range ({value}: whole seconds from 1970 to 9999)")
+    return value
+
+
+def _string(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, not {type(value).__name__}")
+    return value
 
 
 def save_state(path: Path, state: BuildState) -> None:

@@ -158,3 +158,46 @@ def test_an_entry_from_another_users_cache_is_a_miss(notes: Path, tmp_path: Path
     other = aws_anki.build_deck([notes], run=RunOptions(cache_dir=cache, jobs=1))  # another key, same folder
     assert other.report.files_cached == 0
     assert (tmp_path / "someone-else" / "cache-key").stat().st_mode & 0o077 == 0  # the key is private
+
+
+# 5. A damaged .lock.json falls back to a first build's rules ------------------------------------
+
+
+def _tamper(raw: dict[str, Any], how: str) -> str:
+    if how in ("10**30", "2**63-1", "-5"):
+        raw["notes"][0][3] = eval(how)  # noqa: S307 (the three literals above)
+    elif how == "model-mod-too-big":
+        next(iter(raw["models"].values()))["mod"] = 2**63 - 1
+    elif how == "model-mod-a-string":
+        next(iter(raw["models"].values()))["mod"] = "5"
+    elif how == "mod-a-bool":
+        raw["notes"][0][3] = True
+    elif how == "notes-an-object":
+        raw["notes"] = {"a": 1}
+    elif how == "models-a-list":
+        raw["models"] = []
+    elif how == "not-an-object":
+        raw = [raw]  # type: ignore[assignment]
+    if how == "deep-nesting":
+        return "[" * 200_000 + "]" * 200_000
+    return json.dumps(raw)
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["10**30", "2**63-1", "-5", "mod-a-bool", "model-mod-too-big", "model-mod-a-string", "notes-an-object",
+     "models-a-list", "not-an-object", "deep-nesting"],
+)
+def test_a_hand_edited_state_is_reported_and_a_first_build_is_made(notes: Path, tmp_path: Path, how: str) -> None:
+    out = tmp_path / "deck.apkg"
+    state = tmp_path / "deck.apkg.lock.json"
+    first = _run("build", notes, "-o", out, "--no-cache", "-q")
+    assert first.exit_code == 0, first.output
+    first_mods = _deck_mods(out)
+    state.write_text(_tamper(json.loads(state.read_text(encoding="utf-8")), how), encoding="utf-8")
+    again = _run("build", notes, "-o", out, "--no-cache", "-q")
+    assert again.exit_code == 0, again.output
+    assert "Traceback" not in again.output
+    assert "build state unreadable" in again.output and str(state) in again.output
+    assert _deck_mods(out) == first_mods  # a first build's rules: each note dated by its file
+    assert json.loads(state.read_text(encoding="utf-8"))["version"] == 2  # and a good state written
