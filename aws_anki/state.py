@@ -246,6 +246,17 @@ def _string(value: Any) -> str:
 
 def save_state(path: Path, state: BuildState) -> None:
     """Write the state atomically (a temporary file, then a rename), one note per line."""
+    from .outputs import replace_together
+
+    replace_together([(stage_state(path, state), path)], "build state")
+
+
+def stage_state(path: Path, state: BuildState, *, owner: Path | None = None) -> Path:
+    """Write the state meant for `path` into a new temporary file beside it, named for `owner`
+    (the deck it belongs to; default `path`), and return that file. PackageError naming `path`
+    when it cannot be written; no temporary file is left behind then."""
+    from .outputs import shareable, temporary, write_failure
+
     # Rows are formatted by `_state_lines`: `json.dumps(indent=...)` would switch to the pure-Python
     # encoder, 8 s for a 300,000-note deck.
     notes = state.notes
@@ -255,17 +266,24 @@ def save_state(path: Path, state: BuildState) -> None:
     # of a whole build at 100x (80 MB more than any other moment).
     order = sorted(notes)
     models = json.dumps({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
-    staged = path.with_name(path.name + ".part")
+    staged: Path | None = None
     try:
+        staged = temporary(owner if owner is not None else path, ".lock.json.part")
         with staged.open("w", encoding="utf-8") as out:
             out.write(f'{{"version": {STATE_VERSION},\n "columns": {json.dumps(list(_COLUMNS))},\n "notes": [')
             for start in range(0, len(order), _LINES_PER_WRITE):
                 out.write(("\n" if start == 0 else ",\n") + ",\n".join(_state_lines(order[start : start + _LINES_PER_WRITE], notes, plain)))
             out.write(f'\n ],\n "models": {models}}}\n')
-        os.replace(staged, path)
-    except BaseException:
-        staged.unlink(missing_ok=True)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename makes it the state
+        shareable(staged)
+    except BaseException as error:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise write_failure(path, "build state", error) from error
         raise
+    return staged
 
 
 _LINES_PER_WRITE = 10_000

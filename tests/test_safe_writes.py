@@ -24,7 +24,9 @@ from click.testing import CliRunner, Result
 import aws_anki
 from aws_anki import cache as cache_module
 from aws_anki.cli import cli
+from aws_anki.errors import OutputError
 from aws_anki.options import DeckOptions, RunOptions
+from aws_anki.outputs import output_lock
 
 NOTE = "# AWS Lambda\n\n- **Maximum memory**: 10,240 MB\n- **Default timeout**: 3 seconds\n"
 IMAGE = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -72,6 +74,89 @@ def _deck_mods(deck: Path) -> list[int]:
             return sorted(mod for (mod,) in connection.execute("SELECT mod FROM notes"))
         finally:
             connection.close()
+
+
+# 1. An output never replaces a note -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["build", "{n}/l.md", "-o", "{n}/l.md"], "named like a Markdown note"),
+        (["build", "{n}", "-o", "{n}/other.markdown"], "named like a Markdown note"),
+        (["preview", "{n}", "-o", "{n}/x.md"], "named like a Markdown note"),
+        (["build", "{n}", "--preview", "{n}/x.md", "-o", "{t}/deck.apkg"], "named like a Markdown note"),
+        (["build", "{n}/plain.txt", "-o", "{n}/plain.txt"], "an input of this build"),
+        (["build", "{n}", "-o", "{n}/flow.png"], "an input of this build"),
+        (["build", "{n}", "--preview", "{n}/flow.png", "-o", "{t}/deck.apkg"], "an input of this build"),
+        (["preview", "{n}", "-o", "{n}/flow.png"], "an input of this build"),
+        (["build", "{n}", "-o", "{t}/deck.apkg", "--preview", "{t}/deck.apkg"], "two outputs into one file"),
+    ],
+)
+def test_an_output_that_would_replace_a_note_or_input_is_refused(notes: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+    before = _snapshot(tmp_path)
+    result = _run(*(a.format(n=notes, t=tmp_path) for a in args))
+    _one_line_error(result, "refusing", needle)
+    assert _snapshot(tmp_path) == before  # nothing written, not even a state file or a temporary one
+
+
+def test_an_output_reached_through_a_symlink_to_a_note_is_refused(notes: Path, tmp_path: Path) -> None:
+    (notes / "link.txt").symlink_to(notes / "plain.txt")
+    before = _snapshot(tmp_path)
+    _one_line_error(_run("build", notes / "link.txt", "-o", notes / "plain.txt"), "an input of this build")
+    assert _snapshot(tmp_path) == before
+
+
+def test_the_library_refuses_too(notes: Path, tmp_path: Path) -> None:
+    with pytest.raises(OutputError):
+        aws_anki.build_into(notes / "l.md", [notes / "l.md"])
+    result = aws_anki.build_deck([notes], run=RunOptions(use_cache=False))
+    with pytest.raises(OutputError):
+        result.write(tmp_path / "deck.md")
+    with pytest.raises(OutputError):
+        result.write(notes / "flow.png")
+    assert (notes / "l.md").read_text(encoding="utf-8").startswith(NOTE)
+    assert (notes / "flow.png").read_bytes() == IMAGE
+
+
+# 2. Builds into one output take turns -----------------------------------------------------------
+
+
+def test_a_second_build_waits_for_the_first_then_finds_the_deck_up_to_date(notes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "deck.apkg"
+    environment = {**os.environ, "AWS_ANKI_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "aws_anki", "build", str(notes), "-o", str(out), "-j", "1"]
+    with output_lock(out):  # a first build is writing the deck
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        try:
+            told = second.stderr.readline() if second.stderr else ""
+            assert "is writing" in told and str(out) in told and "waiting" in told, told
+            assert second.poll() is None and not out.exists()  # it waits, and has written nothing
+        except BaseException:
+            second.kill()
+            raise
+        aws_anki.build_into(out, [notes], run=RunOptions(cache_dir=tmp_path / "cache", jobs=1))  # the first one's work
+    output, errors = second.communicate(timeout=300)
+    assert second.returncode == 0, errors
+    assert "Traceback" not in errors
+    assert "Up to date" in output  # it built on what the first one wrote
+    assert json.loads(out.with_name("deck.apkg.lock.json").read_text(encoding="utf-8"))["version"] == 2
+    assert sorted(p.name for p in out.parent.iterdir()) == ["deck.apkg", "deck.apkg.lock.json"]
+
+
+def test_builds_at_once_into_one_output_all_succeed_and_leave_whole_files(notes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "deck.apkg"
+    command = [sys.executable, "-m", "aws_anki", "build", str(notes), "-o", str(out), "-j", "1", "--no-cache", "-q"]
+    builds = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for build in builds:
+        _, errors = build.communicate(timeout=300)
+        assert build.returncode == 0, errors
+        assert "Traceback" not in errors
+    raw = out.with_name("deck.apkg.lock.json").read_bytes()
+    assert b"\x00" not in raw and json.loads(raw)["version"] == 2
+    with zipfile.ZipFile(out) as archive:
+        assert archive.testzip() is None
+    assert sorted(p.name for p in out.parent.iterdir()) == ["deck.apkg", "deck.apkg.lock.json"]
 
 
 # 3. The cache deletes only what aws-anki made ---------------------------------------------------
@@ -201,3 +286,120 @@ def test_a_hand_edited_state_is_reported_and_a_first_build_is_made(notes: Path, 
     assert "build state unreadable" in again.output and str(state) in again.output
     assert _deck_mods(out) == first_mods  # a first build's rules: each note dated by its file
     assert json.loads(state.read_text(encoding="utf-8"))["version"] == 2  # and a good state written
+
+
+# 6. A failed write is one line naming the path, and changes nothing -----------------------------
+
+
+@pytest.fixture
+def read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
+    """Make a folder read-only: mode 0555, and for root (whom modes do not stop) creating a file
+    in it refused as the kernel would refuse anyone else."""
+    folders: list[Path] = []
+    real_open = os.open
+
+    def refusing(path: str | os.PathLike[str], flags: int, *args: int, **kwargs: int) -> int:
+        if flags & os.O_CREAT and Path(path).parent in folders and not Path(path).exists():
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def make(folder: Path) -> None:
+        folder.chmod(0o555)
+        folders.append(folder)
+
+    monkeypatch.setattr(os, "open", refusing)
+    yield make
+    for folder in folders:
+        folder.chmod(0o755)
+
+
+def test_a_read_only_output_folder_is_one_line_naming_the_path(notes: Path, tmp_path: Path,
+                                                               read_only: Callable[[Path], None]) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    read_only(folder)
+    result = _run("build", notes, "-o", folder / "deck.apkg", "--no-cache")
+    _one_line_error(result, str(folder / "deck.apkg"), "Permission denied")
+    assert list(folder.iterdir()) == []
+    preview = _run("preview", notes, "-o", folder / "page.html")
+    _one_line_error(preview, str(folder / "page.html"), "Permission denied")
+
+
+def test_a_parent_that_is_a_file_is_one_line_naming_it(notes: Path, tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("a file, not a folder")
+    for command in (["build", notes, "-o", tmp_path / "f.txt" / "sub" / "deck.apkg"],
+                    ["preview", notes, "-o", tmp_path / "f.txt" / "page.html"]):
+        result = _run(*command)
+        _one_line_error(result, str(command[-1]), f"{tmp_path / 'f.txt'} is a file, not a folder")
+    assert (tmp_path / "f.txt").read_text() == "a file, not a folder"
+
+
+def test_a_full_disk_while_writing_the_state_keeps_deck_and_state(notes: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out" / "deck.apkg"
+    assert _run("build", notes, "-o", out, "--no-cache", "-q").exit_code == 0
+    before = _snapshot(out.parent)
+    (notes / "l.md").write_text(NOTE + "- **Max timeout**: 15 minutes\n", encoding="utf-8")
+    real_open = Path.open
+
+    def full(self: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, *args, **kwargs)
+        if self.name.endswith(".lock.json.part"):
+            def no_space(*_: Any) -> int:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            handle.write = no_space
+        return handle
+
+    monkeypatch.setattr(Path, "open", full)
+    result = _run("build", notes, "-o", out, "--no-cache")
+    _one_line_error(result, str(out.with_name("deck.apkg.lock.json")), "No space left on device")
+    assert _snapshot(out.parent) == before  # the old deck, the old state, and no temporary file
+    monkeypatch.undo()
+    assert _run("build", notes, "-o", out, "--no-cache", "-q").exit_code == 0
+    assert _snapshot(out.parent) != before
+
+
+def test_a_killed_build_leaves_files_the_next_build_removes(notes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "deck.apkg"
+    assert _run("build", notes, "-o", out, "--no-cache", "-q").exit_code == 0
+    before = _snapshot(out.parent)
+    (out.parent / "user.part").write_text("not ours")
+    (out.parent / ".other.apkg.aws-anki-x1.apkg.part").write_text("another output's")
+    # Killed at the moment the staged deck would be renamed into place: deck and state staged.
+    script = (
+        "import os, signal, sys\n"
+        "os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from aws_anki.cli import main\n"
+        f"sys.argv = ['aws-anki', 'build', {str(notes)!r}, '-o', {str(out)!r}, '--no-cache', '-q']\n"
+        "main()\n"
+    )
+    (notes / "l.md").write_text(NOTE + "- **Max timeout**: 15 minutes\n", encoding="utf-8")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    left = {p.name for p in out.parent.iterdir()} - set(before) - {"user.part", ".other.apkg.aws-anki-x1.apkg.part"}
+    assert left and all(name.startswith(".deck.apkg.aws-anki") for name in left), left  # the staged files, the lock
+    assert {k: v for k, v in _snapshot(out.parent).items() if k in before} == before  # the deck as it was
+    assert _run("build", notes, "-o", out, "--no-cache", "-q").exit_code == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        [*before, "user.part", ".other.apkg.aws-anki-x1.apkg.part"])  # ours removed, nothing else touched
+
+
+def test_an_ordinary_build_is_not_refused(notes: Path, tmp_path: Path) -> None:
+    """The refusals look at names and files only: a deck beside the notes, in a new folder, is fine."""
+    assert _run("build", notes, "-o", notes / "deck.apkg", "--preview", notes / "deck.html", "-q").exit_code == 0
+    built = aws_anki.build_into(tmp_path / "new" / "deck.apkg", [notes], DeckOptions(), RunOptions(use_cache=False))
+    assert built.written.path.is_file() and built.report.notes >= 3
+
+
+def test_a_folder_in_place_of_the_state_is_reported_and_the_deck_kept(notes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "deck.apkg"
+    assert _run("build", notes, "-o", out, "--no-cache", "-q").exit_code == 0
+    state = tmp_path / "deck.apkg.lock.json"
+    state.unlink()
+    state.mkdir()
+    (notes / "l.md").write_text(NOTE + "- **Max timeout**: 15 minutes\n", encoding="utf-8")
+    before = out.read_bytes()
+    result = _run("build", notes, "-o", out, "--no-cache", "-q")
+    _one_line_error(result, str(state), "could not write the deck and its build state")
+    assert out.read_bytes() == before and state.is_dir()  # both as they were: together or not at all
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deck.apkg", "deck.apkg.lock.json", "n"]
