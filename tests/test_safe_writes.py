@@ -119,6 +119,13 @@ def test_the_library_refuses_too(notes: Path, tmp_path: Path) -> None:
     assert (notes / "flow.png").read_bytes() == IMAGE
 
 
+def test_an_ordinary_build_is_not_refused(notes: Path, tmp_path: Path) -> None:
+    """The refusals look at names and files only: a deck beside the notes, in a new folder, is fine."""
+    assert _run("build", notes, "-o", notes / "deck.apkg", "--preview", notes / "deck.html", "-q").exit_code == 0
+    built = aws_anki.build_into(tmp_path / "new" / "deck.apkg", [notes], DeckOptions(), RunOptions(use_cache=False))
+    assert built.written.path.is_file() and built.report.notes >= 3
+
+
 # 2. Builds into one output take turns -----------------------------------------------------------
 
 
@@ -384,14 +391,7 @@ def test_a_killed_build_leaves_files_the_next_build_removes(notes: Path, tmp_pat
         [*before, "user.part", ".other.apkg.aws-anki-x1.apkg.part"])  # ours removed, nothing else touched
 
 
-def test_an_ordinary_build_is_not_refused(notes: Path, tmp_path: Path) -> None:
-    """The refusals look at names and files only: a deck beside the notes, in a new folder, is fine."""
-    assert _run("build", notes, "-o", notes / "deck.apkg", "--preview", notes / "deck.html", "-q").exit_code == 0
-    built = aws_anki.build_into(tmp_path / "new" / "deck.apkg", [notes], DeckOptions(), RunOptions(use_cache=False))
-    assert built.written.path.is_file() and built.report.notes >= 3
-
-
-def test_a_folder_in_place_of_the_state_is_reported_and_the_deck_kept(notes: Path, tmp_path: Path) -> None:
+def test_a_folder_in_place_of_the_state_keeps_the_deck(notes: Path, tmp_path: Path) -> None:
     out = tmp_path / "deck.apkg"
     assert _run("build", notes, "-o", out, "--no-cache", "-q").exit_code == 0
     state = tmp_path / "deck.apkg.lock.json"
@@ -403,3 +403,28 @@ def test_a_folder_in_place_of_the_state_is_reported_and_the_deck_kept(notes: Pat
     _one_line_error(result, str(state), "could not write the deck and its build state")
     assert out.read_bytes() == before and state.is_dir()  # both as they were: together or not at all
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deck.apkg", "deck.apkg.lock.json", "n"]
+
+
+def test_sync_replaces_its_state_whole_or_not_at_all(notes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("anki")
+    import shutil
+
+    from aws_anki.deliver import collection_sync
+
+    collection = tmp_path / "A" / "collection.anki2"
+    collection.parent.mkdir()
+    assert _run("sync", notes, "--collection", collection).exit_code == 0  # import only (no --user)
+    state = collection_sync.sync_state_path(collection)
+    before = state.read_bytes()
+    (notes / "l.md").write_text(NOTE + "- **Max timeout**: 15 minutes\n", encoding="utf-8")
+    real_copy = shutil.copyfile
+
+    def full(source: Any, target: Any, **kwargs: Any) -> Any:
+        if ".aws-anki.lock.json" in Path(target).name and Path(target).parent == collection.parent:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_copy(source, target, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    _one_line_error(_run("sync", notes, "--collection", collection), str(state), "No space left on device")
+    assert state.read_bytes() == before
+    assert not [p.name for p in collection.parent.iterdir() if ".part" in p.name]
