@@ -23,8 +23,9 @@ from .media import DEFAULT_ATTACHMENT_FOLDERS, MediaCollector
 from .options import DeckOptions, RunOptions
 from .read import ReadResult, SourceFile, decode_sources
 from .report import BuildReport, make_report
+from .outputs import output_lock, refuse_unsafe_outputs, replace_together
 from .scan import Scan, ScannedFile, scan_sources
-from .state import Changes, build_time, load_state, plan_build, save_state, state_path
+from .state import Changes, build_time, load_state, plan_build, stage_state, state_path
 from .uptodate import Lookup, Record, file_stamp, forget, inputs_digest, load_record, lookups_of, save_record, setup_digest
 
 if TYPE_CHECKING:
@@ -60,26 +61,17 @@ class BuildResult:
     media_files: Mapping[str, Path]
     lookups: tuple[Lookup, ...] = ()  # every image lookup: (file, reference, line, package name or None)
     excluded: tuple[str, ...] = ()  # notes-relative paths `exclude` or `.aws-anki-ignore` left out
+    sources: tuple[Path, ...] = ()  # the note files read: no output may replace one
 
     def write(self, path: str | Path, *, use_state: bool = True, now: int | None = None) -> WriteResult:
-        """Write the `.apkg` (atomically) and its build state next to it."""
-        from .package import write_package  # ~65 ms with genanki: only a build that writes needs it
+        """Write the `.apkg` and its build state next to it, both or neither (see `aws_anki.outputs`).
 
+        OutputError, before anything is written, when either would replace a note file or an image
+        of this build; PackageError naming the path when they cannot be written."""
         path = Path(path)
-        lock = state_path(path)
-        previous, state_warnings = load_state(lock) if use_state else (None, ())
-        timestamp = now if now is not None else _now()
-        plan = plan_build(
-            self.notes, previous, now=timestamp, note_types=(models.basic_type(), models.cloze_type()), file_mtimes=self.file_mtimes
-        )
-        del previous  # the new state replaces it: at 100x its records are 150 MB not needed any more
-        size = write_package(
-            plan.notes, path, note_mods=plan.note_mods, model_mods=plan.model_mods, created=timestamp,
-            media_files=self.media_files,
-        )
-        if use_state:
-            save_state(lock, plan.state)
-        return WriteResult(path, size, plan.changes, len(self.media_files), state_warnings)
+        refuse_unsafe_outputs(_outputs(path, use_state))
+        with output_lock(path, what="deck"):
+            return _write(self, path, use_state=use_state, now=now)
 
 
 @dataclass(frozen=True)
@@ -89,6 +81,38 @@ class DeckBuild:
     report: BuildReport
     written: WriteResult
     result: BuildResult | None  # the notes of the deck written: None when it was up to date
+
+
+def _outputs(path: Path, use_state: bool) -> tuple[Path, ...]:
+    """The files writing a deck at `path` replaces."""
+    return (path, state_path(path)) if use_state else (path,)
+
+
+def _write(result: BuildResult, path: Path, *, use_state: bool, now: int | None) -> WriteResult:
+    """`BuildResult.write` with the lock of `path` held: stage the deck and the state, then put
+    both in place together."""
+    from .package import stage_package  # ~65 ms with genanki: only a build that writes needs it
+
+    refuse_unsafe_outputs(_outputs(path, use_state), (*result.sources, *result.media_files.values()))
+    lock = state_path(path)
+    previous, state_warnings = load_state(lock) if use_state else (None, ())
+    timestamp = now if now is not None else _now()
+    plan = plan_build(
+        result.notes, previous, now=timestamp, note_types=(models.basic_type(), models.cloze_type()), file_mtimes=result.file_mtimes
+    )
+    del previous  # the new state replaces it: at 100x its records are 150 MB not needed any more
+    staged = [(stage_package(
+        plan.notes, path, note_mods=plan.note_mods, model_mods=plan.model_mods, created=timestamp,
+        media_files=result.media_files,
+    ), path)]
+    if use_state:
+        try:
+            staged.append((stage_state(lock, plan.state, owner=path), lock))
+        except BaseException:
+            staged[0][0].unlink(missing_ok=True)
+            raise
+    replace_together(staged, "deck and its build state" if use_state else "deck", owner=path)
+    return WriteResult(path, path.stat().st_size, plan.changes, len(result.media_files), state_warnings)
 
 
 def build_deck(
@@ -125,7 +149,18 @@ def build_into(
     """
     started = time.perf_counter()
     output = Path(output)
+    refuse_unsafe_outputs(_outputs(output, use_state))
+    with output_lock(output, what="deck"):
+        return _build_into(output, paths, deck, run, use_state=use_state, now=now, exclude=exclude, started=started)
+
+
+def _build_into(
+    output: Path, paths: Paths, deck: DeckOptions, run: RunOptions, *, use_state: bool, now: int | None,
+    exclude: Sequence[str], started: float,
+) -> DeckBuild:
+    """`build_into` with the lock of `output` held."""
     scan = _scan(paths, exclude)  # the files' bytes: all the check needs
+    refuse_unsafe_outputs(_outputs(output, use_state), (file.path for file in scan.files))
     # The up-to-date record lives in the cache folder, and is kept only with the cache and the state on.
     record_dir = Path(run.cache_dir or default_cache_dir()) if use_state and run.use_cache and not run.quality else None
     digest = ""
@@ -144,7 +179,7 @@ def build_into(
         del read  # the files' text is not needed any more, and on a big vault it is a lot of memory
         if run.progress is not None:
             run.progress("write", 0, 0)
-        written = result.write(output, use_state=use_state, now=now)
+        written = _write(result, output, use_state=use_state, now=now)
         if record_dir is not None:
             _remember(record_dir, output, digest, result, written)
     return DeckBuild(result.report, written, result)
@@ -274,6 +309,7 @@ def _build(
         media_files=dict(media.files),
         lookups=lookups_of(per_file),
         excluded=read.excluded,
+        sources=tuple(s.path for s in read.files),
     )
 
 

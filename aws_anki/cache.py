@@ -11,17 +11,28 @@ extract and notes stages use, the package data, and the libraries whose output e
 (`FileNotes.media`), so an image changed on disk is never served from the cache. An entry is never
 trusted:
 
-- a missing, unreadable, truncated or corrupt entry (its checksum does not match), one written by
+- every entry is signed (HMAC-SHA256) with a secret key kept outside the cache folder
+  (`signing_key`: in the user data folder, or `AWS_ANKI_DATA_DIR`), and its signature is checked
+  before its body is decoded: an entry this user's aws-anki did not write (crafted, copied from
+  elsewhere, in a cache folder others can write) is a miss, so every note served from the cache
+  went through the HTML sanitiser when it was made, and no crafted body reaches `marshal` (whose
+  declared sizes are allocated before they are read: 5 bytes can ask for 16 GiB);
+- a missing, unreadable, truncated or corrupt entry (its signature does not match), one written by
   other code (different fingerprint) or for another file is a miss; the file is parsed again and
   the entry rewritten;
 - writes are atomic (a temporary file in the same folder, then `os.replace`), so a crash or a
   concurrent build leaves either the old entry or the new one, never half of one.
 
-An entry is a one-line JSON header (what it is for, and the SHA-256 of its body) and a body in
+An entry is its signature (hex, one line), a one-line JSON header (what it is for) and a body in
 `marshal` format (see `encode_notes`), which reads several times faster than JSON. Not pickle: loading
 marshal data calls no function and runs no code, so a cache folder someone else can write to can at
 worst give wrong cards for a file, never run code; and the body's values are checked to be of the
 expected types before they become notes, so an entry of the wrong shape is a miss.
+
+Only the folders aws_anki makes here (`notes-v3/`, `builds-v1/`) are written, each tagged as its own
+with a `CACHEDIR.TAG` (the Cache Directory Tagging convention, which backup tools honour); only a
+tagged folder of an older format is ever deleted, so a cache folder that also holds the user's
+files (`--cache-dir .`) loses none of them.
 
 Where: `AWS_ANKI_CACHE_DIR` if set, else the user cache folder (`platformdirs`, e.g.
 `~/.cache/aws-anki` on Linux); `RunOptions(cache_dir=...)` and `aws-anki build --cache-dir` override
@@ -30,6 +41,7 @@ both, `RunOptions(use_cache=False)` / `--no-cache` turn it off.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib.util
 import json
 import marshal
@@ -53,13 +65,21 @@ if TYPE_CHECKING:  # the stages are imported when an entry is read or written: s
     from .notes import FileNotes
     from .read import SourceFile
 
-__all__ = ["CACHE_DIR_ENV", "NotesCache", "code_fingerprint", "default_cache_dir"]
+__all__ = ["CACHE_DIR_ENV", "DATA_DIR_ENV", "NotesCache", "code_fingerprint", "default_cache_dir", "signing_key"]
 
 CACHE_DIR_ENV = "AWS_ANKI_CACHE_DIR"
+DATA_DIR_ENV = "AWS_ANKI_DATA_DIR"  # where the signing key is kept (default: the user data folder)
 FORMAT = 4
 ENTRY_SUFFIX = ".entry"
 _MARSHAL_VERSION = 4  # the format marshal writes since Python 3.4
-_ENTRY_FOLDER = f"notes-v{FORMAT}"
+# The folder keeps its name across entry formats: an older entry in it reads as a miss and is
+# overwritten, instead of a new folder leaving the old one behind.
+_ENTRY_FOLDER = "notes-v3"
+_KEY_FILE = "cache-key"
+_KEY_BYTES = 32
+TAG_FILE = "CACHEDIR.TAG"
+# The Cache Directory Tagging signature (https://bford.info/cachedir/), then what made the folder.
+_TAG = b"Signature: 8a477f597d28d172789f06886806bc55\n# This folder is a cache made by aws-anki; it may be deleted.\n"
 # Libraries whose behaviour shapes an Extraction (tokens, sanitised and highlighted HTML).
 _LIBRARIES = ("mistune", "nh3", "pygments", "yaml", "ftfy")
 _PACKAGE = Path(__file__).resolve().parent
@@ -71,6 +91,71 @@ def default_cache_dir() -> Path:
     if configured:
         return Path(configured).expanduser()
     return Path(user_cache_dir("aws-anki", appauthor=False))
+
+
+def signing_key() -> bytes:
+    """The secret key this user's aws-anki signs its cache entries and build records with, kept
+    outside any cache folder: `AWS_ANKI_DATA_DIR/cache-key`, else in the user data folder
+    (e.g. `~/.local/share/aws-anki`). Made (private to the user) on first use; where it cannot be
+    kept, a new one for this process (the cache then only costs a slower next build)."""
+    configured = os.environ.get(DATA_DIR_ENV)
+    if configured:
+        folder = Path(configured).expanduser()
+    else:
+        from platformdirs import user_data_dir  # ~10 ms: only when AWS_ANKI_DATA_DIR is not set
+
+        folder = Path(user_data_dir("aws-anki", appauthor=False))
+    return _key_at(folder / _KEY_FILE)
+
+
+@cache
+def _key_at(path: Path) -> bytes:
+    """The key kept at `path`, made there if missing or damaged."""
+    try:
+        key = path.read_bytes()
+        if len(key) == _KEY_BYTES:
+            return key
+    except OSError:
+        pass
+    key = os.urandom(_KEY_BYTES)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(path, key)  # mkstemp: private to the user (0600)
+    except OSError:
+        pass
+    return key
+
+
+def sign(key: bytes, data: bytes) -> bytes:
+    """`data` preceded by its signature line (HMAC-SHA256 under `key`, hex)."""
+    return hmac.new(key, data, hashlib.sha256).hexdigest().encode("ascii") + b"\n" + data
+
+
+def verified(key: bytes, raw: bytes) -> bytes | None:
+    """The data of `raw` (as `sign` made it) if its signature is right under `key`, else None."""
+    mark, newline, data = raw.partition(b"\n")
+    if not newline:
+        return None
+    expected = hmac.new(key, data, hashlib.sha256).hexdigest().encode("ascii")
+    return data if hmac.compare_digest(mark, expected) else None
+
+
+def tag_folder(folder: Path) -> None:
+    """Mark `folder` as a cache aws-anki made (a `CACHEDIR.TAG` in it), making it if needed."""
+    tag = folder / TAG_FILE
+    if not tag.is_file():
+        write_atomic(tag, _TAG)
+
+
+def is_tagged(folder: Path) -> bool:
+    """Whether `folder` is a real folder (not a link) that aws-anki tagged as its own."""
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return False
+        tag = folder / TAG_FILE
+        return not tag.is_symlink() and tag.is_file() and tag.read_bytes() == _TAG
+    except OSError:
+        return False
 
 
 @cache
@@ -100,11 +185,13 @@ def code_fingerprint() -> str:
 class NotesCache:
     """The entries in one cache folder, for one code fingerprint."""
 
-    def __init__(self, directory: str | Path | None = None, *, fingerprint: str | None = None) -> None:
+    def __init__(self, directory: str | Path | None = None, *, fingerprint: str | None = None, key: bytes | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_cache_dir()
         self.fingerprint = fingerprint or code_fingerprint()
+        self.key = key or signing_key()
         self.hits = 0
         self.misses = 0
+        self._tagged = False
 
     def path_for(self, source: SourceFile) -> Path:
         """Where the entry of `source` lives (one slot per file; the header says for which content)."""
@@ -122,15 +209,17 @@ class NotesCache:
 
     def _load(self, source: SourceFile, variant: str) -> FileNotes | None:
         try:
-            raw = self.path_for(source).read_bytes()
+            signed = verified(self.key, self.path_for(source).read_bytes())
         except OSError:
             return None
-        header_end = raw.find(b"\n")
+        if signed is None:  # damaged, or not written by this user's aws-anki: never decoded
+            return None
+        header_end = signed.find(b"\n")
         if header_end < 0:
             return None
         try:
-            header = json.loads(raw[:header_end])
-            body = raw[header_end + 1 :]
+            header = json.loads(signed[:header_end])
+            body = signed[header_end + 1 :]
             if not (
                 isinstance(header, dict)
                 and header.get("format") == FORMAT
@@ -138,7 +227,6 @@ class NotesCache:
                 and header.get("path") == source.rel_path
                 and header.get("content_hash") == source.content_hash
                 and header.get("variant") == variant
-                and header.get("sha256") == hashlib.sha256(body).hexdigest()
             ):
                 return None
             found = decode_notes(body)
@@ -149,13 +237,14 @@ class NotesCache:
     def prune_old_formats(self) -> None:
         """Delete the entries older versions of aws_anki left here in formats this one cannot read
         (`notes-v1`, `notes-v2`...): after an upgrade they would only take up space (224 MB for a
-        45 MB vault). Never raises: a folder that cannot be deleted is left."""
+        45 MB vault). Only folders tagged as aws-anki's own (`is_tagged`) are deleted: one of the
+        user's that happens to have such a name is left alone. Never raises."""
         try:
-            old = [p for p in self.directory.glob("notes-v*") if p.is_dir() and p.name != _ENTRY_FOLDER]
+            old = [p for p in self.directory.glob("notes-v*") if p.name != _ENTRY_FOLDER]
         except OSError:
             return
         for folder in old:
-            if folder.name[len("notes-v"):].isdigit():
+            if folder.name[len("notes-v"):].isdigit() and is_tagged(folder):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def put(self, source: SourceFile, notes: FileNotes, variant: str = "") -> bool:
@@ -172,10 +261,12 @@ class NotesCache:
             "path": source.rel_path,
             "content_hash": source.content_hash,
             "variant": variant,
-            "sha256": hashlib.sha256(body).hexdigest(),
         }
         try:
-            write_atomic(self.path_for(source), json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + body)
+            if not self._tagged:
+                tag_folder(self.directory / _ENTRY_FOLDER)
+                self._tagged = True
+            write_atomic(self.path_for(source), sign(self.key, json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + body))
         except OSError:
             return False  # a read-only or full disk makes a slower build, not a failed one
         return True

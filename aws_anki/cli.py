@@ -21,7 +21,9 @@ from .build import BuildReport, BuildResult, build_deck, build_into
 from .cardtext import card_text
 from .errors import AwsAnkiError, BuildWarning, printable
 from .options import DECK_LAYOUTS, REVERSE_MODES, DeckOptions, RunOptions
+from .outputs import output_lock, refuse_unsafe_outputs
 from .progress import ProgressBar
+from .state import state_path
 
 if TYPE_CHECKING:
     from .state import RemovedNote
@@ -130,17 +132,21 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
     """
     progress = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
     run = RunOptions(jobs=jobs or None, use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
+    outputs = (output, *(() if no_state else (state_path(output),)), *(() if preview_path is None else (preview_path,)))
     try:
-        if preview_path is None:
-            built = build_into(output, list(paths) or None, deck, run, use_state=not no_state, exclude=exclude)
-            report, written = built.report, built.written
-        else:  # the preview needs the notes, so this build always makes them
-            result = build_deck(list(paths) or None, deck, run, exclude=exclude)
-            progress("write", 0, 0)
-            report, written = result.report, result.write(output, use_state=not no_state)
-            from .preview import write_preview  # lazy: see the module docstring
+        refuse_unsafe_outputs(outputs)  # before any work; the inputs are checked once they are known
+        with output_lock(output, what="deck", waiting=_say_waiting):
+            if preview_path is None:
+                built = build_into(output, list(paths) or None, deck, run, use_state=not no_state, exclude=exclude)
+                report, written = built.report, built.written
+            else:  # the preview needs the notes, so this build always makes them
+                result = build_deck(list(paths) or None, deck, run, exclude=exclude)
+                refuse_unsafe_outputs(outputs, (*result.sources, *result.media_files.values()))
+                progress("write", 0, 0)
+                report, written = result.report, result.write(output, use_state=not no_state)
+                from .preview import write_preview  # lazy: see the module docstring
 
-            write_preview(result, preview_path)
+                write_preview(result, preview_path)
     except AwsAnkiError as error:
         raise click.ClickException(str(error)) from error
     finally:
@@ -165,6 +171,12 @@ def build(paths: tuple[Path, ...], output: Path, no_state: bool, as_json: bool, 
             _echo_removed(changes.removed)
     if strict and warnings:
         raise SystemExit(1)
+
+
+def _say_waiting(output: Path, holder: str) -> None:
+    """Tell the user this build waits for another one writing the same output."""
+    who = f" (process {holder})" if holder else ""
+    click.echo(f"Another aws-anki build{who} is writing {printable(str(output))}; waiting for it to finish...", err=True)
 
 
 def _echo_removed(removed: Sequence[RemovedNote], shown: int = 10) -> None:
@@ -438,9 +450,17 @@ def preview(paths: tuple[Path, ...], output: Path, deck: DeckOptions, exclude: t
     """
     from .preview import write_preview  # lazy: see the module docstring
 
+    try:
+        refuse_unsafe_outputs((output,))  # before any work; the inputs are checked once they are known
+    except AwsAnkiError as error:
+        raise click.ClickException(str(error)) from error
     result = _run_build(paths, deck, exclude)
     _echo_warnings(result.report.warnings)
-    path = write_preview(result, output)
+    try:
+        with output_lock(output, what="preview page", waiting=_say_waiting):
+            path = write_preview(result, output)
+    except AwsAnkiError as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"Wrote {path}: {result.report.cards} cards from {result.report.notes} notes. Open it in a browser.")
 
 

@@ -28,7 +28,11 @@ class InputError(AwsAnkiError):
 
 
 class PackageError(AwsAnkiError):
-    """The deck could not be written."""
+    """An output (the deck, its state, the preview page) could not be written."""
+
+
+class OutputError(PackageError):
+    """An output path is refused before anything is written: it would replace a note or an input."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +29,7 @@ import genanki
 from .errors import PackageError
 from .models import NoteType, basic_type, cloze_type
 from .notes import CardNote
+from .outputs import replace_together, shareable, temporary, write_failure
 
 # Measured on 48,000 notes (a 28 MB collection): level 1 deflates in 0.18 s, level 6 in 0.5 s, for
 # a package 10% larger (21% of the size of genanki's uncompressed default, against 19%).
@@ -60,6 +60,23 @@ def write_package(
     media_files: Mapping[str, Path] | None = None,
 ) -> int:
     """Write the `.apkg` at `path` (temp file, then rename); returns its size in bytes."""
+    path = Path(path)
+    staged = stage_package(notes, path, note_mods=note_mods, model_mods=model_mods, created=created, media_files=media_files)
+    replace_together([(staged, path)], "deck")
+    return path.stat().st_size
+
+
+def stage_package(
+    notes: Sequence[CardNote],
+    path: Path,
+    *,
+    note_mods: Mapping[str, int],
+    model_mods: Mapping[int, int],
+    created: int,
+    media_files: Mapping[str, Path] | None = None,
+) -> Path:
+    """Write the `.apkg` meant for `path` into a temporary file beside it (on disk, readable as any
+    new file) and return that file: renaming it into place is the caller's (`outputs.replace_together`)."""
     by_type = _models(genanki)
     # genanki writes deck by deck, each deck's notes in order: the IDs below follow the same order.
     by_deck: dict[str, list[CardNote]] = {}
@@ -80,22 +97,22 @@ def write_package(
         _fill_collection(cursor, genanki, decks, by_deck, by_type, note_mods=note_mods, created=created)
         _set_model_mods(cursor, model_mods, created)
 
-    return _store(Path(path), fill, media_files or {})
+    return _stage(Path(path), fill, media_files or {})
 
 
 def _models(genanki: Any) -> dict[str, Any]:
     return {"basic": _genanki_model(genanki, basic_type()), "cloze": _genanki_model(genanki, cloze_type())}
 
 
-def _store(path: Path, fill: Callable[[sqlite3.Cursor], None], media_files: Mapping[str, Path]) -> int:
-    """Make the collection in a temporary file with `fill`, then the `.apkg` at `path` with the
-    media (a temporary file renamed into place, so `path` is the old deck or the new one). Returns
-    the package's size."""
-    directory = path.resolve().parent
-    directory.mkdir(parents=True, exist_ok=True)
-    staged = _temp_path(directory, ".apkg.part")
-    database = _temp_path(directory, ".anki2")
+def _stage(path: Path, fill: Callable[[sqlite3.Cursor], None], media_files: Mapping[str, Path]) -> Path:
+    """Make the collection in a temporary file with `fill`, then the package with the media in
+    another, beside `path`; returns the package, on disk. PackageError naming `path` on failure,
+    and no temporary file is left behind."""
+    staged: Path | None = None
+    database: Path | None = None
     try:
+        staged = temporary(path, ".apkg.part")
+        database = temporary(path, ".anki2")
         database.unlink()  # sqlite makes it anew
         connection = sqlite3.connect(database)
         try:
@@ -113,19 +130,26 @@ def _store(path: Path, fill: Callable[[sqlite3.Cursor], None], media_files: Mapp
             for index, (_, source) in enumerate(names):
                 # Images are already compressed; storing them saves time and nothing else.
                 archive.write(source, str(index), compress_type=zipfile.ZIP_STORED)
-        # mkstemp makes the file private (0600); a deck is an ordinary file, so honour the umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staged, 0o666 & ~umask)
+        shareable(staged)  # a deck is an ordinary file: honour the umask
         with open(staged, "rb") as handle:
             os.fsync(handle.fileno())  # the data is on disk before the rename makes it the deck
-        os.replace(staged, path)
-    except OSError as error:
-        raise PackageError(f"{path}: could not write the deck: {error.strerror or error}") from error
+    except BaseException as error:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        if isinstance(error, (OSError, sqlite3.Error)):
+            raise _failure(path, error) from error
+        raise
     finally:
-        staged.unlink(missing_ok=True)
-        database.unlink(missing_ok=True)
-    return path.stat().st_size
+        if database is not None:
+            database.unlink(missing_ok=True)
+    return staged
+
+
+def _failure(path: Path, error: OSError | sqlite3.Error) -> PackageError:
+    """The one-line error of a deck that could not be staged."""
+    if isinstance(error, OSError):
+        return write_failure(path, "deck", error)
+    return PackageError(f"{path}: could not write the deck: {error}")
 
 
 def _fill_collection(
@@ -258,12 +282,6 @@ def _card_ords(model: Any) -> CardOrds:
         return (ord_ for ord_, test, indexes in rules if test([fields[i] for i in indexes]))
 
     return front_back_ords
-
-
-def _temp_path(directory: Path, suffix: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix=".aws-anki-", suffix=suffix, dir=directory)
-    os.close(handle)
-    return Path(name)
 
 
 def _genanki_model(genanki: Any, note_type: NoteType) -> Any:

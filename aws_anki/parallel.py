@@ -66,6 +66,7 @@ class _Job:
     variant: str
     cache_dir: str | None
     fingerprint: str | None
+    key: bytes | None  # the cache's signing key: read once, here, not by every worker
     keep_extractions: bool
 
     @classmethod
@@ -77,6 +78,7 @@ class _Job:
             variant=options.key(),
             cache_dir=str(cache.directory) if cache is not None else None,
             fingerprint=cache.fingerprint if cache is not None else None,
+            key=cache.key if cache is not None else None,
             keep_extractions=keep_extractions,
         )
 
@@ -225,7 +227,7 @@ def _notes_of(source: SourceFile, job: _Job, media: MediaCollector) -> tuple[Fil
 def _notes_batch(batch: Sequence[SourceFile], job: _Job) -> list[tuple[FileNotes, Extraction | None]]:
     """Worker (or this process): make a batch of files' notes and cache each result."""
     _register_pickling()  # a spawned (not forked) worker has not run _pool
-    cache = NotesCache(job.cache_dir, fingerprint=job.fingerprint) if job.cache_dir is not None else None
+    cache = NotesCache(job.cache_dir, fingerprint=job.fingerprint, key=job.key) if job.cache_dir is not None else None
     media = MediaCollector.for_files(batch, job.folders)  # its files and warnings are dropped: the build replays the lookups
     out = []
     for source in batch:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -346,27 +344,32 @@ def render_preview(result: Previewable, *, title: str = DEFAULT_TITLE) -> str:
 
 
 def write_preview(result: Previewable, path: str | Path, *, title: str = DEFAULT_TITLE) -> Path:
-    """Write the preview page of a build to `path` (atomically, readable as any new file) and return the path."""
+    """Write the preview page of a build to `path` (atomically, readable as any new file) and return the path.
+
+    OutputError, before anything is written, when `path` is named like a note or is a note file
+    or image of the build (`result.sources`, when it has them); PackageError naming the path when
+    it cannot be written."""
+    from .outputs import output_lock, refuse_unsafe_outputs, replace_together, shareable, temporary, write_failure
+
     path = Path(path)
+    inputs = (*getattr(result, "sources", ()), *result.media_files.values())
+    refuse_unsafe_outputs((path,), inputs)
     page = render_preview(result, title=title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(page)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600); a page is to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with output_lock(path, what="preview page"):
+        staged: Path | None = None
+        try:
+            staged = temporary(path, ".html.part")
+            with open(staged, "w", encoding="utf-8", newline="\n") as out:
+                out.write(page)
+            shareable(staged)  # a page is to be shared: not mkstemp's 0600
+        except BaseException as error:
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise write_failure(path, "preview page", error) from error
+            raise
+        replace_together([(staged, path)], "preview page")
     return path
-
-
-def _umask() -> int:
-    """The process's file-creation mask (read by setting it, then putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def render_notes_preview(

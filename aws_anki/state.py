@@ -186,15 +186,15 @@ def load_state(path: Path) -> tuple[BuildState | None, tuple[BuildWarning, ...]]
             notes = _rows(raw["notes"], raw["columns"])
         elif version == 1:
             notes = {
-                guid: _record((str(r["identity"]), str(r["hash"]), int(r["mod"]), str(r.get("source", "")), str(r["type"]), ""))
+                guid: _record((str(r["identity"]), str(r["hash"]), _mod(r["mod"]), str(r.get("source", "")), str(r["type"]), ""))
                 for guid, r in raw["notes"].items()
             }
         else:
             raise ValueError(f"unknown version {version!r}")
-        models = {int(k): (str(v["fingerprint"]), int(v["mod"])) for k, v in raw.get("models", {}).items()}
+        models = {int(k): (_string(v["fingerprint"]), _mod(v["mod"])) for k, v in raw.get("models", {}).items()}
     except FileNotFoundError:
         return None, ()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         warning = BuildWarning(
             str(path), None, "state",
             f"build state unreadable ({error}); ignored, so modification times fall back to file times. "
@@ -215,8 +215,11 @@ def _rows(rows: list[Any], columns: list[Any]) -> dict[str, NoteRecord]:
     strings = _STRING_COLUMNS if with_front else _STRING_COLUMNS_BEFORE_FRONT
     if set(map(type, chain.from_iterable(map(strings, rows)))) - {str}:
         raise TypeError("GUIDs, identities, hashes, sources, types and fronts must be strings")
-    if set(map(type, map(_MOD, rows))) - {int}:
+    mods = list(map(_MOD, rows))
+    if set(map(type, mods)) - {int}:
         raise TypeError("modification times must be integers")
+    if mods and (min(mods) < 0 or max(mods) >= _LATEST_TIME):
+        raise ValueError(f"modification times must be whole seconds from 1970 to 9999 (found {min(mods)} to {max(mods)})")
     if with_front:
         notes = {row[0]: _record((row[1], row[2], row[3], row[4], row[5], row[6])) for row in rows}
     else:
@@ -226,8 +229,35 @@ def _rows(rows: list[Any], columns: list[Any]) -> dict[str, NoteRecord]:
     return notes
 
 
+def _mod(value: Any) -> int:
+    """A modification time read from a state file: whole seconds from 1970 to 9999 (Anki keeps
+    64-bit integers; a later build adds one), else ValueError or TypeError."""
+    if type(value) is not int:
+        raise TypeError(f"a modification time must be an integer, not {type(value).__name__}")
+    if not 0 <= value < _LATEST_TIME:
+        raise ValueError(f"a modification time out of range ({value}: whole seconds from 1970 to 9999)")
+    return value
+
+
+def _string(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, not {type(value).__name__}")
+    return value
+
+
 def save_state(path: Path, state: BuildState) -> None:
     """Write the state atomically (a temporary file, then a rename), one note per line."""
+    from .outputs import replace_together
+
+    replace_together([(stage_state(path, state), path)], "build state")
+
+
+def stage_state(path: Path, state: BuildState, *, owner: Path | None = None) -> Path:
+    """Write the state meant for `path` into a new temporary file beside it, named for `owner`
+    (the deck it belongs to; default `path`), and return that file. PackageError naming `path`
+    when it cannot be written; no temporary file is left behind then."""
+    from .outputs import shareable, temporary, write_failure
+
     # Rows are formatted by `_state_lines`: `json.dumps(indent=...)` would switch to the pure-Python
     # encoder, 8 s for a 300,000-note deck.
     notes = state.notes
@@ -237,17 +267,24 @@ def save_state(path: Path, state: BuildState) -> None:
     # of a whole build at 100x (80 MB more than any other moment).
     order = sorted(notes)
     models = json.dumps({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
-    staged = path.with_name(path.name + ".part")
+    staged: Path | None = None
     try:
+        staged = temporary(owner if owner is not None else path, ".lock.json.part")
         with staged.open("w", encoding="utf-8") as out:
             out.write(f'{{"version": {STATE_VERSION},\n "columns": {json.dumps(list(_COLUMNS))},\n "notes": [')
             for start in range(0, len(order), _LINES_PER_WRITE):
                 out.write(("\n" if start == 0 else ",\n") + ",\n".join(_state_lines(order[start : start + _LINES_PER_WRITE], notes, plain)))
             out.write(f'\n ],\n "models": {models}}}\n')
-        os.replace(staged, path)
-    except BaseException:
-        staged.unlink(missing_ok=True)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename makes it the state
+        shareable(staged)
+    except BaseException as error:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise write_failure(path, "build state", error) from error
         raise
+    return staged
 
 
 _LINES_PER_WRITE = 10_000

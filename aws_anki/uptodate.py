@@ -13,8 +13,9 @@ The next build with the same output reads the files' bytes (it must, to hash the
 decode them: `read.scan_sources`), and if the digest, every image lookup, the deck and the build
 state all match, it reports what the header says instead of decoding, parsing, making notes and
 packaging again. Anything else (a header missing, corrupt, for other inputs, a deck or state file
-touched since) means a full build. Like the per-file cache, the record is never trusted beyond what
-it can check, and is only used with the cache and the build state on.
+touched since) means a full build. Like the per-file cache, the record is signed with the user's key
+(`cache.signing_key`: a record aws-anki did not write is no record), never trusted beyond what it can
+check, and only used with the cache and the build state on.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cache import code_fingerprint, write_atomic
+from .cache import code_fingerprint, sign, signing_key, tag_folder, verified, write_atomic
 from . import models
 from .scan import Scan
 from .report import BuildReport
@@ -113,7 +114,10 @@ def record_path(cache_dir: Path, deck: Path) -> Path:
 def load_record(cache_dir: Path, deck: Path) -> Record | None:
     """The record of the last build into `deck`, or None if there is none that reads back whole."""
     try:
-        raw = json.loads(record_path(cache_dir, deck).read_bytes())
+        signed = verified(signing_key(), record_path(cache_dir, deck).read_bytes())
+        if signed is None:
+            return None
+        raw = json.loads(signed)
         if raw["version"] != RECORD_VERSION or raw["deck_path"] != str(deck.resolve()):
             return None
         guids = tuple(raw["guids"])
@@ -144,8 +148,10 @@ def save_record(cache_dir: Path, deck: Path, record: Record) -> None:
         "guids": list(record.guids),
         "media": record.media,
     }
+    path = record_path(cache_dir, deck)
     try:
-        write_atomic(record_path(cache_dir, deck), _dumps(header))
+        tag_folder(path.parent)
+        write_atomic(path, sign(signing_key(), _dumps(header)))
     except OSError:
         pass
 

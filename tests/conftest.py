@@ -14,8 +14,10 @@ REAL_NOTES = Path(__file__).resolve().parents[2] / "shared" / "real_notes"
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep test builds out of the user's own cache folder (~/.cache/aws-anki)."""
+    """Keep test builds out of the user's own cache folder (~/.cache/aws-anki) and data folder
+    (its cache signing key)."""
     os.environ["AWS_ANKI_CACHE_DIR"] = str(tmp_path_factory.mktemp("aws-anki-cache"))
+    os.environ["AWS_ANKI_DATA_DIR"] = str(tmp_path_factory.mktemp("aws-anki-data"))
 
 
 @pytest.fixture

@@ -179,7 +179,7 @@ def test_writes_are_atomic_and_never_fail_a_build(vault: Path, tmp_path: Path) -
     cache = NotesCache(tmp_path / "cache")
     assert cache.put(source, _made(source))
     leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.suffix != ENTRY_SUFFIX]
-    assert leftovers == []
+    assert [p.name for p in leftovers] == [cache_module.TAG_FILE]  # the entry folder's tag, and no temporary file
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")
     assert not NotesCache(blocked).put(source, _made(source))
@@ -251,16 +251,15 @@ def test_fingerprint_changes_with_a_module_in_a_sub_package(tmp_path: Path, monk
     "tamper", ["tag-not-a-string", "fields-not-a-tuple", "deck-not-a-string", "cards-not-an-int", "note-too-short",
                "warning-line-not-an-int", "media-name-not-a-string"],
 )
-def test_entry_with_wrong_types_is_a_miss_even_with_a_good_checksum(dated: SourceFile, tmp_path: Path, tamper: str) -> None:
-    import hashlib
-    import json
-
+def test_entry_with_wrong_types_is_a_miss_even_with_a_good_signature(dated: SourceFile, tmp_path: Path, tamper: str) -> None:
     cache = NotesCache(tmp_path / "cache")
     made = _made(dated)
     assert cache.put(dated, replace(made, warnings=(BuildWarning("x.md", 1, "code", "message"),), media=(("a.png", 3, None),)))
     assert cache.get(dated) is not None  # the entry is good before it is tampered with
     entry = cache.path_for(dated)
-    header_line, body = entry.read_bytes().split(b"\n", 1)
+    signed = cache_module.verified(cache.key, entry.read_bytes())
+    assert signed is not None
+    header_line, body = signed.split(b"\n", 1)
     data = [list(part) if isinstance(part, tuple) else part for part in marshal.loads(body)]
     note = list(data[1][0])  # FileNotes.notes -> the first CardNote's values
     field = dict(zip(_NOTE_FIELDS, range(len(_NOTE_FIELDS))))
@@ -280,9 +279,7 @@ def test_entry_with_wrong_types_is_a_miss_even_with_a_good_checksum(dated: Sourc
         data[6] = (("a.png", 3, b"a.png"),)
     data[1] = (tuple(note), *data[1][1:])
     body = marshal.dumps(tuple(data))
-    header = json.loads(header_line)
-    header["sha256"] = hashlib.sha256(body).hexdigest()
-    entry.write_bytes(json.dumps(header).encode() + b"\n" + body)
+    entry.write_bytes(cache_module.sign(cache.key, header_line + b"\n" + body))  # signed as if by this user's aws-anki
     assert cache.get(dated) is None
 
 
@@ -295,7 +292,11 @@ def test_entries_of_older_formats_are_deleted_by_a_build(vault: Path, tmp_path: 
     old = cache_dir / "notes-v2" / "ab" / "ab12.json"
     old.parent.mkdir(parents=True)
     old.write_text("{}")
+    cache_module.tag_folder(cache_dir / "notes-v2")  # as aws-anki tags the folders it makes
+    (cache_dir / "notes-v1").mkdir()  # untagged: the user's, whatever its name
     (cache_dir / "notes-vNext").mkdir()  # not a version number: not ours to judge
     (cache_dir / "builds-v1").mkdir()
     aws_anki.build_deck([vault], run=RunOptions(cache_dir=cache_dir, jobs=1))
-    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(["builds-v1", "notes-vNext", f"notes-v{cache_module.FORMAT}"])
+    kept = ["builds-v1", "notes-v1", "notes-vNext", cache_module._ENTRY_FOLDER]
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(kept)
+    assert cache_module.is_tagged(cache_dir / cache_module._ENTRY_FOLDER)

@@ -92,7 +92,7 @@ def test_a_failed_write_is_never_up_to_date(vault: Path, built: tuple[Path, Path
     def fail(*args: object, **kwargs: object) -> int:
         raise OSError("disk full")
 
-    monkeypatch.setattr("aws_anki.package._store", fail)
+    monkeypatch.setattr("aws_anki.package._stage", fail)
     with pytest.raises(OSError):
         _build(vault, out, cache)
     monkeypatch.undo()

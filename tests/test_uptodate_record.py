@@ -14,6 +14,7 @@ import aws_anki
 from aws_anki import build_into
 from aws_anki.build import DeckBuild
 from aws_anki.options import RunOptions
+from aws_anki.cache import sign, signing_key, verified
 from aws_anki.read import decode_sources, read_sources
 from aws_anki.scan import scan_sources
 from aws_anki.uptodate import record_path
@@ -25,6 +26,18 @@ def _build(vault: Path, out: Path, cache: Path, now: int = NOW) -> DeckBuild:
     return build_into(out, [vault], run=RunOptions(cache_dir=cache, jobs=1), now=now)
 
 
+def _header(cache: Path, out: Path) -> dict[str, object]:
+    """The record of `out`, its signature checked."""
+    signed = verified(signing_key(), record_path(cache, out).read_bytes())
+    assert signed is not None
+    return json.loads(signed)  # type: ignore[no-any-return]
+
+
+def _store_signed(cache: Path, out: Path, data: bytes) -> None:
+    """Replace the record of `out` with `data`, signed as aws-anki signs: only its checks stand in the way."""
+    record_path(cache, out).write_bytes(sign(signing_key(), data))
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, old
@@ -34,7 +47,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_up_to_date_reports_every_note_of_the_deck(vault: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     first = _build(vault, out, cache)
-    header = json.loads(record_path(cache, out).read_text(encoding="utf-8"))
+    header = _header(cache, out)
     assert len(header["guids"]) == first.report.notes
     again = _build(vault, out, cache)
     assert again.written.up_to_date and again.result is None
@@ -45,8 +58,8 @@ def test_up_to_date_reports_every_note_of_the_deck(vault: Path, tmp_path: Path) 
 def test_an_old_record_is_no_record(vault: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     _build(vault, out, cache)
-    header = json.loads(record_path(cache, out).read_text(encoding="utf-8"))
-    record_path(cache, out).write_text(json.dumps({**header, "version": 2}))
+    header = _header(cache, out)
+    _store_signed(cache, out, json.dumps({**header, "version": 2}).encode())
     assert not _build(vault, out, cache).written.up_to_date
     assert _build(vault, out, cache).written.up_to_date
 
@@ -127,24 +140,26 @@ def test_the_command_line_imports_no_pipeline_at_start() -> None:
 
 
 @pytest.mark.parametrize("damage", ["deeply-nested", "not-utf-8", "fields-missing", "guids-not-strings", "lookups-wrong-shape",
-                                    "report-wrong-shape"])
+                                    "report-wrong-shape", "unsigned"])
 def test_a_damaged_header_is_no_record(vault: Path, tmp_path: Path, damage: str) -> None:
     out, cache = tmp_path / "out.apkg", tmp_path / "cache"
     _build(vault, out, cache)
-    header = json.loads(record_path(cache, out).read_bytes())
+    header = _header(cache, out)
     if damage == "deeply-nested":
-        record_path(cache, out).write_bytes(b"[" * 100_000)
+        _store_signed(cache, out, b"[" * 100_000)
     elif damage == "not-utf-8":
-        record_path(cache, out).write_bytes(b"\xff\xfe\x00")
+        _store_signed(cache, out, b"\xff\xfe\x00")
+    elif damage == "unsigned":  # a whole, current record that this user's aws-anki did not write
+        record_path(cache, out).write_text(json.dumps(header), encoding="utf-8")
     else:
         if damage == "fields-missing":
             del header["media"]
         elif damage == "guids-not-strings":
-            header["guids"] = list(range(len(header["guids"])))
+            header["guids"] = list(range(len(header["guids"])))  # type: ignore[arg-type]
         elif damage == "lookups-wrong-shape":
             header["lookups"] = [[1, 2]]
         elif damage == "report-wrong-shape":
-            header["report"]["notes_by_kind"] = [1, 2]
-        record_path(cache, out).write_text(json.dumps(header), encoding="utf-8")
+            header["report"]["notes_by_kind"] = [1, 2]  # type: ignore[index]
+        _store_signed(cache, out, json.dumps(header).encode())
     assert not _build(vault, out, cache).written.up_to_date
     assert _build(vault, out, cache).written.up_to_date

@@ -333,8 +333,9 @@ def _import(col: Any, result: "BuildResult", collection_path: Path) -> tuple[dic
         written = result.write(deck)
         log = col.import_anki_package(ImportAnkiPackageRequest(package_path=str(deck), options=options)).log
         col.models._clear_cache()  # the import does not invalidate the Python note type cache
-        # Only now that the collection holds this build does its state become the reference.
-        shutil.copyfile(staged_state, state)
+        # Only now that the collection holds this build does its state become the reference
+        # (renamed into place whole: a failed copy leaves the previous state).
+        _replace_state(staged_state, state)
     warnings = [str(w) for w in written.warnings]
     if log.conflicting:
         warnings.append(
@@ -348,6 +349,22 @@ def _import(col: Any, result: "BuildResult", collection_path: Path) -> tuple[dic
         "conflicting": len(log.conflicting),
     }
     return counts, written.changes, tuple(warnings)
+
+
+def _replace_state(staged: Path, state: Path) -> None:
+    """Put a copy of `staged` in place of `state`, whole or not at all (PackageError naming `state`)."""
+    from ..outputs import replace_together, shareable, temporary, write_failure
+
+    copy: Path | None = None
+    try:
+        copy = temporary(state, ".lock.json.part")
+        shutil.copyfile(staged, copy)
+        shareable(copy)
+    except OSError as error:
+        if copy is not None:
+            copy.unlink(missing_ok=True)
+        raise write_failure(state, "build state", error) from error
+    replace_together([(copy, state)], "build state")
 
 
 def _first_line(error: BaseException) -> str:
