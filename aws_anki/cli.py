@@ -10,7 +10,6 @@ import functools
 import gc
 import json
 import os
-import random
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import click
 
 from .build import BuildReport, BuildResult, build_deck, build_into
-from .cardtext import card_text
 from .errors import AwsAnkiError, BuildWarning, printable
 from .options import DECK_LAYOUTS, REVERSE_MODES, DeckOptions, RunOptions
 from .outputs import output_lock, refuse_unsafe_outputs
@@ -27,7 +25,6 @@ from .state import state_path
 
 if TYPE_CHECKING:
     from .state import RemovedNote
-    from .cardchecks import CardQuality
 
 
 def _build_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -232,126 +229,18 @@ def inspect(paths: tuple[Path, ...], as_json: bool, stats: bool, skipped: bool, 
     result = _run_build(paths, deck, exclude, RunOptions(quality=stats or skipped))
     for excluded in result.excluded:
         click.echo(f"excluded: {printable(excluded)}", err=True)
+    from . import inspection  # the card checks and the preview's card maker: see the module docstring
+
     if stats:
-        _inspect_stats(result, as_json)
+        inspection.print_stats(result, as_json)
     elif skipped:
-        _inspect_skipped(result, as_json)
+        inspection.print_skipped(result, as_json)
     elif sample is not None:
         _echo_warnings(result.report.warnings)
-        _inspect_sample(result, sample, seed, no_source, as_json)
+        inspection.print_sample(result, sample, seed, no_source, as_json)
     else:
         _echo_warnings(result.report.warnings)
-        _inspect_notes(result, as_json)
-
-
-def _inspect_notes(result: BuildResult, as_json: bool) -> None:
-    if as_json:
-        for note in result.notes:
-            click.echo(json.dumps(note.as_dict(), ensure_ascii=False))
-        return
-    from .context import html_to_plain  # ~7 ms (measured), and a pipeline module: never loaded at start-up
-
-    for note in result.notes:
-        question = html_to_plain(note.fields[0])
-        answer = html_to_plain(note.fields[1]) if note.note_type == "basic" else ""
-        click.echo(f"{note.source}  [{note.kind}]  {note.context}")
-        click.echo(f"    Q: {_shorten(question)}")
-        if answer:
-            click.echo(f"    A: {_shorten(answer)}")
-
-
-def _inspect_stats(result: BuildResult, as_json: bool) -> None:
-    from .cardchecks import card_quality  # lazy: see the module docstring
-
-    cards = card_quality(result.notes)
-    if as_json:
-        data = result.report.as_dict()
-        data["card_quality"] = cards.as_dict()
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    _print_stats(result.report)
-    _print_card_quality(cards)
-
-
-def _print_card_quality(cards: CardQuality) -> None:
-    click.echo(f"Card defects: {cards.defective_cards} of {cards.cards} cards ({cards.defective_share:.1%}) "
-               f"from {cards.notes} notes have at least one")
-    for kind, count in cards.counts.items():
-        click.echo(f"  {kind:<26} {count}")
-        for defect in cards.examples(kind):
-            click.echo(f"      {defect.source} ({defect.card}): {defect.text}")
-
-
-def _inspect_skipped(result: BuildResult, as_json: bool) -> None:
-    skips = [skip for extraction in result.extractions for skip in extraction.skipped]
-    if as_json:
-        for skip in skips:
-            click.echo(json.dumps({"source": skip.source, "line": skip.line, "reason": skip.reason, "text": skip.text},
-                                  ensure_ascii=False))
-        return
-    by_reason: dict[str, list[Any]] = {}
-    for skip in skips:
-        by_reason.setdefault(skip.reason, []).append(skip)
-    click.echo(f"{len(skips)} lines made no card, for {len(by_reason)} reasons")
-    for reason, found in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0])):
-        click.echo(f"{reason} ({len(found)}):")
-        for skip in found:
-            click.echo(f"  {skip.source}:{skip.line}  {_shorten(skip.text)}")
-
-
-def _inspect_sample(result: BuildResult, size: int, seed: int, no_source: bool, as_json: bool) -> None:
-    """Cards drawn with `random.Random(seed)`, printed as the quality rubric's raters get them."""
-    from .preview import preview_cards  # lazy: see the module docstring
-
-    cards = [card for note in result.notes for card in preview_cards(note)]
-    drawn = random.Random(seed).sample(range(len(cards)), min(size, len(cards)))
-    if not as_json:
-        click.echo(f"# {len(drawn)} of {len(cards)} cards, seed {seed}")
-    for number, index in enumerate(drawn, 1):
-        card = cards[index]
-        front, back = card_text(card)
-        if as_json:
-            data: dict[str, object] = {"card": number, "front": front, "back": back}
-            if not no_source:
-                data.update(source=str(card.note.source), kind=card.note.kind, template=card.template)
-            click.echo(json.dumps(data, ensure_ascii=False))
-            continue
-        where = "" if no_source else f" — {card.note.source} ({card.note.kind})"
-        click.echo(f"\n## Card {number}{where}\nFRONT:\n{front}\nBACK:\n{back}")
-
-
-def _print_stats(report: BuildReport) -> None:
-    click.echo(f"{report.files} files, {report.notes} notes, {report.cards} cards")
-    click.echo("Notes per kind:")
-    for kind, count in report.notes_by_kind.items():
-        click.echo(f"  {kind:<12} {count}")
-    click.echo("Notes per service:")
-    for service, count in report.notes_by_service.items():
-        click.echo(f"  {service:<40} {count}")
-    bold = report.bold_covered / report.bold_spans if report.bold_spans else 1.0
-    definitions = report.definition_covered / report.definition_lines if report.definition_lines else 1.0
-    click.echo(f"Coverage: bold spans {report.bold_covered}/{report.bold_spans} ({bold:.1%}), "
-               f"definition lines {report.definition_covered}/{report.definition_lines} ({definitions:.1%})")
-    click.echo("Lines without a card, by reason:")
-    for reason, count in report.skipped.items():
-        click.echo(f"  {reason:<28} {count}")
-    quality = report.quality
-    if quality is not None:
-        click.echo("Facts per pattern:")
-        for pattern, count in quality.facts_by_pattern.items():
-            click.echo(f"  {pattern or '(none)':<28} {count}")
-        if quality.uncovered:
-            click.echo(f"Bold spans and definition lines in no card: {len(quality.uncovered)}")
-        for where in quality.uncovered[:10]:
-            click.echo(f"  {where}")
-    click.echo(f"Facts whose service could not be resolved: {len(report.unresolved)}")
-    for where in report.unresolved[:20]:
-        click.echo(f"  {where}")
-
-
-def _shorten(text: str, width: int = 110) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+        inspection.print_notes(result, as_json)
 
 
 @cli.command()

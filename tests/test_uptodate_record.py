@@ -109,7 +109,7 @@ def test_scan_then_decode_is_read(vault: Path, tmp_path: Path) -> None:
 
 
 # The pipeline's modules and libraries, which an up-to-date build must not import.
-PIPELINE = ("aws_anki.notes", "aws_anki.context", "aws_anki.quality", "aws_anki.cardchecks", "aws_anki.parse",
+PIPELINE = ("aws_anki.notes", "aws_anki.context", "aws_anki.quality", "aws_anki.cardchecks", "aws_anki.inspection", "aws_anki.parse",
             "aws_anki.extract", "aws_anki.parallel", "aws_anki.package", "aws_anki.render", "aws_anki.services", "mistune", "genanki", "nh3", "pygments", "yaml", "ftfy", "sqlite3")
 
 
