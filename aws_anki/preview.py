@@ -28,6 +28,7 @@ from typing import Mapping, Protocol, Sequence, Union
 from .errors import AwsAnkiError
 from .models import NoteType, basic_type, cloze_type, template_text
 from .notes import CardNote
+from .outputs import output_lock, refuse_unsafe_outputs, replace_together, shareable, temporary, write_failure
 
 
 DEFAULT_TITLE = "aws_anki card preview"
@@ -349,8 +350,6 @@ def write_preview(result: Previewable, path: str | Path, *, title: str = DEFAULT
     OutputError, before anything is written, when `path` is named like a note or is a note file
     or image of the build (`result.sources`, when it has them); PackageError naming the path when
     it cannot be written."""
-    from .outputs import output_lock, refuse_unsafe_outputs, replace_together, shareable, temporary, write_failure
-
     path = Path(path)
     inputs = (*getattr(result, "sources", ()), *result.media_files.values())
     refuse_unsafe_outputs((path,), inputs)

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 from .errors import BuildWarning, InputError
 from .guids import guid_for, identity_parts, numbered, unnumbered
 from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID, NoteType
+from .outputs import replace_together, shareable, temporary, write_failure
 from .source import Source
 
 if TYPE_CHECKING:
@@ -247,8 +248,6 @@ def _string(value: Any) -> str:
 
 def save_state(path: Path, state: BuildState) -> None:
     """Write the state atomically (a temporary file, then a rename), one note per line."""
-    from .outputs import replace_together
-
     replace_together([(stage_state(path, state), path)], "build state")
 
 
@@ -256,8 +255,6 @@ def stage_state(path: Path, state: BuildState, *, owner: Path | None = None) -> 
     """Write the state meant for `path` into a new temporary file beside it, named for `owner`
     (the deck it belongs to; default `path`), and return that file. PackageError naming `path`
     when it cannot be written; no temporary file is left behind then."""
-    from .outputs import shareable, temporary, write_failure
-
     # Rows are formatted by `_state_lines`: `json.dumps(indent=...)` would switch to the pure-Python
     # encoder, 8 s for a 300,000-note deck.
     notes = state.notes

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import DeliveryError
+from ..outputs import replace_together, shareable, temporary, write_failure
 
 try:  # the optional `anki` package (pip install 'aws-anki[sync]'); sync_collection says when it is missing
     from anki.collection import Collection
@@ -353,8 +354,6 @@ def _import(col: Any, result: "BuildResult", collection_path: Path) -> tuple[dic
 
 def _replace_state(staged: Path, state: Path) -> None:
     """Put a copy of `staged` in place of `state`, whole or not at all (PackageError naming `state`)."""
-    from ..outputs import replace_together, shareable, temporary, write_failure
-
     copy: Path | None = None
     try:
         copy = temporary(state, ".lock.json.part")
