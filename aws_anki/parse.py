@@ -40,7 +40,8 @@ BLOCK_MATH_PATTERN = (
     r"^ {0,3}\$\$[ \t]*\n(?P<math_multi>(?:[ \t]*[^\s$][^\n]*\n)+?) {0,3}\$\$[ \t]*(?:\n|$)"
     r"|^ {0,3}\$\$(?P<math_single>[^\s$](?:[^\n$]|\$(?!\$))*?)\$\$[ \t]*(?:\n|$)"
 )
-# mistune stops nesting containers at this depth; deeper list items become text of the last level.
+# Deepest nesting kept: list items deeper are moved up to this level (`flatten_deep_lists`), and
+# mistune stops nesting other containers (quotes) here: deeper ones become text of the last level.
 MAX_NESTING = 20
 MAX_LINE = 10_000  # characters; longer lines are warned about (pasted data, a lost line break)
 _LONG_LINE = re.compile(r"^[^\n]{%d}" % (MAX_LINE + 1), re.M)

@@ -1,16 +1,16 @@
 """Measure how one big note file scales: seconds and peak memory per MB should stay flat.
 
     python benchmarks/bigfile.py                      # 5, 25 and 50 MB, plus the pathological files
-    python benchmarks/bigfile.py --sizes 5 10 --no-pathological
+    python benchmarks/bigfile.py --sizes 5 10 --repeated --no-pathological
 
 For each size it writes one synthetic Markdown file of AWS-note-like text (headings, bullets with
 bold terms, sub-bullets, plain statements, code blocks, tables; made here, nothing copied), runs
 `aws-anki build FILE -o OUT --no-cache` in a fresh process, and reports wall seconds and peak RSS,
 per MB of input and as ratios against the smallest size measured in the same run (x s/MB and
-x RSS/MB: flat is 1.0). Unless --no-pathological, it also measures files of a few sections
-repeated over and over (the same fronts, keys and lines thousands of times: `repeated`, with the
-same ratios), a deeply indented list (`deep`, its size grows with the square of its depth) and
-one long line without a newline (`line`). Nothing here asserts: it measures.
+x RSS/MB: flat is 1.0), and of files of a few sections repeated over and over (the same fronts,
+keys and lines thousands of times: `repeated`, with the same ratios). Unless --no-pathological,
+it also measures a deeply indented list (`deep`, its size grows with the square of its depth)
+and one long line without a newline (`line`). Nothing here asserts: it measures.
 """
 from __future__ import annotations
 
@@ -170,8 +170,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--sizes", type=float, nargs="+", default=[5, 25, 50], help="MB of each notes file")
     parser.add_argument("--depths", type=int, nargs="+", default=[2000, 10000], help="levels of each deep list")
     parser.add_argument("--long-line", type=float, default=5, help="MB of the one-line file (0: none)")
-    parser.add_argument("--repeated", type=float, nargs="*", default=[1, 5], help="MB of each file of repeated sections")
-    parser.add_argument("--no-pathological", action="store_true", help="only the notes files")
+    parser.add_argument("--repeated", type=float, nargs="*", default=[1, 5], help="MB of each file of repeated sections (none: --repeated alone)")
+    parser.add_argument("--no-pathological", action="store_true", help="no deep list, no long line")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument("--measure-one", nargs=2, metavar=("NOTE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -183,8 +183,8 @@ def main(argv: list[str]) -> None:
         folder = Path(tmp)
         for size in sorted(args.sizes):
             rows.append(run_one("notes", size, folder))
+        rows.extend(run_one("repeated", size, folder) for size in sorted(args.repeated))
         if not args.no_pathological:
-            rows.extend(run_one("repeated", size, folder) for size in sorted(args.repeated))
             rows.extend(run_one("deep", depth, folder) for depth in args.depths)
             if args.long_line:
                 rows.append(run_one("line", args.long_line, folder))
