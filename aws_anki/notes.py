@@ -18,7 +18,7 @@ from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .context import (
-    CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing, html_to_plain, normalise, qualified_fronts,
+    CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing_each, html_to_plain, normalise, qualified_fronts,
 )
 from .errors import BuildWarning
 from .guids import guid_for, note_identity, numbered
@@ -419,9 +419,12 @@ def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
         if len(indexes) < 2:
             continue
         paths = [notes[i].context.split(CONTEXT_SEPARATOR) for i in indexes]
-        for i, path in zip(indexes, paths):
-            qualifier = distinguishing(path, [p for p in paths if p is not path], key)
-            if not qualifier or any(normalise(qualifier) == normalise(p[-1]) for p in paths if p is not path):
+        lasts = [normalise(path[-1]) for path in paths]
+        last_counts = Counter(lasts)
+        for i, last, qualifier in zip(indexes, lasts, distinguishing_each(paths, key)):
+            # Skip a qualifier that another path of the group ends with (it would tell nothing apart).
+            wanted = normalise(qualifier) if qualifier else ""
+            if not qualifier or last_counts[wanted] - (last == wanted) > 0:
                 continue
             note = notes[i]
             front = f'{note.fields[0]} <span class="qualifier">({escape_anki_markup(html.escape(qualifier))})</span>'
@@ -430,32 +433,51 @@ def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
     return notes
 
 
+def _with_sources(first: CardNote, duplicates: Sequence[Source]) -> CardNote:
+    """The note `first` with the sources of its duplicates added, in its Source field too."""
+    sources = (*first.merged_sources, *duplicates)
+    source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(map(str, sources))})"))
+    fields = tuple(source_field if n == "Source" else f for n, f in zip(first.field_names, first.fields))
+    return replace(first, merged_sources=sources, fields=fields)
+
+
 def _merge_duplicates(notes: Sequence[CardNote]) -> list[CardNote]:
     """One note per fact: the same fact written twice merges (its sources listed); distinct facts
     whose keys collide get a deterministic suffix, so no two facts share a GUID."""
     by_text: dict[tuple[str, tuple[str, ...]], CardNote] = {}
+    also: dict[tuple[str, tuple[str, ...]], list[Source]] = {}  # the sources of each one's duplicates
     for note in notes:
         key = (note.note_type, _TEXT_FIELDS[note.note_type](note.fields))
-        first = by_text.get(key)
-        if first is None:
+        if key not in by_text:
             by_text[key] = note
-            continue
-        sources = (*first.merged_sources, note.source)
-        source_field = escape_anki_markup(html.escape(f"{first.source} (also {', '.join(map(str, sources))})"))
-        fields = tuple(source_field if n == "Source" else f for n, f in zip(first.field_names, first.fields))
-        by_text[key] = replace(first, merged_sources=sources, fields=fields)
+        else:  # the Source field is written once per note, below: a line repeated 10,000 times is common
+            also.setdefault(key, []).append(note.source)
     out: list[CardNote] = []
     taken: set[str] = set()
-    for note in by_text.values():
-        identity, suffix, guid = note.identity, 1, note.guid  # note.guid is guid_for(note.identity)
-        while guid in taken:
-            suffix += 1
-            identity = numbered(note.identity, suffix)
-            guid = guid_for(identity)
-        if identity != note.identity:
-            note = replace(note, guid=guid, identity=identity)
-        taken.add(note.guid)
-        out.append(note)
+    last_suffix: dict[str, int] = {}  # per key, the suffix last given: every one below it is taken
+    for key, note in by_text.items():
+        if key in also:
+            note = _with_sources(note, also[key])
+        out.append(_distinct_guid(note, taken, last_suffix))
     return out
+
+
+def _distinct_guid(note: CardNote, taken: set[str], last_suffix: dict[str, int]) -> CardNote:
+    """`note` with the first GUID of its key not `taken` (its own, else of `#2`, `#3`...), now taken.
+
+    The search starts after the suffix last given to the same key (taken GUIDs stay taken), so
+    that facts sharing one key thousands of times do not try every suffix again each."""
+    suffix = last_suffix.get(note.identity, 1)
+    identity = note.identity if suffix == 1 else numbered(note.identity, suffix)
+    guid = note.guid if suffix == 1 else guid_for(identity)  # note.guid is guid_for(note.identity)
+    while guid in taken:
+        suffix += 1
+        identity = numbered(note.identity, suffix)
+        guid = guid_for(identity)
+    last_suffix[note.identity] = suffix
+    if identity != note.identity:
+        note = replace(note, guid=guid, identity=identity)
+    taken.add(note.guid)
+    return note
 
 
