@@ -228,15 +228,13 @@ def _names_service(part: str, before: str, after: str) -> bool:
 def _spelled_out(text: str, acronym: str) -> bool:
     """Whether consecutive words of `text` (small words aside) spell `acronym` by their initials."""
     letters = acronym.rstrip("s").upper()
-    initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _STOPWORDS).upper()
-    return len(letters) >= 2 and letters in initials and _initials_run(text, letters)
+    return len(letters) >= 2 and letters in _initial_letters(text).upper()
 
 
-def _initials_run(text: str, letters: str) -> bool:
-    """Whether `letters` are the initials of len(letters) words in a row (small words aside)."""
-    words = [w for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _STOPWORDS]
-    size = len(letters)
-    return any("".join(w[0] for w in words[i : i + size]).upper() == letters for i in range(len(words) - size + 1))
+def _initial_letters(text: str) -> str:
+    """The first letter of each word of `text` but small words, in order (one letter a word, so a
+    run of them is a run of words)."""
+    return "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _STOPWORDS)
 
 
 # What glosses a term in brackets right after it: its acronym ("Service Control Policy (SCP)"), or
@@ -255,7 +253,7 @@ def with_gloss(text: str, start: int, end: int) -> int:
         return end + gloss.end() if any(c.isdigit() for c in term) else end
     if " " not in inside and _abbreviates(inside, term):
         return end + gloss.end()
-    initials = "".join(w[0] for w in re.findall(r"[A-Za-z][\w-]*", inside) if w.lower() not in _STOPWORDS)
+    initials = _initial_letters(inside)
     # the acronym the term holds: "DPU" of "DPU-hour", "MWAA" of "Amazon MWAA"
     acronyms = re.findall(r"\b[A-Z][A-Z0-9]+", term)
     if any(initials.upper() == acronym.rstrip("S").upper() for acronym in acronyms):

@@ -142,7 +142,7 @@ def deletion_spans(tokens: Sequence[Token], numbers: dict[int, int]) -> dict[int
 
 
 def drop_guessable(tokens: Sequence[Token], numbers: dict[int, int], shown: Sequence[str]) -> dict[int, int]:
-    """Deletions that make a fair blank (`plain.guessable` says which do not); renumbered."""
+    """Deletions that make a fair blank (`blanks.guessable` says which do not); renumbered."""
     if not numbers:
         return numbers
     text = inline_text(tokens)

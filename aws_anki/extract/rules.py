@@ -195,8 +195,9 @@ def sentences(builder: Builder, statement: Statement) -> bool | None:
 
 
 def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
-    """Bold spans (italics in notes with no bold) as deletions, one number per span or joined group;
-    a line almost all bold, or whose spans are all refused, goes to `whole_bold`."""
+    """Bold spans (italics in notes with no bold) as deletions, one number per span or joined group.
+    A line almost all bold, or whose spans the front shows, goes to `whole_bold`; one whose spans
+    would all be guessable blanks (`blanks.guessable`) is asked as a plain statement."""
     line = statement.line
     tokens = line.tokens
     spans = strong_tokens(tokens)
@@ -225,24 +226,30 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
             return False
         return plain(builder, Statement(Line(unbold(line.tokens), line.line), statement.extra, statement.path, statement.prose, False))
     text = inline_text(tokens)
+    spans = deletion_spans(tokens, kept)
     problem = statement_problem(text.strip())
-    if problem is None and too_few_cues(text, list(deletion_spans(tokens, kept).values()), statement.shown):
+    if problem is None and too_few_cues(text, list(spans.values()), statement.shown):
         problem = "few-cues"
     if problem is not None and problem not in ("long-sentence", "lead-in-without-list"):  # bold marks what to ask
         builder.skip(line.line, problem, line.text)  # the author's bold does not save a line that asks nothing
         return False
-    tokens, kept = _with_glosses(tokens, kept)
+    tokens, kept = _with_glosses(tokens, kept, text, spans)
     builder.add(builder.fact("cloze", inline_html(tokens, deletions=kept), "", statement.extra, statement.path, line.line, line.text, "bold-cloze"))
     return True
 
 
-def _with_glosses(tokens: Sequence[Token], numbers: dict[int, int]) -> tuple[Sequence[Token], dict[int, int]]:
+def _with_glosses(
+    tokens: Sequence[Token], numbers: dict[int, int], text: str, spans: Mapping[int, tuple[int, int]]
+) -> tuple[Sequence[Token], dict[int, int]]:
     """Deletions that take along the gloss right after them (`**content delivery network** (CDN)`:
-    left visible, the acronym spells the answer); the tokens as they were when none has one."""
-    text = inline_text(tokens)
-    spans = deletion_spans(tokens, numbers)
+    left visible, the acronym spells the answer), unless the blank would then hide too much of
+    `text` (the tokens' plain text; `spans` are the deletions' offsets in it, by number); the
+    tokens as they were when none has one."""
     limit = MAX_GLOSSED_SHARE * len(text.strip())
-    extended = {n: (start, glossed if glossed - start <= limit else end) for n, (start, end) in spans.items() for glossed in [with_gloss(text, start, end)]}
+    extended = {}
+    for number, (start, end) in spans.items():
+        glossed = with_gloss(text, start, end)
+        extended[number] = (start, glossed if glossed - start <= limit else end)
     if extended == spans:
         return tokens, numbers
     wrapped = wrap_spans(tokens, [extended[n] for n in sorted(extended)])
