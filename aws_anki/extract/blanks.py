@@ -68,32 +68,35 @@ _UNIT_KINDS = {
 _QUANTITY = re.compile(r"~?\d[\d.,]*\s*([A-Za-z]+)")
 
 
-def _unit_kind(text: str) -> str | None:
-    """What the unit of the first quantity in `text` measures ("2.1 kg" -> weight), or None."""
+def _quantity(text: str) -> tuple[str | None, str]:
+    """The first quantity of `text`: what its unit measures ("2.1 kg" -> weight, None when not a
+    known kind) and the unit word, lower-cased and singular ("" when there is none)."""
     found = _QUANTITY.search(text)
     if found is None:
-        return None
-    return next((kind for kind, unit in _UNIT_KINDS.items() if unit.match(found.group(1))), None)
+        return None, ""
+    unit = found.group(1)
+    kind = next((kind for kind, pattern in _UNIT_KINDS.items() if pattern.match(unit)), None)
+    return kind, unit.lower().rstrip("s")
 
 
 def _converted_beside(term: str, before: str, after: str) -> bool:
     """Whether the quantity next to a number's blank, past a comma or slash, is the same quantity
     in another unit of its kind."""
-    own = term + after[:12]  # the number and the unit written after it
-    kind, unit = _unit_kind(own), _unit_unit(own)
+    kind, unit = _quantity(term + after[:12])  # the number and the unit written after it
     if kind is None:
         return False
     beside = (
         re.match(r"^\s*(?:[A-Za-z]+\s*)?[,/]\s*(~?\d[\d.,]*\s*[A-Za-z]+)", after),
         re.search(r"(~?\d[\d.,]*\s*[A-Za-z]+)\s*[,/]\s*~?$", before),
     )
-    return any(m is not None and _unit_kind(m.group(1)) == kind and _unit_unit(m.group(1)) != unit for m in beside)
+    for match in beside:
+        if match is not None:
+            other_kind, other_unit = _quantity(match.group(1))
+            if other_kind == kind and other_unit != unit:
+                return True
+    return False
 
 
-def _unit_unit(text: str) -> str:
-    """The unit word of the first quantity in `text`, lower-cased ("" when none)."""
-    found = _QUANTITY.search(text)
-    return found.group(1).lower().rstrip("s") if found else ""
 # What follows an example rather than a fact ("to access S3 for instance").
 _EXAMPLE_AFTER = re.compile(r"^\W{0,3}(?:for (?:instance|example)|e\.g\.|eg\b|etc\b|or (?:so|similar))", re.I)
 # A number the notes themselves call approximate or current: it drifts, it is no fact to learn.
