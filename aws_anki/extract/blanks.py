@@ -114,6 +114,11 @@ _RUN_BEFORE = re.compile(r"\d[\w.%]*\s*,\s*\d[\w.%]*\s*,\s*$")  # "1, 5, [10]": 
 # A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
 _LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
+# Bold words that stress without naming anything a learner could recall.
+_EMPTY_MARKS = frozenset(
+    "limit|limits|flag|special flag|option|options|feature|features|way|ways|setting|settings|thing|things|optional|"
+    "mandatory|required|important|only|always|never|not|no|all|any".split("|")
+)
 _WORDS = re.compile(r"\w+")
 _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
 
@@ -136,6 +141,8 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False  # "Load Balancer [Capacity Units] (LCUs)": part of a name its acronym gives away
     if before.count("{{") > before.count("}}"):
         return False  # inside template syntax the author wrote (`{{resolve:...}}`)
+    if marked and term.text.casefold() in _EMPTY_MARKS:
+        return False  # a word the author stressed that names nothing ("there is a [limit]", "an [optional] file")
     if marked:
         listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
         if term.kind != "number" and listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):

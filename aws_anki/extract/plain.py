@@ -48,7 +48,9 @@ DANGLING = re.compile(
     r"\bthat (?:option|one|case|way)\b|^that means\b|\bthe default behaviou?r\b|^(?:\S+ ){0,2}(?:this|that)\s*[,:]|"
     r"^(?:on the other hand|in reality|in that case|otherwise|instead|similarly|likewise)\b|"
     r"\b(?:mistake|confuse|compare|unlike) (?:this|that|these|those|it)\b|\bhere\W*$|"
-    r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)",
+    r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)|"
+    r"^(?:(?:when|once|if|then|so)\s+(?:it|they)(?! comes?\b)|they)\b|"  # "When they are selected ...": who?
+    r"\b(?:beyond|within|after|before|during|for|in|past) this (?:period|time|window|limit|range|point|value)\b",
     re.I,
 )
 

@@ -114,7 +114,17 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     if _only_links(body) or noise_reason(inline_text(term).strip(), term) == "pointer":
         builder.skip(line.line, "pointer", line.text)  # "Documentation: <a link>", "more about X: this video"
         return False
-    if vague_term(inline_text(term).strip(" :")):
+    label = inline_text(term).strip(" :")
+    if _EXAMPLE_TERM.fullmatch(label):
+        builder.skip(line.line, "example", line.text)  # "Pilot Light: example", "Scenario 2": a worked case, no fact
+        return False
+    if _REMARK_TERM.fullmatch(label):
+        # "Exam tip: ...", "Important note: ...": the label asks nothing, the rest is the statement
+        return builder.line_fact(Line(tuple(lstrip_tokens(body)), line.line), statement.extra, statement.path, statement.prose, statement.listed)
+    if _ACTION_TERM.match(label):
+        # "use Trust Policy -> who can assume the role": a statement, not a term and its definition
+        return bold_cloze(builder, statement) or plain(builder, statement)
+    if vague_term(label):
         builder.skip(line.line, "vague-term", line.text)  # "Lower: faster propagation": its front asks nothing
         return False
     if restates(inline_text(term), inline_text(body)):
@@ -132,6 +142,19 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     builder.add(builder.definition(term, body, line.line, statement.extra, statement.path, pattern))
     return True
 
+
+# Terms that only label what follows: a kind of remark, or a worked example or scenario.
+_REMARK_TERM = re.compile(r"(?:(?:(?:exam|important|quick|pro|useful|side)\s+)?(?:tip|note|hint|reminder)s?|important)", re.I)
+_EXAMPLE_TERM = re.compile(r".*?\b(?:examples?|scenario(?:\s*\d+)?|option\s*\d+|case\s*\d+)", re.I)
+# A "term" opening on a lowercase verb is an instruction or a clause ("use Trust Policy -> who can
+# assume the role", "not associated with a user -> ..."): asked as a statement.
+_ACTION_TERM = re.compile(
+    r"(?:use|uses|using|process|reduce|create|enable|disable|run|send|store|set|add|keep|make|get|allow|avoid|"
+    r"choose|configure|deploy|define|provide|publish|support|supports|handle|handles|"
+    r"manage|monitor|protect|prevent|replicate|scale|connect|track|collect|analy[sz]e|convert|move|migrate|install|"
+    r"stop|start|delete|update|attach|assign|apply|specify|select|register|integrate|automate|encrypt|block|"
+    r"restrict|share|copy|not|can|cannot|based|must|should|will)\s+\S"
+)
 
 # What a term does not start with (a circumstance, not a name: "Under the hood") ...
 _NOT_A_NAME_START = frozenset("under for with in on by from".split())
@@ -256,11 +279,15 @@ def _with_glosses(
     return wrapped if wrapped is not None else (tokens, numbers)
 
 
+_SECOND_COPULA = re.compile(r"\s(?:is|are|es|son)\s+(?:a|an|the|one|un|una|el|la|los|las)\s", re.I)
+
+
 def whole_bold(builder: Builder, statement: Statement) -> bool:
     """A line in bold: a definition when it reads `X = Y`, `X: Y`, `X is a Y`; else a plain statement."""
     line = statement.line
     parts = WHOLE_BOLD_SPLIT.split(line.text, maxsplit=1)
-    if len(parts) == 2 and is_term(parts[0].strip()) and parts[1].strip():
+    # two statements ("**VPC is the Hub** and **each site is the Spoke**") are no definition
+    if len(parts) == 2 and is_term(parts[0].strip()) and parts[1].strip() and not _SECOND_COPULA.search(parts[1]):
         term, body = ARTICLE.sub("", parts[0].strip()), parts[1].strip()
         fact = builder.fact("definition", escape_html(term), escape_html(body), statement.extra, statement.path, line.line, term, "whole-bold-split")
         builder.add(fact)

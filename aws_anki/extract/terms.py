@@ -23,13 +23,14 @@ WHOLE_BOLD_SPLIT = re.compile(
 # A "term" that opens like a sentence is not a term ("keep in mind that this: ...").
 _SENTENCE_OPENER = re.compile(
     r"^(?:keep in mind|note|remember|also|and|but|so|if|when|because|in order|for example|e\.g|i\.e|however|then|"
-    r"which|what|how|why|as|by default|nota|también|si|cuando|porque|pero)\b",
+    r"which|what|how|why|as|by default|in (?:the )?case of|nota|también|si|cuando|porque|pero)\b",
     re.I,
 )
 _PRONOUNS = frozenset(
     "this that these those there it its they them you your we he she one here which who what "
     "esto eso este esta estos estas ello ellos ellas aquí".split()
 )
+_TRAILING_PRONOUNS = frozenset("there it this that they them here".split())
 
 # A term never ends with these, nor has these after its first word (then it is a clause).
 TERM_END_WORDS = frozenset("that which and or but so then if when the a an to of with for as el la que y o".split())
@@ -163,6 +164,7 @@ def is_term(term: str) -> bool:
         and not (term[0] in "\"“'" and _QUOTED.fullmatch(term))  # a quoted title
         and ". " not in term
         and lowered[-1] not in TERM_END_WORDS
+        and (len(words) == 1 or lowered[-1] not in _TRAILING_PRONOUNS)  # "In the case of a server, there"
         and CLAUSE_WORDS.isdisjoint(lowered[1:])
         and _SECOND_PERSON.isdisjoint(lowered)
         and lowered[0].strip("\"'(") not in _PRONOUNS

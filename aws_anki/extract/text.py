@@ -24,7 +24,8 @@ NOTE_LABEL = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|oj
 
 # A label, an arrow or a connective that ties a line to the one before: not part of its fact.
 _NOTE_PREFIX = re.compile(
-    r"^\s*(?:(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*|(?:=>|->|→|⇒)\s*|(?:so|also|and|but|then),?\s+(?=\w))",
+    r"^\s*(?:(?:(?:exam|important|quick|pro|useful|side)\s+)?(?:note|tip|hint|reminder)s?\s*:\s*|(?:nb|n\.b\.|important|"
+    r"nota|importante|ojo)\s*:\s*|(?:=>|->|→|⇒)\s*|(?:so|also|and|but|then),?\s+(?=\w)|(?:remember|keep in mind) that\s+(?=\w))",
     re.I,
 )
 QUESTION = re.compile(r"^\s*(?:Q|Question|P|Pregunta)\s*[:.]\s*", re.I)
@@ -202,6 +203,13 @@ def strip_note_prefix(line: Line) -> Line:
             return Line((*([{"type": "text", "raw": rest}] if rest else []), *tokens[1:]), line.line)
     elif first["type"] == "strong" and _NOTE_PREFIX.fullmatch(inline_text(first["children"]) + " "):
         return Line(tuple(lstrip_tokens(tokens[1:])), line.line)
+    elif first["type"] == "strong" and first["children"] and first["children"][0]["type"] == "text":
+        # `**=> metrics are used ...**`: the prefix inside the bold
+        inner = first["children"][0]
+        match = _NOTE_PREFIX.match(inner["raw"])
+        if match and inner["raw"][match.end() :].strip():
+            children = ({"type": "text", "raw": inner["raw"][match.end() :]}, *first["children"][1:])
+            return Line(({**first, "children": children}, *tokens[1:]), line.line)
     return line
 
 
