@@ -52,7 +52,7 @@ def _report(kind: str, measured: dict[str, CardQuality]) -> str:
 # and one that makes fewer lowers the number in the same commit.
 CEILINGS = {
     "grab_bag_front": 19, "cloze_over_one_sentence": 61, "whole_sentence_blanked": 4, "glyph": 3, "meta": 3,
-    "long_answer": 18, "parent_twice": 32, "answer_on_front": 17, "duplicate_first_field": 11,
+    "long_answer": 28, "parent_twice": 9, "answer_on_front": 17, "duplicate_first_field": 11,
 }
 
 

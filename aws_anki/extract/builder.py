@@ -216,8 +216,8 @@ class Builder:
         heads = [self.head(item) for item in items]
         definitions = [self.split(head) for head in heads]
         all_terms = all(d is not None for d in definitions)
-        # The back lists each item's term (when all are definitions) or its first sentence; the rest
-        # of an item (more sentences, sub-items, code) goes to the extra field.
+        # The back lists each item's term (when all are definitions) or its first sentence, with the
+        # rest of the item (more sentences, sub-items, code) under it: each line once.
         labels: list[str] = []
         details: list[str] = []
         for item, head, d in zip(items, heads, definitions):
@@ -231,9 +231,7 @@ class Builder:
             rest = " ".join(inline_html(sentence.tokens) for sentence in sentences[1:])
             details.append((f" {rest}" if rest else "") + nested)
         front = inline_html(lead_tokens).strip()
-        back = list_html(labels)
-        extra_items = [(label, detail) for label, detail in zip(labels, details) if detail]
-        extra = list_html([f"{label}{detail}" for label, detail in extra_items])
+        back = list_html([f"{label}{detail}" for label, detail in zip(labels, details)])
         sizes = [visible_words(label) for label in labels]
         longest = max(sizes, default=0)
         # A set worth learning as a set: names, or what the lead-in calls a set ("three storage
@@ -252,7 +250,7 @@ class Builder:
             # are each term's own card; a list of the bare names would answer nothing it asks.
             small = False
         if small and front:
-            self.add(Fact("list", front, back, extra, headings, self.source, lead.line, lead_text, "enumeration"))
+            self.add(Fact("list", front, back, "", headings, self.source, lead.line, lead_text, "enumeration"))
         child_path = (*headings, lead_text) if _title_like(lead_text) else headings
         made = len(self.facts)
         for item, head, definition, size in zip(items, heads, definitions, sizes):

@@ -19,7 +19,7 @@ from .facts import Fact
 from .noise import noise_reason
 from .plain import clauses, plain_deletions, statement_problem, too_few_cues, wrap_spans
 from .terms import ARTICLE, GENERIC_LABELS, WHOLE_BOLD_SPLIT, is_term, restates
-from .text import Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
+from .text import NOTE_LABEL, Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 
 Token = Mapping[str, Any]
 
@@ -118,7 +118,7 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     if _EXAMPLE_TERM.fullmatch(label):
         builder.skip(line.line, "example", line.text)  # "Pilot Light: example", "Scenario 2": a worked case, no fact
         return False
-    if _REMARK_TERM.fullmatch(label):
+    if NOTE_LABEL.fullmatch(label + ":"):
         # "Exam tip: ...", "Important note: ...": the label asks nothing, the rest is the statement
         return builder.line_fact(Line(tuple(lstrip_tokens(body)), line.line), statement.extra, statement.path, statement.prose, statement.listed)
     if _ACTION_TERM.match(label):
@@ -143,8 +143,7 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     return True
 
 
-# Terms that only label what follows: a kind of remark, or a worked example or scenario.
-_REMARK_TERM = re.compile(r"(?:(?:(?:exam|important|quick|pro|useful|side)\s+)?(?:tip|note|hint|reminder)s?|important)", re.I)
+# Terms that name a worked example or scenario, not a subject.
 _EXAMPLE_TERM = re.compile(r".*?\b(?:examples?|scenario(?:\s*\d+)?|option\s*\d+|case\s*\d+)", re.I)
 # A "term" opening on a lowercase verb is an instruction or a clause ("use Trust Policy -> who can
 # assume the role", "not associated with a user -> ..."): asked as a statement.

@@ -20,12 +20,16 @@ MAX_PSEUDO_HEADING_WORDS = 8
 # regex engine skip quickly to the candidates).
 _SENTENCE_END = re.compile(r"[.!?](\s+)(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*_\[])")
 _ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|eg|ie|etc|vs|approx|incl|p\.ej|aprox|no|nr|min|max)\.)$", re.I)
-NOTE_LABEL = re.compile(r"^\s*(?:note|nb|n\.b\.|tip|important|nota|importante|ojo)\s*:\s*", re.I)
+# Labels of a remark ("Note:", "Exam tip:"): not part of the fact that follows.
+_LABEL_WORDS = (
+    r"(?:(?:exam|important|quick|pro|useful|side)\s+)?(?:note|tip|hint|reminder)s?|nb|n\.b\.|important|nota|importante|ojo"
+)
+NOTE_LABEL = re.compile(rf"^\s*(?:{_LABEL_WORDS})\s*:\s*", re.I)
 
 # A label, an arrow or a connective that ties a line to the one before: not part of its fact.
 _NOTE_PREFIX = re.compile(
-    r"^\s*(?:(?:(?:exam|important|quick|pro|useful|side)\s+)?(?:note|tip|hint|reminder)s?\s*:\s*|(?:nb|n\.b\.|important|"
-    r"nota|importante|ojo)\s*:\s*|(?:=>|->|→|⇒)\s*|(?:so|also|and|but|then),?\s+(?=\w)|(?:remember|keep in mind) that\s+(?=\w))",
+    rf"^\s*(?:(?:{_LABEL_WORDS})\s*:\s*|(?:=>|->|→|⇒)\s*|(?:so|also|and|but|then),?\s+(?=\w)|"
+    r"(?:remember|keep in mind) that\s+(?=\w))",
     re.I,
 )
 QUESTION = re.compile(r"^\s*(?:Q|Question|P|Pregunta)\s*[:.]\s*", re.I)
