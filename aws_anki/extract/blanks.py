@@ -189,6 +189,8 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False  # a pattern given as an example
     if _occurrences(text.casefold(), term.text.casefold()) > 1 or (_inflected(term) and f" {_stems(term.text)} " in f" {_stems(before)} {_stems(after)} "):
         return False  # shown beside its own blank, or another form of it ("[LOB modes] ...: full LOB mode")
+    if term.text.isalpha() and term.text.islower() and _extends_shown_word(term.text, before + " " + after):
+        return False  # "SMS is [agentless], there is no agent to download"
     if term.kind == "acronym" and term.text[0].isupper() and _spelled_out(before + " " + text[with_gloss(text, term.start, term.end) :], term.text):
         return False  # "Infrastructure as a service ([IaaS])": the words beside it spell it
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
@@ -235,6 +237,14 @@ def _names_service(part: str, before: str, after: str) -> bool:
     return any(a == 0 and b == len(part) for a, b, _ in load_catalog().mentions(part))
 
 
+def _extends_shown_word(word: str, text: str) -> bool:
+    """Whether a one-word blank is a word of `text` (five letters or more) with an ending added
+    ("agentless" beside "agent"): the card shows its stem. Asked of plain lowercase words only
+    (an identifier such as `UpdateStack` beside "update" is still the fact)."""
+    folded = word.casefold()
+    return any(len(w) >= 5 and folded != w and folded.startswith(w) for w in _WORDS.findall(text.casefold()))
+
+
 def _spelled_out(text: str, acronym: str) -> bool:
     """Whether consecutive words of `text` (small words aside) spell `acronym` by their initials."""
     letters = acronym.rstrip("s").upper()
@@ -263,12 +273,25 @@ def with_gloss(text: str, start: int, end: int) -> int:
         return end + gloss.end() if any(c.isdigit() for c in term) else end
     if " " not in inside and _abbreviates(inside, term):
         return end + gloss.end()
+    if _SHORT_NAME.fullmatch(term) and _expands(term, inside):
+        return end + gloss.end()  # "[IDP] (Identity Provider)"
     initials = _initial_letters(inside)
     # the acronym the term holds: "DPU" of "DPU-hour", "MWAA" of "Amazon MWAA"
     acronyms = re.findall(r"\b[A-Z][A-Z0-9]+", term)
     if any(initials.upper() == acronym.rstrip("S").upper() for acronym in acronyms):
         return end + gloss.end()
     return end
+
+
+_SHORT_NAME = re.compile(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9]{2,8}")  # "IDP", "IdP", "CMKs"
+
+
+def _expands(acronym: str, words: str) -> bool:
+    """Whether `words` read as what `acronym` stands for: two or more words, the first and the last
+    starting with its first and last letters ("Identity Provider" for "IDP")."""
+    parts = [w for w in re.findall(r"[A-Za-z][\w-]*", words) if w.lower() not in _STOPWORDS]
+    letters = acronym.rstrip("s").upper()
+    return len(parts) >= 2 and len(letters) >= 2 and parts[0][0].upper() == letters[0] and parts[-1][0].upper() == letters[-1]
 
 
 def _inflected(term: KeyTerm) -> bool:

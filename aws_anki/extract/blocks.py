@@ -205,7 +205,8 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
         # An example's made-up values, or an index of files and repositories: nothing to learn.
         builder.skip(block.line, "example-table" if _EXAMPLE.search(builder.headings[-1]) else "link-index", " | ".join(headers))
         return 0
-    if keys and sum(len(k.split()) for k in keys) / len(keys) > MAX_NAME_WORDS:
+    asked = sum(k.endswith("?") for k in keys) * 2 > len(keys)  # "Who deleted this bucket? | CloudTrail"
+    if keys and not asked and sum(len(k.split()) for k in keys) / len(keys) > MAX_NAME_WORDS:
         # Not keyed by names: each column is a list of statements under its header.
         for row_number, cells in enumerate(rows):
             for index, cell in enumerate(cells):

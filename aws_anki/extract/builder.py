@@ -27,6 +27,7 @@ MAX_ANNOUNCED_ITEM_WORDS = 8  # "X needs:" over a few short items is a set the a
 MAX_LISTED_TERM_WORDS = 3  # a list card of definitions' terms only when the terms are names
 MIN_STATEMENT_WORDS = 5  # an item of a long list this long says something of its own
 MAX_ITEM_WORDS = 15  # sub-items this short (on average) are an enumeration's items
+MAX_ATTACHED_CODE_LINES = 20  # a longer listing goes on no card: the answer would drown in it
 
 # A lead-in that announces a closed set.
 _SET_LEAD = re.compile(
@@ -140,7 +141,11 @@ class Builder:
         self.skipped.append(Skip(self.source, line, reason, text[:120]))
 
     def attach(self, html_text: str, line: int, what: str) -> None:
-        """Put code or an image on the back of the latest fact of this section (else the next one)."""
+        """Put code or an image on the back of the latest fact of this section (else the next one);
+        code over MAX_ATTACHED_CODE_LINES lines is left out (a listing buries the card's answer)."""
+        if what == "code" and html_text.count("\n") > MAX_ATTACHED_CODE_LINES:
+            self.skip(line, "long-code", f"{html_text.count(chr(10))} lines of code")
+            return
         if len(self.facts) > self.section_start:
             last_fact = self.facts[-1]
             self.facts[-1] = replace(last_fact, extra=last_fact.extra + html_text)

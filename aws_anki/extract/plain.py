@@ -5,6 +5,7 @@ A plain statement carries no mark of what matters in it, so the key term is foun
 terms). The statement makes no card, with the reason recorded, when it is:
 - `trivial`: advice with no fact in it ("make sure permissions are right"), see `TRIVIAL`;
 - `dangling`: it points at text that will not be on the card ("the above", "as shown below");
+- `question`: it asks rather than states ("What if traffic doubles?");
 - `long-sentence`: over `MAX_CLOZE_WORDS` words: a learner cannot hold it as one fact;
 - `fragment`, `lead-in-without-list`: too short to ask anything, or an introduction to what is not here;
 - `few-cues`: the words beside the blank do not say what is asked ("you can configure [...]");
@@ -57,6 +58,8 @@ DANGLING = re.compile(
 
 def statement_problem(text: str) -> str | None:
     """Why a statement makes no cloze whatever it blanks (see the module docstring), or None."""
+    if DANGLING.search(text):
+        return "dangling"  # first: an author's bold does not save a long line that points away
     words = len(text.split())
     if words > MAX_CLOZE_WORDS:
         return "long-sentence"
@@ -66,8 +69,8 @@ def statement_problem(text: str) -> str | None:
         return "trivial"
     if text.endswith(":"):
         return "lead-in-without-list"  # it introduces what is not on the card
-    if DANGLING.search(text):
-        return "dangling"
+    if text.endswith("?"):
+        return "question"  # "What if you need 1000 videos?": a question the notes ask, no fact
     return None
 
 
