@@ -30,7 +30,12 @@ _SPELLED_OUT = re.compile(r"^\s*[\w-]*\s*(?::|\(|such as|like|namely|which are|-
 _SERIES_BEFORE = re.compile(r"(?:,|\band|\bor|/)\s*(?:(?:an?|the)\s+)?[\"'“(]?\s*$", re.I)
 _SERIES_AFTER = re.compile(r"^\s*[\"'”)]?\s*(?:,|and\b|or\b|/|etc\b)", re.I)
 # Nouns that only one service has: the name is guessable wherever the noun is on the card.
-_OWN_NOUNS = {"s3": re.compile(r"\bbuckets?\b", re.I), "sqs": re.compile(r"\bqueues?\b", re.I), "sns": re.compile(r"\btopics?\b", re.I)}
+_OWN_NOUNS = {
+    "s3": re.compile(r"\bbuckets?\b", re.I),
+    "sqs": re.compile(r"\bqueues?\b", re.I),
+    "sns": re.compile(r"\btopics?\b", re.I),
+    "ec2": re.compile(r"^\s+instances?\b", re.I),  # "attach on [EC2] instances": only right before it
+}
 # Nouns that a service or acronym merely qualifies ("an S3 bucket", "the VPC settings"): the
 # name is then guessable from the noun, and not the fact.
 _QUALIFIED_NOUN = re.compile(
@@ -56,6 +61,7 @@ _CHOICE_BEFORE = re.compile(
 )
 # An example opened earlier in the same clause: what follows is its made-up values.
 _EXAMPLE_BEFORE = re.compile(r"\b(?:for (?:example|instance)|e\.g\.?|eg)[^.;)]*$", re.I)
+_EXAMPLE_OPEN = re.compile(r"\((?:for (?:example|instance)|e\.g\.?|eg)\b[^()]*$", re.I)  # "(for example: can't use [EMR])"
 _EXAMPLE_JUST_BEFORE = re.compile(r"\b(?:e\.?g\.?|for example|for instance)[,:]?\s*(?:(?:an?|the)\s+)?$", re.I)
 # Units by what they measure: a number beside the same quantity in another unit of its kind is a
 # conversion ("4.5 pounds, 2.1 kg"), not a second fact ("3GB RAM, 15min timeout").
@@ -156,7 +162,7 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
     if before[-1:].isalnum() or after[:1].isalnum():
         return False  # part of a word ("Elastic [F]ile System")
     own = _OWN_NOUNS.get(term.text.lower().removeprefix("amazon ").strip())
-    if own is not None and own.search(before + after):
+    if own is not None and (own.search(after) if own.pattern.startswith("^") else own.search(before + after)):
         return False  # "[S3] ... your bucket"
     # The author's bold says a number is the fact, even an approximate one or one glossed after it.
     if term.kind == "number" and not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
@@ -165,7 +171,7 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False
     if term.kind == "number" and not marked and _EXAMPLE_BEFORE.search(before):
         return False  # a value of a worked example ("for example, 40-60 step1, [60-80] step2")
-    if not marked and _EXAMPLE_JUST_BEFORE.search(before):
+    if not marked and (_EXAMPLE_JUST_BEFORE.search(before) or _EXAMPLE_OPEN.search(before)):
         return False  # "(eg. [ELB])": any other example fits the blank as well
     if term.kind == "number" and before.count("(") > before.count(")") and _converted_beside(term.text, before, after):
         return False  # the same quantity in another unit beside it ("Light ([4.5] pounds, 2.1 kg)")

@@ -41,7 +41,7 @@ def walk_section(builder: Builder, section: Section) -> None:
         following = blocks[index + 1] if index + 1 < len(blocks) else None
         consumed = BLOCK_HANDLERS.get(block.type, _skip_block)(builder, block, following)
         index += 1 + consumed
-    builder.end_section(blocks)
+    builder.end_section()
 
 
 def _handle_paragraph(builder: Builder, block: Block, following: Block | None) -> int:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-from ..parse import Block, Section, inline_text
+from ..parse import Section, inline_text
 from ..render import blocks_html, inline_html, list_html
 from .facts import Fact, Skip
 from .noise import noise_reason
@@ -80,10 +80,8 @@ class Builder:
         self.pending = []
         self.under_pseudo = False
 
-    def end_section(self, blocks: Sequence[Block]) -> None:
-        """Finish a section: its heading's list card, merged definitions, what found no fact."""
-        if len(blocks) == 1 and blocks[0].type == "list":
-            self.heading_enumeration(blocks[0])
+    def end_section(self) -> None:
+        """Finish a section: merged definitions, what found no fact."""
         self.close_sub_heading()
         self.facts[self.section_start :] = _merge_same_terms(self.facts[self.section_start :])
         for html_text, line, what in self.pending:
@@ -272,24 +270,6 @@ class Builder:
         if not small and len(self.facts) == made:
             # A long set of bare names: blanking one of them makes a card nobody can answer.
             self.skip(lead.line, "long-set", lead_text)
-
-    def heading_enumeration(self, block: Block) -> None:
-        """A section that is one list of 2 to 7 definitions: a list card of their terms, asked by the heading."""
-        items = block.token["children"]
-        if not 3 <= len(items) <= MAX_LIST_ITEMS or len(self.headings) < 3:
-            return
-        terms: list[str] = []
-        for item in items:
-            head = self.head(item)
-            definition = self.split(head)
-            if definition is None or len(inline_text(definition[0]).split()) > 4:
-                return
-            terms.append(inline_html(strip_colon(unbold(definition[0]))))
-        if len(set(terms)) < len(terms):
-            return
-        back = list_html(terms)
-        topic = self.headings[-1]
-        self.add(self.fact("list", escape_html(topic), back, "", self.headings[:-1], block.line, topic, "heading-enumeration"))
 
     def item(self, item: Token, headings: tuple[str, ...], in_enumeration: bool = False) -> None:
         """One list item: a fact from its head, its sub-list as detail or enumeration."""

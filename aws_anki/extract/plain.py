@@ -51,7 +51,8 @@ DANGLING = re.compile(
     r"\b(?:mistake|confuse|compare|unlike) (?:this|that|these|those|it)\b|\bhere\W*$|"
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)|"
     r"^(?:(?:when|once|if|then|so)\s+(?:it|they)(?! comes?\b)|they)\b|"  # "When they are selected ...": who?
-    r"\b(?:beyond|within|after|before|during|for|in|past) this (?:period|time|window|limit|range|point|value)\b",
+    r"\b(?:beyond|within|after|before|during|for|in|past) this (?:period|time|window|limit|range|point|value)\b|"
+    r"\b(?:should|will|can|must) then\b",  # a step whose step before is not on the card
     re.I,
 )
 

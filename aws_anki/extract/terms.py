@@ -22,7 +22,7 @@ WHOLE_BOLD_SPLIT = re.compile(
 
 # A "term" that opens like a sentence is not a term ("keep in mind that this: ...").
 _SENTENCE_OPENER = re.compile(
-    r"^(?:keep in mind|note|remember|also|and|but|so|if|when|because|in order|for example|e\.g|i\.e|however|then|"
+    r"^(?:keep in mind|note|remember|also|again|and|but|so|if|when|because|in order|for example|e\.g|i\.e|however|then|"
     r"which|what|how|why|as|by default|in (?:the )?case of|nota|también|si|cuando|porque|pero)\b",
     re.I,
 )
