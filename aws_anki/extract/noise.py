@@ -26,6 +26,7 @@ _POINTER_OPENER = re.compile(
     r"ref(?:erence)?|from|ver|lee|leer|(?:para )?más información|fuente)\b",
     re.I,
 )
+_SEE_ALSO = re.compile(r"^\W*(?:for more (?:info|information|details)|learn more|see also)\b", re.I)
 _POINTER_NOUN = re.compile(
     r"\b(?:here|this|article|articles|link|docs?|documentation|blog|post|video|tweet|talk|series|"
     r"aquí|artículo|enlace|documentación)\b",
@@ -50,7 +51,7 @@ META_HEADING = re.compile(
     r"referencias)\W*$",
     re.I,
 )
-_RAW_HTML = re.compile(r"<(?:img|div|p|table|td|tr|center|font)\b[^>]*>|&nbsp;", re.I)
+_RAW_HTML = re.compile(r"<(?:img|div|p|table|td|tr|center|font)\b[^>]*>|<img\b|&nbsp;|\xa0\s*\xa0\s*\xa0", re.I)
 # A section that works through an example or a scenario: "Example", "Example 3: services", "Scenario 1".
 EXAMPLE_HEADING = re.compile(r"^\W*(?:(?:an?|for|worked|sample) )?(?:examples?|scenario)\b(?! (?:of|use ?cases?)\b)", re.I)
 _URL_ONLY = re.compile(r"^\s*(?:<)?https?://\S+(?:>)?\s*$")
@@ -92,7 +93,7 @@ def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
             return "link-only"
     if "://" in text and _URL_ONLY.match(text):
         return "bare-url"
-    if "<" in text and _RAW_HTML.search(text):
+    if ("<" in text or "\xa0" in text) and _RAW_HTML.search(text):
         return "raw-html"  # layout markup written as text (`<img align=...>`, `&nbsp;` runs): no fact
     if _META.match(text):
         return "meta"
@@ -101,6 +102,8 @@ def noise_reason(text: str, tokens: Sequence[Token]) -> str | None:
     first_person = _first_person(text)
     if first_person and (first_person.start() == 0 or not has_key_term(tokens)):
         return "first-person"
+    if _SEE_ALSO.match(text):
+        return "pointer"  # "For more information, see Managing certificates in IAM"
     if _POINTER_OPENER.match(text) and len(text) < 160 and (links or _POINTER_NOUN.search(text)):
         if not has_key_term(tokens) or links:
             return "pointer"

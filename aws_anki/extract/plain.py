@@ -6,6 +6,7 @@ terms). The statement makes no card, with the reason recorded, when it is:
 - `trivial`: advice with no fact in it ("make sure permissions are right"), see `TRIVIAL`;
 - `dangling`: it points at text that will not be on the card ("the above", "as shown below");
 - `question`: it asks rather than states ("What if traffic doubles?");
+- `code-fragment`: a line of JSON or a template, braces and keys, not a sentence;
 - `long-sentence`: over `MAX_CLOZE_WORDS` words: a learner cannot hold it as one fact;
 - `fragment`, `lead-in-without-list`: too short to ask anything, or an introduction to what is not here;
 - `few-cues`: the words beside the blank do not say what is asked ("you can configure [...]");
@@ -47,7 +48,7 @@ DANGLING = re.compile(
     r"\b(?:this|that|these|those) (?:example|case|scenario|row|device|command|setup|screenshot)s?\b|"
     r"\bthe (?:example|screenshot)s?\b|\beach row\b|^all done\b|^(?:\S+ ){0,2}(?:this|these|those) [a-z]+|\bthan (?:this|that)\b|"
     r"\bthat (?:option|one|case|way)\b|^that means\b|\bthe default behaviou?r\b|^(?:\S+ ){0,2}(?:this|that)\s*[,:]|"
-    r"^(?:on the other hand|in reality|in that case|otherwise|instead|similarly|likewise)\b|"
+    r"^(?:on the other hand|in reality|in that case|otherwise|instead|similarly|likewise|again)\b|"
     r"\b(?:mistake|confuse|compare|unlike) (?:this|that|these|those|it)\b|\bhere\W*$|"
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)|"
     r"^(?:(?:when|once|if|then|so)\s+(?:it|they)(?! comes?\b)|they)\b|"  # "When they are selected ...": who?
@@ -55,6 +56,10 @@ DANGLING = re.compile(
     r"\b(?:should|will|can|must) then\b",  # a step whose step before is not on the card
     re.I,
 )
+
+
+_JSON_OPEN = re.compile(r'\{\s*"')  # `{ "Type": ...`
+_JSON_KEY = re.compile(r'"\s*:\s*[\[{"\d]')  # `"Type": "AWS::S3::Bucket"`
 
 
 def statement_problem(text: str) -> str | None:
@@ -72,6 +77,8 @@ def statement_problem(text: str) -> str | None:
         return "lead-in-without-list"  # it introduces what is not on the card
     if text.endswith("?"):
         return "question"  # "What if you need 1000 videos?": a question the notes ask, no fact
+    if "{" in text and _JSON_OPEN.search(text) or len(_JSON_KEY.findall(text)) >= 2:
+        return "code-fragment"  # `"Type": "AWS::S3::Bucket" } }`: a line of a listing, not a statement
     return None
 
 

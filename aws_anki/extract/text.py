@@ -28,7 +28,7 @@ NOTE_LABEL = re.compile(rf"^\s*(?:{_LABEL_WORDS})\s*:\s*", re.I)
 
 # A label, an arrow or a connective that ties a line to the one before: not part of its fact.
 _NOTE_PREFIX = re.compile(
-    rf"^\s*(?:(?:{_LABEL_WORDS})\s*:\s*|(?:=>|->|→|⇒)\s*|(?:so|also|and|but|then),?\s+(?=\w)|"
+    rf"^\s*(?:(?:{_LABEL_WORDS})\s*:\s*|(?:=>|->|→|⇒)\s*|(?:so|also|and|but|then|however),?\s+(?=\w)|"
     r"(?:remember|keep in mind) that\s+(?=\w))",
     re.I,
 )
