@@ -13,8 +13,8 @@ from .noise import noise_reason
 from .rules import LINE_RULES, Statement
 from .terms import CLAUSE_WORDS, GENERIC_HEADINGS, GENERIC_LABELS, TERM_END_WORDS, split_definition
 from .text import (
-    Line, MAX_PSEUDO_HEADING_WORDS, TAG, escape_html, has_key_term, item_head, nested_items, pseudo_heading, split_lazy_note,
-    split_lines, split_sentences, strip_colon, strip_note_prefix, trim_answer, unbold, visible_words,
+    Line, MAX_PSEUDO_HEADING_WORDS, TAG, answer_parts, escape_html, has_key_term, item_head, nested_items, pseudo_heading,
+    split_lazy_note, split_lines, split_sentences, strip_colon, strip_note_prefix, unbold, visible_words,
 )
 
 Token = Mapping[str, Any]
@@ -187,28 +187,23 @@ class Builder:
         self.skip(line.line, reason, last.text)
         return Line(tuple(t for s in sentences[:-1] for t in (*s.tokens, {"type": "text", "raw": " "})), line.line)
 
-    def definition(
+    def add_definition(
         self, term: Sequence[Token], body: Sequence[Token], line: int, extra: str, path: tuple[str, ...], pattern: str
-    ) -> Fact:
-        """A definition fact; a long definition keeps its first sentences and moves the rest to extra.
+    ) -> None:
+        """A definition card: its back is the answer's first sentences (`answer_parts`); each sentence
+        past them is a statement of its own under the term, so no back runs on.
         A generic label ("Use case", "Pros") is asked with the section it belongs to."""
-        back, overflow = trim_answer(body, line)
+        kept, rest = answer_parts(body, line)
         front = inline_html(strip_colon(unbold(term))).strip()
-        label = inline_text(term).strip(" :").casefold()
+        subject = inline_text(term).strip(" :")
+        label = subject.casefold()
         if label in GENERIC_LABELS and len(path) > 1:
             topic = next((h for h in reversed(path[1:]) if h.casefold() not in GENERIC_HEADINGS), path[-1])
             front = f"{escape_html(topic)}: {front[:1].lower()}{front[1:]}"
-        return Fact(
-            kind="definition",
-            front=front,
-            back=back,
-            extra=overflow + extra,
-            headings=path,
-            source=self.source,
-            line=line,
-            subject=inline_text(term).strip(" :"),
-            pattern=pattern,
-        )
+        self.add(Fact("definition", front, inline_html(kept), extra, path, self.source, line, subject, pattern))
+        under = (*path, subject) if _title_like(subject) else path
+        for sentence in rest:
+            self.line_fact(sentence, headings=under)
 
     # -- enumerations ---------------------------------------------------------------------------
 

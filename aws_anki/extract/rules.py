@@ -41,9 +41,9 @@ class Builder(Protocol):
         self, kind: str, front: str, back: str, extra: str, headings: tuple[str, ...], line: int, subject: str, pattern: str
     ) -> Fact: ...
 
-    def definition(
+    def add_definition(
         self, term: Sequence[Token], body: Sequence[Token], line: int, extra: str, path: tuple[str, ...], pattern: str
-    ) -> Fact: ...
+    ) -> None: ...
 
     def line_fact(
         self, line: Line, extra: str = "", headings: tuple[str, ...] | None = None, prose: bool = False, listed: bool = False
@@ -139,7 +139,7 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
         return False
     body = _without_quote_mark(body)
     pattern = "bold-term" if line.tokens[0]["type"] == "strong" else "plain-term"
-    builder.add(builder.definition(term, body, line.line, statement.extra, statement.path, pattern))
+    builder.add_definition(term, body, line.line, statement.extra, statement.path, pattern)
     return True
 
 
@@ -238,7 +238,7 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
         # already, so the card asks what it does.
         body = lstrip_tokens(tokens[1:])
         if inline_text(body).strip():
-            builder.add(builder.definition([tokens[0]], body, line.line, statement.extra, statement.path, "subject-first"))
+            builder.add_definition([tokens[0]], body, line.line, statement.extra, statement.path, "subject-first")
             return True
     if not kept:
         return whole_bold(builder, Statement(line, statement.extra, statement.path, statement.prose, statement.listed))

@@ -298,24 +298,32 @@ def split_sentences(tokens: Sequence[Token], line: int) -> Iterator[Line]:
         yield Line(tuple(current), line)
 
 
-def trim_answer(tokens: Sequence[Token], line: int) -> tuple[str, str]:
-    """HTML of an answer and of its overflow: the first sentence stays (its first clause, when the
-    sentence alone is too long), and the next ones while the answer keeps within MAX_ANSWER_WORDS;
-    the rest goes to the card's extra."""
+def answer_parts(tokens: Sequence[Token], line: int) -> tuple[Sequence[Token], list[Line]]:
+    """An answer's tokens and what does not fit in it: the first sentence stays (its first clause,
+    when the sentence alone is too long), and the next ones while the answer keeps within
+    MAX_ANSWER_WORDS; the rest, as sentences."""
     full = inline_html(tokens)
     if visible_words(full) <= MAX_ANSWER_WORDS and _fits_answer(full):
-        return full, ""
-    pieces = [s.tokens for s in split_sentences(tokens, line)]
-    if len(inline_text(pieces[0]).split()) > MAX_ANSWER_WORDS:
-        pieces[:1] = clauses(pieces[0])
-    kept: list[str] = []
-    rest: list[str] = []
+        return tokens, []
+    pieces = [Line(tuple(s.tokens), s.line) for s in split_sentences(tokens, line)]
+    if len(inline_text(pieces[0].tokens).split()) > MAX_ANSWER_WORDS:
+        pieces[:1] = [Line(tuple(c), pieces[0].line) for c in clauses(pieces[0].tokens)]
+    kept: list[Token] = []
+    rest: list[Line] = []
     size = 0
     for piece in pieces:
-        rendered = inline_html(piece)
-        size += visible_words(rendered)
-        (kept if not kept or (size <= MAX_ANSWER_WORDS and not rest) else rest).append(rendered)
-    return " ".join(kept), continued_html(rest)
+        size += visible_words(inline_html(piece.tokens))
+        if not kept or (size <= MAX_ANSWER_WORDS and not rest):
+            kept.extend((*([{"type": "text", "raw": " "}] if kept else []), *piece.tokens))
+        else:
+            rest.append(piece)
+    return kept, rest
+
+
+def trim_answer(tokens: Sequence[Token], line: int) -> tuple[str, str]:
+    """HTML of an answer (see `answer_parts`) and of its overflow, shown after it on the back."""
+    kept, rest = answer_parts(tokens, line)
+    return inline_html(kept), continued_html([inline_html(piece.tokens) for piece in rest])
 
 
 def item_head(item: Token) -> Line:
