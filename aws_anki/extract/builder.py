@@ -27,6 +27,7 @@ MAX_ANNOUNCED_ITEM_WORDS = 8  # "X needs:" over a few short items is a set the a
 MAX_LISTED_TERM_WORDS = 3  # a list card of definitions' terms only when the terms are names
 MIN_STATEMENT_WORDS = 5  # an item of a long list this long says something of its own
 MAX_ITEM_WORDS = 15  # sub-items this short (on average) are an enumeration's items
+MAX_EXTRA_WORDS = 25  # a parent's sub-items go on its back up to this size; past it, each stands alone
 MAX_ATTACHED_CODE_LINES = 20  # a longer listing goes on no card: the answer would drown in it
 
 # A lead-in that announces a closed set.
@@ -292,6 +293,8 @@ class Builder:
             self._attach_blocks(others, item.get("line", 0))
         else:
             extra = blocks_html(nested) if nested else ""
+            if visible_words(extra) > MAX_EXTRA_WORDS:
+                extra = ""  # more detail than a back can hold: the sub-items stand on their own
             made = self.line_fact(head, extra, headings, listed=in_enumeration)
             self._attach_blocks(others, item.get("line", 0))
             # Sub-items with a key term of their own also make facts, under the parent's term.
@@ -299,7 +302,7 @@ class Builder:
             sub_path = (*headings, parent) if parent and made else headings
             # They are on the parent's card (extra) only when the parent made one.
             for sub in sub_items:
-                self._key_sub_item(sub, sub_path, listed=made)
+                self._key_sub_item(sub, sub_path, listed=made and bool(extra))
         if lazy_note is not None:
             self.line_fact(lazy_note, headings=headings)
 
