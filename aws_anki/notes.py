@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from .cloze import cloze_numbers, finish_cloze
 from .context import (
     CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing_each, html_to_plain, normalise, qualified_fronts,
 )
@@ -24,7 +25,7 @@ from .errors import BuildWarning
 from .guids import guid_for, note_identity, numbered
 from .models import BASIC_FIELDS, CLOZE_FIELDS
 from .options import DeckOptions
-from .render import escape_anki_markup, finish_cloze, rewrite_images, sanitize
+from .render import escape_anki_markup, rewrite_images, sanitize
 from .services import Catalog, Service, load_catalog, resolve_path
 from .source import Source
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 UNRESOLVED_TAG = "Unresolved"
 FILE_TAG_PREFIX = "file::"
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
-_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 # Given a media reference, its file, line: the name the file has in the package, or None if missing.
 MediaResolver = Callable[[str, str, int], "str | None"]
@@ -301,7 +301,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
     if fact.is_cloze:
         note_type = "cloze"
         fields: tuple[str, ...] = (finish(fact.front, cloze=True), escaped_context, finish(fact.extra), shared.source(fact.source, fact.line))
-        cards = len(set(_CLOZE_NUMBER.findall(fields[0]))) or 1
+        cards = len(cloze_numbers(fields[0])) or 1
     else:
         note_type = "basic"
         reverse = _wants_reverse(fact, options)

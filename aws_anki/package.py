@@ -35,7 +35,8 @@ from .outputs import replace_together, shareable, temporary, write_failure
 # a package 10% larger (21% of the size of genanki's uncompressed default, against 19%).
 COMPRESS_LEVEL = 1
 
-# genanki's own patterns: the fields a cloze template deletes from, and a deletion `{{cN::...}}`.
+# genanki's own patterns, copied so that the cards written are the ones genanki would write: the
+# fields a cloze template deletes from, and a deletion as genanki reads it (not as Anki does: see `cloze`).
 _CLOZE_FIELD = re.compile(r"{{[^}]*?cloze:(?:[^}]?:)*(.+?)}}")
 _CLOZE_FIELD_OLD = re.compile(r"<%cloze:(.+?)%>")
 _CLOZE_NUMBER = re.compile(r"{{c(\d+)::.+?}}", re.DOTALL)

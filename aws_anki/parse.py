@@ -13,6 +13,7 @@ from mistune.block_parser import BlockParser
 from mistune.core import BlockState
 from mistune.plugins import import_plugin
 
+from .cloze import empty_deletions, nested_deletion
 from .errors import BuildWarning
 from .read import SourceFile
 
@@ -57,8 +58,6 @@ _LIST_MARKER = re.compile(r"\n[ \t>]*" + _MARKER, re.M)
 _DOUBLED_MARKER = re.compile(r"^[ \t>]*" + _MARKER + r"[ \t]*" + _MARKER, re.M)  # `- - text`, `1. - text`
 # CommonMark's entity references: a name or a decimal or hexadecimal number, ended by `;`.
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
-_EMPTY_CLOZE = re.compile(r"\{\{c\d+::\s*(?:::[^{}\n]*)?\}\}")
-_CLOZE_MARKER = re.compile(r"\{\{c\d+::|\}\}")
 _CODE_SPAN = re.compile(r"(`+)[^`].*?\1")
 _SNIPPET_STRIP = re.compile(r"[*_`~=\[\]<>!#|\\]")
 _SNIPPET_PREFIX = 64  # characters of an item's text that nearly always hold its first four words
@@ -272,13 +271,13 @@ def cloze_warnings(source: SourceFile) -> list[BuildWarning]:
         if "{{c" not in line:
             continue
         line = _CODE_SPAN.sub("", line)  # the syntax shown as code (`{{c1::}}`) is no deletion
-        for empty in _EMPTY_CLOZE.finditer(line):
+        for empty in empty_deletions(line):
             warnings.append(BuildWarning(
                 source.rel_path, number, "empty-cloze",
-                f"empty cloze deletion {empty.group()} makes no card; left out. Write the text to hide "
+                f"empty cloze deletion {empty} makes no card; left out. Write the text to hide "
                 "between '::' and '}}'",
             ))
-        nested = _nested_cloze(line)
+        nested = nested_deletion(line)
         if nested is not None:
             warnings.append(BuildWarning(
                 source.rel_path, number, "nested-cloze",
@@ -286,20 +285,6 @@ def cloze_warnings(source: SourceFile) -> list[BuildWarning]:
                 "write the deletions side by side for a card each",
             ))
     return warnings
-
-
-def _nested_cloze(line: str) -> tuple[str, str] | None:
-    """The opening markers of the first deletion written inside another, outer one first."""
-    opened: list[str] = []
-    for marker in _CLOZE_MARKER.finditer(line):
-        if marker.group() == "}}":
-            if opened:
-                opened.pop()
-        elif opened:
-            return opened[0], marker.group()
-        else:
-            opened.append(marker.group())
-    return None
 
 
 def nesting_warnings(source: SourceFile) -> list[BuildWarning]:

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from .cloze import MARKER, answered, deletions
 from .context import html_to_plain, normalise
 from .extract import Extraction
 from .notes import CardNote
@@ -32,13 +33,8 @@ MAX_ANSWER_CHARS = 600
 DEFECT_KINDS = ("big_deletion", "long_answer", "no_context", "duplicate_front")
 
 
-_CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::([^{}]*?))?\}\}", re.S)
-
-
 _SPACES = re.compile(r"\s+")
-
-
-_TAGS_AND_CLOZE = re.compile(r"<[^>]*>|\{\{c\d+::|\}\}")
+_TAG = re.compile(r"<[^>]*>")
 
 
 # Words a split or trimmed card may drop (`X is Y` becomes front X, back Y).
@@ -133,15 +129,15 @@ def quality(notes: Sequence[CardNote], extractions: Sequence[Extraction] = ()) -
 
 def visible_text(field_html: str) -> str:
     """What a field shows once answered: cloze markup resolved, tags dropped, spaces collapsed."""
-    return _SPACES.sub(" ", html_to_plain(_CLOZE.sub(lambda m: m.group(2), field_html))).strip()
+    return _SPACES.sub(" ", html_to_plain(answered(field_html))).strip()
 
 
 def deletion_shares(text_field: str) -> dict[int, float]:
     """For each cloze number of a Text field, the share of the visible text it hides."""
     total = len(visible_text(text_field)) or 1
     hidden: Counter[int] = Counter()
-    for match in _CLOZE.finditer(text_field):
-        hidden[int(match.group(1))] += len(visible_text(match.group(2)))
+    for number, text in deletions(text_field):
+        hidden[number] += len(visible_text(text))
     return {number: size / total for number, size in hidden.items()}
 
 
@@ -179,7 +175,7 @@ def _coverage(
     Each pair also counts what is accounted for: covered, or on a line reported as skipped."""
     indexes: dict[str, _WordIndex] = defaultdict(_WordIndex)
     for note in notes:
-        words = normalise(html.unescape(_TAGS_AND_CLOZE.sub(" ", " ".join(note.fields)))).split()
+        words = normalise(html.unescape(_TAG.sub(" ", MARKER.sub(" ", " ".join(note.fields))))).split()
         for source in (note.source, *note.merged_sources):
             indexes[source.path].add(words)
     bold_total = bold_hits = definition_total = definition_hits = bold_told = definition_told = 0

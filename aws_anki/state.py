@@ -48,6 +48,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
+from .cloze import answered
 from .errors import BuildWarning, InputError
 from .guids import guid_for, identity_parts, numbered, unnumbered
 from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID, NoteType
@@ -97,7 +98,7 @@ class RemovedNote(NamedTuple):
     @property
     def name(self) -> str:
         """The first field as a learner reads it, on one line (cloze markup shown as its text)."""
-        text = _BLOCK_TAG.sub(" ", _CLOZE.sub(lambda m: m.group(1), self.front))
+        text = _BLOCK_TAG.sub(" ", answered(self.front))
         return " ".join(html.unescape(_TAG.sub("", text)).split())
 
     @property
@@ -122,7 +123,6 @@ class RemovedNote(NamedTuple):
         return where + found
 
 
-_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.S)
 _BLOCK_TAG = re.compile(r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|td|th|table|pre|blockquote|h\d))\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 

@@ -14,7 +14,8 @@ import aws_anki
 from aws_anki.context import html_to_plain
 from aws_anki.notes import CardNote
 from aws_anki.parse import parse_tokens
-from aws_anki.render import CLOZE_CLOSE, CLOZE_HINT, CODE_BACKGROUND, CODE_FOREGROUND, cloze_open, code_html, finish_cloze, sanitize
+from aws_anki.cloze import CLOZE_CLOSE, CLOZE_HINT, cloze_open, finish_cloze
+from aws_anki.render import CODE_BACKGROUND, CODE_FOREGROUND, code_html, sanitize
 from aws_anki.options import DeckOptions, RunOptions
 
 NOTES = Path(__file__).parent / "fixtures" / "rich" / "notes"

@@ -45,6 +45,7 @@ def note(
 def test_visible_text_resolves_cloze_markup_and_entities() -> None:
     assert visible_text("type {{c1::<b>AWS:&#58;S3:&#58;Bucket</b>}} here") == "type AWS::S3::Bucket here"
     assert visible_text("{{c1::Paris::capital}} is big") == "Paris is big"
+    assert visible_text("{{c1::Paris::a {b}} is big") == "Paris is big"  # a hint never shows, as in Anki
 
 
 def test_deletion_share_is_per_number() -> None:
