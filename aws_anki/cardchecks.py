@@ -45,11 +45,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .cardtext import html_text
+from .cardtext import html_text, visible_text
 from .cardview import (
     COUNTED_WORD, ITEM_LINE, CardView, NoteView, link_items, lower_words, split_sentences, unmarked, word_count,
 )
-from .context import CONTEXT_SEPARATOR, html_to_plain, normalise
+from .context import CONTEXT_SEPARATOR, normalise
 from .notes import CardNote
 from .preview import PreviewCard, preview_cards
 from .quality import MAX_DELETION_SHARE, deletion_shares
@@ -253,7 +253,7 @@ def _duplicate_first_fields(notes: Sequence[CardNote]) -> dict[int, Source]:
 
 def first_field_key(field_html: str) -> str:
     """A first field as Anki's duplicate check compares it (HTML stripped), also case- and space-folded."""
-    return _SPACES.sub(" ", html_to_plain(field_html)).strip().casefold()
+    return visible_text(field_html).casefold()
 
 
 # Text as the checks read it ------------------------------------------------------------------------
@@ -444,7 +444,7 @@ def _duplicate_first_field(seen: CardView) -> str | None:
     view = seen.view
     if view.duplicate_of is None:
         return None
-    return f"{html_to_plain(view.note.fields[0])} (also at {view.duplicate_of})"
+    return f"{visible_text(view.note.fields[0])} (also at {view.duplicate_of})"
 
 
 def _big_deletion(seen: CardView) -> str | None:

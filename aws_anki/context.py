@@ -15,6 +15,7 @@ from dataclasses import replace
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from .cardtext import visible_text
 from .glyphs import strip_heading_noise
 from .services import Service
 
@@ -51,7 +52,7 @@ def qualified_fronts(facts: Sequence[Fact], context_of: Callable[[tuple[str, ...
     groups: dict[str, list[int]] = {}
     for index, fact in enumerate(facts):
         if not fact.is_cloze:
-            groups.setdefault(normalise(html_to_plain(fact.front)), []).append(index)
+            groups.setdefault(normalise(visible_text(fact.front)), []).append(index)
     changed: dict[int, Fact] = {}
     for key, indexes in groups.items():
         if len(indexes) < 2 and key not in GENERIC_FRONTS:
@@ -173,7 +174,3 @@ def normalise(text: str) -> str:
         return b" ".join(text.encode("ascii").translate(_ASCII_WORD_BYTES).split()).decode("ascii")
     return _NORMALISE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
-
-def html_to_plain(text: str) -> str:
-    """Visible text of a field (tags dropped, entities decoded), for statistics and search."""
-    return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("\ue002", "").strip()

@@ -123,6 +123,8 @@ class RemovedNote(NamedTuple):
         return where + found
 
 
+# A name is read by a person: unlike `cardtext.visible_text` (every tag a space, to compare words),
+# an inline tag inside a word (`<b>S3</b>'s`) leaves it whole.
 _BLOCK_TAG = re.compile(r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|td|th|table|pre|blockquote|h\d))\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 
