@@ -29,7 +29,7 @@ from .cloze import cloze_numbers, reveal_cloze
 from .errors import AwsAnkiError
 from .models import NoteType, basic_type, cloze_type, template_text
 from .notes import CardNote
-from .outputs import output_lock, refuse_unsafe_outputs, replace_together, shareable, temporary, write_failure
+from .outputs import output_lock, refuse_unsafe_outputs, replace_together, staging
 
 
 DEFAULT_TITLE = "aws_anki card preview"
@@ -268,18 +268,8 @@ def write_preview(result: Previewable, path: str | Path, *, title: str = DEFAULT
     refuse_unsafe_outputs((path,), inputs)
     page = render_preview(result, title=title)
     with output_lock(path, what="preview page"):
-        staged: Path | None = None
-        try:
-            staged = temporary(path, ".html.part")
-            with open(staged, "w", encoding="utf-8", newline="\n") as out:
-                out.write(page)
-            shareable(staged)  # a page is to be shared: not mkstemp's 0600
-        except BaseException as error:
-            if staged is not None:
-                staged.unlink(missing_ok=True)
-            if isinstance(error, OSError):
-                raise write_failure(path, "preview page", error) from error
-            raise
+        with staging(path, ".html.part", "preview page") as staged, open(staged, "w", encoding="utf-8", newline="\n") as out:
+            out.write(page)
         replace_together([(staged, path)], "preview page")
     return path
 
