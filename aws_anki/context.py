@@ -65,26 +65,16 @@ def qualified_fronts(facts: Sequence[Fact], context_of: Callable[[tuple[str, ...
     return [changed.get(i, fact) for i, fact in enumerate(facts)] if changed else facts
 
 
-def distinguishing(path: Sequence[str], others: Sequence[Sequence[str]], front: str) -> str:
-    """The deepest heading of `path` that no other path has at its place (else the deepest one that
-    is not the front itself)."""
-    candidates = [h for h in reversed(path) if normalise(h) != front]
-    for heading in candidates:
-        if all(heading not in other for other in others):
-            return heading
-    return candidates[0] if candidates else ""
-
-
 def distinguishing_each(paths: Sequence[Sequence[str]], front: str) -> list[str]:
-    """`distinguishing(path, others, front)` of every path of a group against all the others, in
-    time linear in the group: a file with the same front in thousands of sections is common."""
+    """For each path of a group, its deepest heading that no other path has (else its deepest one that
+    is not the front itself), in time linear in the group: a file with one front in thousands of
+    sections is common."""
     holders = Counter(heading for path in paths for heading in set(path))  # paths holding each heading
     return [_distinguishing_counted(path, holders, front) for path in paths]
 
 
 def _distinguishing_counted(path: Sequence[str], holders: Counter[str], front: str) -> str:
-    """`distinguishing` with the others' headings counted: no other path has a heading of this
-    path when exactly one path holds it."""
+    """One path's distinguishing heading: a heading that only one path holds, no other path has."""
     candidates = [h for h in reversed(path) if normalise(h) != front]
     for heading in candidates:
         if holders[heading] == 1:
