@@ -71,29 +71,18 @@ CARD_DEFECT_KINDS = (
 )
 EXAMPLES_PER_KIND = 3
 EXCERPT_CHARS = 100
-# grab_bag_front: a list item is a full sentence when it has at least SENTENCE_MIN_WORDS words and
-# ends with `.`/`!` or has a verb of SENTENCE_VERBS, or has FULL_SENTENCE_WORDS words whatever it
-# ends with; a list answer is a grab bag with GRAB_BAG_SENTENCES such items.
+# The thresholds of the checks: see the module docstring.
 FULL_SENTENCE_WORDS = 12
 SENTENCE_MIN_WORDS = 5
 GRAB_BAG_SENTENCES = 2
-# set_item_blanked: the least items of a list that is a set.
 MIN_SET_ITEMS = 3
-# whole_sentence_blanked: the share of a sentence's words one deletion may hide.
 WHOLE_SENTENCE_SHARE = 0.8
-# long_answer: an answer over MAX_ANSWER_WORDS words and one sentence; over MAX_LONG_ITEMS items
-# of over LONG_ITEM_WORDS words; a deletion of over MAX_DELETION_WORDS words.
 MAX_ANSWER_WORDS = 25
 MAX_LONG_ITEMS = 3
 LONG_ITEM_WORDS = 8
 MAX_DELETION_WORDS = 9
-# parent_twice: the least words a repeated line has.
 MIN_REPEATED_WORDS = 4
-# answer_on_front: a basic card's answer is looked for on the front only when this short.
 MAX_SHORT_ANSWER_WORDS = 4
-# meta: an index is a list of at least MIN_INDEX_ITEMS items, more than half of them links; a table
-# of contents a list more than half of whose items are headings of the same file, with at least
-# MIN_CONTENTS_ITEMS items, or nested (headings at two depths) with at least MIN_NESTED_CONTENTS_ITEMS.
 MIN_INDEX_ITEMS = 2
 MIN_CONTENTS_ITEMS = 8
 MIN_NESTED_CONTENTS_ITEMS = 3
@@ -139,7 +128,6 @@ _META = re.compile(
     re.I,
 )
 _META_HEADINGS = frozenset({"contents", "table of contents", "toc", "index"})
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)

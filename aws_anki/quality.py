@@ -24,20 +24,10 @@ from .notes import CardNote
 from .source import Source
 
 MAX_DELETION_SHARE = 0.6
-
-
 MAX_ANSWER_CHARS = 600
-
-
 DEFECT_KINDS = ("big_deletion", "long_answer", "no_context", "duplicate_front")
-
-
-
-
 # Words a split or trimmed card may drop (`X is Y` becomes front X, back Y).
 _GLUE_WORDS = frozenset("a an the is are was were be and or of to in on for it its this that es son el la los las".split())
-
-
 # A definition body is matched on its first words only (the rest may be wrapped or trimmed).
 _BODY_WORDS = 6
 
