@@ -109,7 +109,14 @@ def _text(nodes: Sequence[str | Deletion]) -> str:
 
 def cloze_numbers(text: str) -> list[int]:
     """The distinct deletion numbers of a field, in increasing order (Anki makes one card each)."""
-    return sorted({deletion.number for deletion in _walk(parse_cloze(text))})
+    found: set[int] = set()
+    opened: list[int] = []  # the numbers of the open deletions: what `parse_cloze` reads, without its tree
+    for marker in MARKER.finditer(text):
+        if marker.group(1) is not None:
+            opened.append(int(marker.group(1)))
+        elif opened:
+            found.add(opened.pop())
+    return sorted(found)
 
 
 def deletions(text: str) -> list[tuple[int, str]]:
