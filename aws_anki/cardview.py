@@ -58,6 +58,7 @@ def _abbreviation(before: str) -> bool:
 
 
 def lower_words(text: str) -> list[str]:
+    """The words of text, case-folded, deletion markers read as spaces."""
     return WORD.findall(_MARKS.sub(" ", text).casefold())
 
 

@@ -98,6 +98,7 @@ class AnkiConnect:
         self.timeout = timeout
 
     def invoke(self, action: str, **params: Any) -> Any:
+        """Run one action; its result, or a DeliveryError saying what went wrong."""
         request: dict[str, Any] = {"action": action, "version": MIN_VERSION, "params": params}
         if self.key:
             request["key"] = self.key
