@@ -45,11 +45,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .cardtext import html_text
+from .cardtext import html_text, visible_text
 from .cardview import (
     COUNTED_WORD, ITEM_LINE, CardView, NoteView, link_items, lower_words, split_sentences, unmarked, word_count,
 )
-from .context import CONTEXT_SEPARATOR, html_to_plain, normalise
+from .context import CONTEXT_SEPARATOR, normalise
 from .notes import CardNote
 from .preview import PreviewCard, preview_cards
 from .quality import MAX_DELETION_SHARE, deletion_shares
@@ -71,29 +71,18 @@ CARD_DEFECT_KINDS = (
 )
 EXAMPLES_PER_KIND = 3
 EXCERPT_CHARS = 100
-# grab_bag_front: a list item is a full sentence when it has at least SENTENCE_MIN_WORDS words and
-# ends with `.`/`!` or has a verb of SENTENCE_VERBS, or has FULL_SENTENCE_WORDS words whatever it
-# ends with; a list answer is a grab bag with GRAB_BAG_SENTENCES such items.
+# The thresholds of the checks: see the module docstring.
 FULL_SENTENCE_WORDS = 12
 SENTENCE_MIN_WORDS = 5
 GRAB_BAG_SENTENCES = 2
-# set_item_blanked: the least items of a list that is a set.
 MIN_SET_ITEMS = 3
-# whole_sentence_blanked: the share of a sentence's words one deletion may hide.
 WHOLE_SENTENCE_SHARE = 0.8
-# long_answer: an answer over MAX_ANSWER_WORDS words and one sentence; over MAX_LONG_ITEMS items
-# of over LONG_ITEM_WORDS words; a deletion of over MAX_DELETION_WORDS words.
 MAX_ANSWER_WORDS = 25
 MAX_LONG_ITEMS = 3
 LONG_ITEM_WORDS = 8
 MAX_DELETION_WORDS = 9
-# parent_twice: the least words a repeated line has.
 MIN_REPEATED_WORDS = 4
-# answer_on_front: a basic card's answer is looked for on the front only when this short.
 MAX_SHORT_ANSWER_WORDS = 4
-# meta: an index is a list of at least MIN_INDEX_ITEMS items, more than half of them links; a table
-# of contents a list more than half of whose items are headings of the same file, with at least
-# MIN_CONTENTS_ITEMS items, or nested (headings at two depths) with at least MIN_NESTED_CONTENTS_ITEMS.
 MIN_INDEX_ITEMS = 2
 MIN_CONTENTS_ITEMS = 8
 MIN_NESTED_CONTENTS_ITEMS = 3
@@ -139,7 +128,6 @@ _META = re.compile(
     re.I,
 )
 _META_HEADINGS = frozenset({"contents", "table of contents", "toc", "index"})
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -253,7 +241,7 @@ def _duplicate_first_fields(notes: Sequence[CardNote]) -> dict[int, Source]:
 
 def first_field_key(field_html: str) -> str:
     """A first field as Anki's duplicate check compares it (HTML stripped), also case- and space-folded."""
-    return _SPACES.sub(" ", html_to_plain(field_html)).strip().casefold()
+    return visible_text(field_html).casefold()
 
 
 # Text as the checks read it ------------------------------------------------------------------------
@@ -444,7 +432,7 @@ def _duplicate_first_field(seen: CardView) -> str | None:
     view = seen.view
     if view.duplicate_of is None:
         return None
-    return f"{html_to_plain(view.note.fields[0])} (also at {view.duplicate_of})"
+    return f"{visible_text(view.note.fields[0])} (also at {view.duplicate_of})"
 
 
 def _big_deletion(seen: CardView) -> str | None:

@@ -1,8 +1,9 @@
 """A card as the learner reads it, in plain text: what blind raters get and what the card checks read.
 
 `card_text(card)` turns a rendered card (`preview.PreviewCard`, front and back HTML from the deck's
-own templates) into two plain-text blocks. `html_text(fragment)` does the same for any field.
-The rules, so that a reader of the text sees what Anki shows and nothing else:
+own templates) into two plain-text blocks. `html_text(fragment)` does the same for any field, and
+`visible_text(fragment)` gives a field's words on one line, for comparing and counting.
+The rules of `html_text`, so that a reader of the text sees what Anki shows and nothing else:
 
 - block elements (`div`, `p`, headings, `br`, `pre`, ...) end a line; inline elements flow, with
   runs of whitespace collapsed as a browser does (not inside `pre`, whose lines are kept);
@@ -18,9 +19,12 @@ The rules, so that a reader of the text sees what Anki shows and nothing else:
 """
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
+
+from .cloze import CLOZE_CLOSE, SENTINEL
 
 if TYPE_CHECKING:
     from .preview import PreviewCard
@@ -35,8 +39,7 @@ _VOID = frozenset("area base br col embed hr img input link meta param source tr
 _HIDDEN = frozenset({"script", "style", "head", "title", "template"})
 _HIDDEN_CLASSES = frozenset({"source", "qualifier"})  # the style sheet hides `.qualifier`
 _SPACES = re.compile(r"\s+")
-# aws_anki's own cloze sentinels (render.py) must never show, even if one slipped into a field.
-_SENTINELS = re.compile("[\ue000-\ue003]")
+_TAG = re.compile(r"<[^>]+>")
 IMAGE = "[image]"
 RULE = "---"
 
@@ -44,6 +47,12 @@ RULE = "---"
 def card_text(card: PreviewCard) -> tuple[str, str]:
     """A card's front and back as plain text, as the learner sees them (see the module docstring)."""
     return html_text(card.question), html_text(card.answer)
+
+
+def visible_text(fragment: str) -> str:
+    """The words of an HTML fragment on one line: tags as spaces, entities decoded, white space
+    collapsed (cloze markup stays as written: `cloze.answered` first reads it as its text)."""
+    return " ".join(html.unescape(_TAG.sub(" ", fragment)).replace(CLOZE_CLOSE, "").split())
 
 
 def html_text(fragment: str) -> str:
@@ -158,10 +167,10 @@ class _PlainText(HTMLParser):
 
     def inline(self) -> str:
         """The current inline text, whitespace collapsed."""
-        return _SPACES.sub(" ", _SENTINELS.sub("", "".join(self.words))).strip()
+        return _SPACES.sub(" ", SENTINEL.sub("", "".join(self.words))).strip()
 
     def raw(self) -> str:
-        return _SENTINELS.sub("", "".join(self.words)).rstrip()
+        return SENTINEL.sub("", "".join(self.words)).rstrip()
 
     def end_line(self) -> None:
         """End the line being built (inside a table cell, lines join the cell's text instead)."""

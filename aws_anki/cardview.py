@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from .cardtext import card_text, html_text
+from .cloze import Deletion, parse_cloze
 from .notes import CardNote
 from .source import Source
 
@@ -24,8 +25,7 @@ WORD = re.compile(r"\w+", re.U)
 COUNTED_WORD = re.compile(r"\w+(?:[-'’.]\w+)*", re.U)
 _SENTENCE_END = re.compile(r"([.!?]+)([\"'”’)\]]*)\s+(?=\S)")
 ITEM_LINE = re.compile(r"^( *)- ")
-# Cloze markup as the Text field holds it, and the markers it becomes in plain text.
-_CLOZE_TOKEN = re.compile(r"\{\{c(\d+)::|\}\}|::")
+# The markers a cloze Text's deletions become in plain text.
 _MARK_OPEN, _MARK_NUMBER_END, _MARK_CLOSE = "\ue010", "\ue011", "\ue012"
 _MARKS = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_NUMBER_END}|{_MARK_CLOSE}")
 
@@ -58,11 +58,12 @@ def _abbreviation(before: str) -> bool:
 
 
 def lower_words(text: str) -> list[str]:
+    """The words of text, case-folded, deletion markers read as spaces."""
     return WORD.findall(_MARKS.sub(" ", text).casefold())
 
 
 def unmarked(text: str) -> str:
-    """Text without the deletion markers of `mark_deletions`."""
+    """Text without the deletion markers of `marked_text`."""
     return _MARKS.sub("", text)
 
 
@@ -104,39 +105,27 @@ class Marked:
         return runs
 
 
-def mark_deletions(text_field: str) -> str:
+def _mark_deletions(text_field: str) -> str:
     """A cloze Text field with its deletions as private-use markers (number kept, hints dropped),
     so that they survive the HTML being turned into plain text."""
     out: list[str] = []
-    stack: list[bool] = []  # per open deletion: whether its hint began (text after it is dropped)
-    position = 0
-    for match in _CLOZE_TOKEN.finditer(text_field):
-        piece = text_field[position : match.start()]
-        if not (stack and stack[-1]):
-            out.append(piece)
-        position = match.end()
-        token = match.group(0)
-        if match.group(1) is not None:
-            stack.append(False)
-            out.append(f"{_MARK_OPEN}{match.group(1)}{_MARK_NUMBER_END}")
-        elif token == "}}":
-            if stack:
-                stack.pop()
+
+    def mark(nodes: Sequence[str | Deletion]) -> None:
+        for node in nodes:
+            if isinstance(node, Deletion):
+                out.append(f"{_MARK_OPEN}{node.number}{_MARK_NUMBER_END}")
+                mark(node.nodes)
                 out.append(_MARK_CLOSE)
             else:
-                out.append(token)
-        elif stack:
-            stack[-1] = True  # `::` inside a deletion: the hint follows
-        else:
-            out.append(token)
-    if not (stack and stack[-1]):
-        out.append(text_field[position:])
+                out.append(node)
+
+    mark(parse_cloze(text_field))
     return "".join(out)
 
 
 def marked_text(text_field: str) -> Marked:
-
-    marked = html_text(mark_deletions(text_field))
+    """A cloze Text field as plain text, each character with the deletion it is in."""
+    marked = html_text(_mark_deletions(text_field))
     chars: list[str] = []
     owner: list[int] = []
     stack: list[int] = []

@@ -15,6 +15,7 @@ from dataclasses import replace
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from .cardtext import visible_text
 from .glyphs import strip_heading_noise
 from .services import Service
 
@@ -51,7 +52,7 @@ def qualified_fronts(facts: Sequence[Fact], context_of: Callable[[tuple[str, ...
     groups: dict[str, list[int]] = {}
     for index, fact in enumerate(facts):
         if not fact.is_cloze:
-            groups.setdefault(normalise(html_to_plain(fact.front)), []).append(index)
+            groups.setdefault(normalise(visible_text(fact.front)), []).append(index)
     changed: dict[int, Fact] = {}
     for key, indexes in groups.items():
         if len(indexes) < 2 and key not in GENERIC_FRONTS:
@@ -64,26 +65,16 @@ def qualified_fronts(facts: Sequence[Fact], context_of: Callable[[tuple[str, ...
     return [changed.get(i, fact) for i, fact in enumerate(facts)] if changed else facts
 
 
-def distinguishing(path: Sequence[str], others: Sequence[Sequence[str]], front: str) -> str:
-    """The deepest heading of `path` that no other path has at its place (else the deepest one that
-    is not the front itself)."""
-    candidates = [h for h in reversed(path) if normalise(h) != front]
-    for heading in candidates:
-        if all(heading not in other for other in others):
-            return heading
-    return candidates[0] if candidates else ""
-
-
 def distinguishing_each(paths: Sequence[Sequence[str]], front: str) -> list[str]:
-    """`distinguishing(path, others, front)` of every path of a group against all the others, in
-    time linear in the group: a file with the same front in thousands of sections is common."""
+    """For each path of a group, its deepest heading that no other path has (else its deepest one that
+    is not the front itself), in time linear in the group: a file with one front in thousands of
+    sections is common."""
     holders = Counter(heading for path in paths for heading in set(path))  # paths holding each heading
     return [_distinguishing_counted(path, holders, front) for path in paths]
 
 
 def _distinguishing_counted(path: Sequence[str], holders: Counter[str], front: str) -> str:
-    """`distinguishing` with the others' headings counted: no other path has a heading of this
-    path when exactly one path holds it."""
+    """One path's distinguishing heading: a heading that only one path holds, no other path has."""
     candidates = [h for h in reversed(path) if normalise(h) != front]
     for heading in candidates:
         if holders[heading] == 1:
@@ -173,7 +164,3 @@ def normalise(text: str) -> str:
         return b" ".join(text.encode("ascii").translate(_ASCII_WORD_BYTES).split()).decode("ascii")
     return _NORMALISE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
-
-def html_to_plain(text: str) -> str:
-    """Visible text of a field (tags dropped, entities decoded), for statistics and search."""
-    return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("\ue002", "").strip()

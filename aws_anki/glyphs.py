@@ -216,15 +216,18 @@ def _icon_matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]
 
 def _drop_emoji(text: str) -> str:
     """Text without its pictographs, the blanks around each collapsed."""
+    return _drop_icons(_EMOJI_RUN, text)
+
+
+def _drop_icons(pattern: re.Pattern[str], text: str) -> str:
+    """Text without the icons `pattern` finds (see `_icon_matches`), the blanks around each collapsed."""
     out: list[str] = []
     last = 0
-    for match in _icon_matches(_EMOJI_RUN, text):
+    for match in _icon_matches(pattern, text):
         start = _blank_start(text, match.start(), last)
         out.append(text[last:start])
         out.append(_gap(text, start, match.start(), match.start("post"), match.end()))
         last = match.end()
-    if not out:
-        return text
     out.append(text[last:])
     return "".join(out)
 
@@ -379,16 +382,7 @@ def _without_icons(text: str) -> str:
     """Text without emoji and marks of any kind."""
     if text.isascii():
         return text
-    text = _drop_emoji(_KEYCAP.sub("", _SELECTORS.sub("", text)))
-    out: list[str] = []
-    last = 0
-    for match in _icon_matches(_MARK, text):
-        pre = _blank_start(text, match.start(), last)
-        out.append(text[last:pre])
-        out.append(_gap(text, pre, match.start(), match.start("post"), match.end()))
-        last = match.end()
-    out.append(text[last:])
-    return "".join(out).strip()
+    return _drop_icons(_MARK, _drop_emoji(_KEYCAP.sub("", _SELECTORS.sub("", text)))).strip()
 
 
 def _without_numbering(text: str) -> str:

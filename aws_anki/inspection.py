@@ -13,8 +13,7 @@ import click
 
 from .build import BuildReport, BuildResult
 from .cardchecks import CardQuality, card_quality
-from .cardtext import card_text
-from .context import html_to_plain
+from .cardtext import card_text, visible_text
 from .preview import preview_cards
 
 
@@ -25,8 +24,8 @@ def print_notes(result: BuildResult, as_json: bool) -> None:
             click.echo(json.dumps(note.as_dict(), ensure_ascii=False))
         return
     for note in result.notes:
-        question = html_to_plain(note.fields[0])
-        answer = html_to_plain(note.fields[1]) if note.note_type == "basic" else ""
+        question = visible_text(note.fields[0])
+        answer = visible_text(note.fields[1]) if note.note_type == "basic" else ""
         click.echo(f"{note.source}  [{note.kind}]  {note.context}")
         click.echo(f"    Q: {_shorten(question)}")
         if answer:

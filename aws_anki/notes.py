@@ -17,14 +17,16 @@ from dataclasses import dataclass, replace
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from .cardtext import visible_text
+from .cloze import cloze_numbers, finish_cloze
 from .context import (
-    CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing_each, html_to_plain, normalise, qualified_fronts,
+    CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing_each, normalise, qualified_fronts,
 )
 from .errors import BuildWarning
 from .guids import guid_for, note_identity, numbered
 from .models import BASIC_FIELDS, CLOZE_FIELDS
 from .options import DeckOptions
-from .render import escape_anki_markup, finish_cloze, rewrite_images, sanitize
+from .render import escape_anki_markup, rewrite_images, sanitize
 from .services import Catalog, Service, load_catalog, resolve_path
 from .source import Source
 
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 UNRESOLVED_TAG = "Unresolved"
 FILE_TAG_PREFIX = "file::"
 _TAG_UNSAFE = re.compile(r"[\s\"]+")
-_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 # Given a media reference, its file, line: the name the file has in the package, or None if missing.
 MediaResolver = Callable[[str, str, int], "str | None"]
@@ -274,11 +275,11 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
     services, context, escaped_context, sections = shared.place(fact.headings)
     if not services:
         # No heading names a service: a fact whose own text names exactly one still belongs to it.
-        mentioned = catalog.in_text(html_to_plain(f"{fact.front} {fact.back}"))
+        mentioned = catalog.in_text(visible_text(f"{fact.front} {fact.back}"))
         if len(mentioned) == 1:
             services = mentioned
     service = services[0] if services else None
-    if fact.kind == "qa" and service is not None and service in catalog.in_text(html_to_plain(fact.back)):
+    if fact.kind == "qa" and service is not None and service in catalog.in_text(visible_text(fact.back)):
         # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie: the context line
         # would give the answer away, so the card shows only the service's category.
         context = sys.intern(service.category)
@@ -301,14 +302,14 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
 
     tags, content_tags = shared.tags(services)
     if options.secondary_tags:
-        mentioned = catalog.in_text(html_to_plain(fact.front + " " + fact.back))
+        mentioned = catalog.in_text(visible_text(fact.front + " " + fact.back))
         tags = tuple(dict.fromkeys((*tags, *(f"mentions::{_tag_safe(s.tag)}" for s in mentioned if s not in services))))
         content_tags = " ".join(_content_tags(tags))
     deck = shared.deck(service)
     if fact.is_cloze:
         note_type = "cloze"
         fields: tuple[str, ...] = (finish(fact.front, cloze=True), escaped_context, finish(fact.extra), shared.source(fact.source, fact.line))
-        cards = len(set(_CLOZE_NUMBER.findall(fields[0]))) or 1
+        cards = len(cloze_numbers(fields[0])) or 1
     else:
         note_type = "basic"
         reverse = _wants_reverse(fact, options)
@@ -389,7 +390,7 @@ def _wants_reverse(fact: Fact, options: DeckOptions) -> bool:
         return True
     # A reverse card helps when the definition is short and distinctive enough to name the term
     # from, and the term is a name rather than a label ("Use cases", "Pros", "Pricing").
-    words = len(html_to_plain(fact.back).split())
+    words = len(visible_text(fact.back).split())
     return 3 <= words <= 15 and len(fact.subject) >= 3 and normalise(fact.subject) not in LABEL_TERMS
 
 
@@ -421,7 +422,7 @@ def _unique_fronts(notes: list[CardNote]) -> list[CardNote]:
     groups: dict[str, list[int]] = {}
     for index, note in enumerate(notes):
         if note.note_type == "basic":
-            groups.setdefault(normalise(html_to_plain(note.fields[0])), []).append(index)
+            groups.setdefault(normalise(visible_text(note.fields[0])), []).append(index)
     for key, indexes in groups.items():
         if len(indexes) < 2:
             continue

@@ -135,6 +135,24 @@ def temporary(output: Path, suffix: str) -> Path:
     return Path(name)
 
 
+@contextmanager
+def staging(path: Path, suffix: str, what: str, *, owner: Path | None = None) -> Iterator[Path]:
+    """A new temporary file meant for `path` (named for `owner`, default `path`) to write into, made
+    `shareable` when the block ends; removed if the block fails, an OSError becoming a PackageError
+    that names `path` and `what`."""
+    staged: Path | None = None
+    try:
+        staged = temporary(owner if owner is not None else path, suffix)
+        yield staged
+        shareable(staged)
+    except BaseException as error:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise write_failure(path, what, error) from error
+        raise
+
+
 def shareable(path: Path) -> None:
     """Give a temporary file the permissions of any new file (mkstemp makes it 0600)."""
     umask = os.umask(0o022)

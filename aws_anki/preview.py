@@ -3,7 +3,7 @@
 The cards are rendered here, in Python, from the deck's own templates and CSS (`models.basic_type()`,
 `models.cloze_type()`) with the small part of Anki's template language those templates use:
 `{{Field}}`, `{{#Field}}…{{/Field}}`, `{{^Field}}…{{/Field}}`, `{{FrontSide}}` and `{{cloze:Field}}`.
-Card generation and cloze rendering follow Anki's rslib (`template.rs`, `cloze.rs`): a card exists
+Card generation follows Anki's rslib (`template.rs`; deletions are read and shown by `cloze`): a card exists
 when its front uses a non-empty field (so the basic type's Reverse card only when `Reverse` is
 filled), a cloze note has one card per distinct cloze number, the active deletion shows `[...]` (or
 `[hint]`) on the front and its text in `<span class="cloze">` on the back. A test compares the
@@ -25,10 +25,11 @@ from functools import cache
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence, Union
 
+from .cloze import cloze_numbers, reveal_cloze
 from .errors import AwsAnkiError
 from .models import NoteType, basic_type, cloze_type, template_text
 from .notes import CardNote
-from .outputs import output_lock, refuse_unsafe_outputs, replace_together, shareable, temporary, write_failure
+from .outputs import output_lock, refuse_unsafe_outputs, replace_together, staging
 
 
 DEFAULT_TITLE = "aws_anki card preview"
@@ -47,7 +48,6 @@ MEDIA_TYPES = {
 }
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
-_CLOZE_TOKEN = re.compile(r"\{\{c(\d+)::|\}\}")
 # Anki's `field_is_empty`: only whitespace and <br>/<div> tags.
 _EMPTY_FIELD = re.compile(r"^(?:\s|</?(?:br|div) ?/?>)*$", re.I | re.S)
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]*)(")', re.I)
@@ -172,93 +172,6 @@ def _apply_filter(name: str, value: str, cloze_ord: int, question: bool) -> str:
     raise TemplateError(f"template filter {name!r} is not supported by the preview")
 
 
-# Cloze deletions (Anki's rslib/src/cloze.rs) ---------------------------------------------------
-
-
-@dataclass
-class _Cloze:
-    ordinal: int
-    nodes: list[str | _Cloze]
-    hint: str | None = None
-
-
-def _parse_clozes(text: str) -> list[str | _Cloze]:
-    output: list[str | _Cloze] = []
-    open_clozes: list[tuple[_Cloze, str]] = []  # with the marker that opened it
-    position = 0
-
-    def add_text(piece: str) -> None:
-        if not piece:
-            return
-        if not open_clozes:
-            output.append(piece)
-            return
-        cloze = open_clozes[-1][0]
-        if "::" in piece:  # as in Anki: each text run inside a deletion may carry the hint
-            piece, cloze.hint = piece.split("::", 1)
-        cloze.nodes.append(piece)
-
-    for match in _CLOZE_TOKEN.finditer(text):
-        add_text(text[position : match.start()])
-        position = match.end()
-        if match.group(1) is not None:
-            open_clozes.append((_Cloze(int(match.group(1)), []), match.group(0)))
-        elif open_clozes:
-            cloze, _marker = open_clozes.pop()
-            (open_clozes[-1][0].nodes if open_clozes else output).append(cloze)
-        else:
-            output.append("}}")
-    add_text(text[position:])
-    while open_clozes:  # an unterminated deletion stays text, as written
-        cloze, marker = open_clozes.pop()
-        hint = [f"::{cloze.hint}"] if cloze.hint is not None else []
-        (open_clozes[-1][0].nodes if open_clozes else output).extend([marker, *cloze.nodes, *hint])
-    return output
-
-
-def cloze_numbers(text: str) -> list[int]:
-    """The distinct cloze numbers of a field, in increasing order (Anki makes one card each)."""
-    found: set[int] = set()
-
-    def walk(nodes: Sequence[str | _Cloze]) -> None:
-        for node in nodes:
-            if isinstance(node, _Cloze):
-                found.add(node.ordinal)
-                walk(node.nodes)
-
-    walk(_parse_clozes(text))
-    return sorted(found)
-
-
-def reveal_cloze(text: str, ordinal: int, *, question: bool) -> str:
-    """Render a cloze field for card `ordinal` (1-based) as Anki does; "" if it has no such deletion."""
-    out: list[str] = []
-    found = False
-
-    def reveal_nodes(nodes: Sequence[str | _Cloze], asking: bool, into: list[str]) -> None:
-        for node in nodes:
-            if isinstance(node, _Cloze):
-                reveal(node, asking, into)
-            else:
-                into.append(node)
-
-    def reveal(cloze: _Cloze, asking: bool, into: list[str]) -> None:
-        nonlocal found
-        active = cloze.ordinal == ordinal
-        found |= active
-        if asking and active:
-            reveal_nodes(cloze.nodes, False, [])  # hidden, but a nested active deletion still counts
-            shown = f"[{cloze.hint}]" if cloze.hint is not None else "[...]"
-            into.append(f'<span class="cloze" data-ordinal="{cloze.ordinal}">{shown}</span>')
-            return
-        into.append(f'<span class="{"cloze" if active else "cloze-inactive"}" data-ordinal="{cloze.ordinal}">')
-        reveal_nodes(cloze.nodes, asking, into)
-        into.append("</span>")
-
-    reveal_nodes(_parse_clozes(text), question, out)
-    return "".join(out) if found else ""
-
-
 # Cards ----------------------------------------------------------------------------------------
 
 
@@ -355,18 +268,8 @@ def write_preview(result: Previewable, path: str | Path, *, title: str = DEFAULT
     refuse_unsafe_outputs((path,), inputs)
     page = render_preview(result, title=title)
     with output_lock(path, what="preview page"):
-        staged: Path | None = None
-        try:
-            staged = temporary(path, ".html.part")
-            with open(staged, "w", encoding="utf-8", newline="\n") as out:
-                out.write(page)
-            shareable(staged)  # a page is to be shared: not mkstemp's 0600
-        except BaseException as error:
-            if staged is not None:
-                staged.unlink(missing_ok=True)
-            if isinstance(error, OSError):
-                raise write_failure(path, "preview page", error) from error
-            raise
+        with staging(path, ".html.part", "preview page") as staged, open(staged, "w", encoding="utf-8", newline="\n") as out:
+            out.write(page)
         replace_together([(staged, path)], "preview page")
     return path
 

@@ -12,39 +12,22 @@ The checks of each card as the learner sees it are `cardchecks.card_quality`.
 """
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .context import html_to_plain, normalise
+from .cardtext import visible_text
+from .cloze import MARKER, answered, deletions
+from .context import normalise
 from .extract import Extraction
 from .notes import CardNote
 from .source import Source
 
 MAX_DELETION_SHARE = 0.6
-
-
 MAX_ANSWER_CHARS = 600
-
-
 DEFECT_KINDS = ("big_deletion", "long_answer", "no_context", "duplicate_front")
-
-
-_CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::([^{}]*?))?\}\}", re.S)
-
-
-_SPACES = re.compile(r"\s+")
-
-
-_TAGS_AND_CLOZE = re.compile(r"<[^>]*>|\{\{c\d+::|\}\}")
-
-
 # Words a split or trimmed card may drop (`X is Y` becomes front X, back Y).
 _GLUE_WORDS = frozenset("a an the is are was were be and or of to in on for it its this that es son el la los las".split())
-
-
 # A definition body is matched on its first words only (the rest may be wrapped or trimmed).
 _BODY_WORDS = 6
 
@@ -131,17 +114,12 @@ def quality(notes: Sequence[CardNote], extractions: Sequence[Extraction] = ()) -
     )
 
 
-def visible_text(field_html: str) -> str:
-    """What a field shows once answered: cloze markup resolved, tags dropped, spaces collapsed."""
-    return _SPACES.sub(" ", html_to_plain(_CLOZE.sub(lambda m: m.group(2), field_html))).strip()
-
-
 def deletion_shares(text_field: str) -> dict[int, float]:
     """For each cloze number of a Text field, the share of the visible text it hides."""
-    total = len(visible_text(text_field)) or 1
+    total = len(visible_text(answered(text_field))) or 1
     hidden: Counter[int] = Counter()
-    for match in _CLOZE.finditer(text_field):
-        hidden[int(match.group(1))] += len(visible_text(match.group(2)))
+    for number, text in deletions(text_field):
+        hidden[number] += len(visible_text(text))
     return {number: size / total for number, size in hidden.items()}
 
 
@@ -154,7 +132,7 @@ def note_defects(note: CardNote) -> list[Defect]:
         shares = deletion_shares(note.fields[0])
         if any(share > MAX_DELETION_SHARE for share in shares.values()):
             found.append(Defect("big_deletion", note.source, _excerpt(note.fields[0])))
-    elif len(visible_text(note.field("Back"))) > MAX_ANSWER_CHARS:
+    elif len(visible_text(answered(note.field("Back")))) > MAX_ANSWER_CHARS:
         found.append(Defect("long_answer", note.source, _excerpt(note.fields[0])))
     return found
 
@@ -163,7 +141,7 @@ def _duplicates(notes: Sequence[CardNote]) -> list[Defect]:
     seen: dict[tuple[str, str, str], Source] = {}
     found: list[Defect] = []
     for note in notes:
-        text = visible_text(note.fields[0]) if note.note_type == "basic" else _SPACES.sub(" ", note.fields[0]).strip()
+        text = visible_text(answered(note.fields[0])) if note.note_type == "basic" else " ".join(note.fields[0].split())
         key = (note.note_type, normalise(note.context), text.casefold())
         if key in seen:
             found.append(Defect("duplicate_front", note.source, f"{_excerpt(note.fields[0])} (as at {seen[key]})"))
@@ -179,7 +157,7 @@ def _coverage(
     Each pair also counts what is accounted for: covered, or on a line reported as skipped."""
     indexes: dict[str, _WordIndex] = defaultdict(_WordIndex)
     for note in notes:
-        words = normalise(html.unescape(_TAGS_AND_CLOZE.sub(" ", " ".join(note.fields)))).split()
+        words = normalise(visible_text(MARKER.sub(" ", " ".join(note.fields)))).split()
         for source in (note.source, *note.merged_sources):
             indexes[source.path].add(words)
     bold_total = bold_hits = definition_total = definition_hits = bold_told = definition_told = 0
@@ -250,5 +228,5 @@ class _WordIndex:
 
 
 def _excerpt(field_html: str) -> str:
-    text = visible_text(field_html)
+    text = visible_text(answered(field_html))
     return text if len(text) <= 100 else text[:99] + "…"

@@ -1,4 +1,4 @@
-"""Token-to-HTML rendering for card fields: escaped text, sanitised HTML, highlighted code, math, cloze markup."""
+"""Token-to-HTML rendering for card fields: escaped text, sanitised HTML, highlighted code, math, cloze sentinels."""
 from __future__ import annotations
 
 import html
@@ -12,20 +12,12 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+# CLOZE_HINT and finish_cloze are imported from here by `extract` and its tests.
+from .cloze import CLOZE_CLOSE, CLOZE_HINT, cloze_open, finish_cloze  # noqa: F401
 from .media import IMAGE_EXTENSIONS
 
 Token = Mapping[str, Any]
 
-# Cloze deletions travel through rendering and sanitising as private-use sentinels, because the
-# sanitiser re-serialises entities (it would undo the escaping of `::` inside a deletion).
-CLOZE_OPEN = "\ue000"
-CLOZE_NUMBER_END = "\ue001"
-CLOZE_CLOSE = "\ue002"
-CLOZE_HINT = "\ue003"  # between a deletion's text and its hint: `{{c1::text::hint}}`
-_SENTINELS = re.compile("\ue000(\\d+)\ue001|\ue002|\ue003")
-# Anki ends a deletion at the first `}}` and its text at the first `::`, so a `}` that ends a
-# deletion's text (`{{c1::{a}}}`) or a `:` that ends it before a hint must be entities too.
-_BEFORE_SENTINEL = re.compile("\\}(?=\ue002)|:(?=\ue003)")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
 _URL_SCHEME = re.compile(r"^\s*[a-z][a-z0-9+.\-]*:", re.I)
 _IMAGE_SIZE = re.compile(r"^(\d{1,4})(?:x(\d{1,4}))?$")
@@ -55,33 +47,6 @@ ALLOWED_ATTRIBUTES = {
     "th": {"style", "colspan", "rowspan"},
     "ol": {"start"},
 }
-
-
-def cloze_open(number: int) -> str:
-    """Sentinel that opens deletion `number` (turned into `{{cN::` by `finish_cloze`)."""
-    return f"{CLOZE_OPEN}{number}{CLOZE_NUMBER_END}"
-
-
-# A `}` followed by another: replacing `}}` by `&#125;}` pair by pair would leave `}}` of `}}}`.
-_PAIRED_CLOSE = re.compile(r"\}(?=\})")
-
-
-def escape_cloze_syntax(text: str) -> str:
-    """Break `{{`, `}}` and `::` (and longer runs) with entities so Anki's cloze parser leaves them alone."""
-    text = text.replace("{{", "{&#123;").replace("::", ":&#58;")  # `{&#123;{`, `:&#58;:`: no pair left
-    return _PAIRED_CLOSE.sub("&#125;", text) if "}}" in text else text
-
-
-def finish_cloze(field_html: str) -> str:
-    """Escape cloze syntax in the text, then turn deletion sentinels into `{{cN::…}}`."""
-    escaped = _BEFORE_SENTINEL.sub(lambda m: "&#125;" if m.group(0) == "}" else "&#58;", escape_cloze_syntax(field_html))
-    return _SENTINELS.sub(_cloze_marker, escaped)
-
-
-def _cloze_marker(match: re.Match[str]) -> str:
-    if match.group(1) is not None:
-        return "{{c" + match.group(1) + "::"
-    return "}}" if match.group(0) == CLOZE_CLOSE else "::"
 
 
 # Anki's own markup, which the reviewer acts on wherever it stands in a field: `[sound:x]` plays a

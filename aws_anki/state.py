@@ -48,10 +48,11 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
+from .cloze import answered
 from .errors import BuildWarning, InputError
 from .guids import guid_for, identity_parts, numbered, unnumbered
 from .models import BASIC_MODEL_ID, CLOZE_MODEL_ID, NoteType
-from .outputs import replace_together, shareable, temporary, write_failure
+from .outputs import replace_together, staging
 from .source import Source
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class RemovedNote(NamedTuple):
     @property
     def name(self) -> str:
         """The first field as a learner reads it, on one line (cloze markup shown as its text)."""
-        text = _BLOCK_TAG.sub(" ", _CLOZE.sub(lambda m: m.group(1), self.front))
+        text = _BLOCK_TAG.sub(" ", answered(self.front))
         return " ".join(html.unescape(_TAG.sub("", text)).split())
 
     @property
@@ -122,7 +123,8 @@ class RemovedNote(NamedTuple):
         return where + found
 
 
-_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.S)
+# A name is read by a person: unlike `cardtext.visible_text` (every tag a space, to compare words),
+# an inline tag inside a word (`<b>S3</b>'s`) leaves it whole.
 _BLOCK_TAG = re.compile(r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|td|th|table|pre|blockquote|h\d))\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 
@@ -264,23 +266,13 @@ def stage_state(path: Path, state: BuildState, *, owner: Path | None = None) -> 
     # of a whole build at 100x (80 MB more than any other moment).
     order = sorted(notes)
     models = json.dumps({str(k): {"fingerprint": f, "mod": m} for k, (f, m) in sorted(state.models.items())})
-    staged: Path | None = None
-    try:
-        staged = temporary(owner if owner is not None else path, ".lock.json.part")
-        with staged.open("w", encoding="utf-8") as out:
-            out.write(f'{{"version": {STATE_VERSION},\n "columns": {json.dumps(list(_COLUMNS))},\n "notes": [')
-            for start in range(0, len(order), _LINES_PER_WRITE):
-                out.write(("\n" if start == 0 else ",\n") + ",\n".join(_state_lines(order[start : start + _LINES_PER_WRITE], notes, plain)))
-            out.write(f'\n ],\n "models": {models}}}\n')
-            out.flush()
-            os.fsync(out.fileno())  # on disk before the rename makes it the state
-        shareable(staged)
-    except BaseException as error:
-        if staged is not None:
-            staged.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise write_failure(path, "build state", error) from error
-        raise
+    with staging(path, ".lock.json.part", "build state", owner=owner) as staged, staged.open("w", encoding="utf-8") as out:
+        out.write(f'{{"version": {STATE_VERSION},\n "columns": {json.dumps(list(_COLUMNS))},\n "notes": [')
+        for start in range(0, len(order), _LINES_PER_WRITE):
+            out.write(("\n" if start == 0 else ",\n") + ",\n".join(_state_lines(order[start : start + _LINES_PER_WRITE], notes, plain)))
+        out.write(f'\n ],\n "models": {models}}}\n')
+        out.flush()
+        os.fsync(out.fileno())  # on disk before the rename makes it the state
     return staged
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aws_anki.cli import cli
-from aws_anki.parse import MAX_NESTING, flatten_deep_lists, parse_tokens
+from aws_anki.nesting import MAX_NESTING, flatten_deep_lists
+from aws_anki.parse import parse_tokens
 
 
 def _deep_list(levels: int, indent: str = "  ") -> str:

@@ -22,11 +22,17 @@ import aws_anki
 from aws_anki.errors import PackageError
 from aws_anki.models import BASIC_MODEL_ID, basic_type, cloze_type
 from aws_anki.notes import CardNote
-from aws_anki.package import _genanki_model, _set_model_mods, deck_id, write_package
+from aws_anki.outputs import replace_together
+from aws_anki.package import _genanki_model, _set_model_mods, deck_id, stage_package
 from aws_anki.options import DeckOptions, RunOptions
 from decks import importer_view as _importer_view
 
 CREATED = 1_700_000_000
+
+
+def write_package(notes: Sequence[CardNote], path: Path, **times: Any) -> None:
+    """Stage the deck and rename it into place, as a build does."""
+    replace_together([(stage_package(notes, path, **times), path)], "deck")
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,9 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 
 import aws_anki
+from aws_anki.cloze import cloze_numbers, reveal_cloze
 from aws_anki.models import basic_type, cloze_type
-from aws_anki.preview import (
-    TemplateError,
-    cloze_numbers,
-    preview_cards,
-    render_preview,
-    render_template,
-    reveal_cloze,
-    write_preview,
-)
+from aws_anki.preview import TemplateError, preview_cards, render_preview, render_template, write_preview
 from aws_anki.options import DeckOptions, RunOptions
 
 

@@ -6,9 +6,19 @@ import random
 from pathlib import Path
 
 import aws_anki
-from aws_anki.context import distinguishing, distinguishing_each
+from aws_anki.context import distinguishing_each, normalise
 from aws_anki.guids import guid_for, numbered
 from aws_anki.options import RunOptions
+
+
+def _distinguishing(path: list[str], others: list[list[str]], front: str) -> str:
+    """The rule as written: the deepest heading of `path` that no other path has (else the deepest
+    one that is not the front itself)."""
+    candidates = [h for h in reversed(path) if normalise(h) != front]
+    for heading in candidates:
+        if all(heading not in other for other in others):
+            return heading
+    return candidates[0] if candidates else ""
 
 
 def test_distinguishing_each_is_distinguishing_against_every_other_path() -> None:
@@ -18,7 +28,7 @@ def test_distinguishing_each_is_distinguishing_against_every_other_path() -> Non
         paths = [[rng.choice(headings) for _ in range(rng.randint(1, 4))] for _ in range(rng.randint(2, 6))]
         paths.append(list(paths[0]))  # an equal path is still another path
         front = rng.choice(["pricing", "limits", "x"])
-        expected = [distinguishing(p, [o for o in paths if o is not p], front) for p in paths]
+        expected = [_distinguishing(p, [o for o in paths if o is not p], front) for p in paths]
         assert distinguishing_each(paths, front) == expected
 
 

@@ -11,10 +11,11 @@ from typing import Any, Iterator
 import pytest
 
 import aws_anki
-from aws_anki.context import html_to_plain
+from aws_anki.cardtext import visible_text
 from aws_anki.notes import CardNote
 from aws_anki.parse import parse_tokens
-from aws_anki.render import CLOZE_CLOSE, CLOZE_HINT, CODE_BACKGROUND, CODE_FOREGROUND, cloze_open, code_html, finish_cloze, sanitize
+from aws_anki.cloze import CLOZE_CLOSE, CLOZE_HINT, cloze_open, finish_cloze
+from aws_anki.render import CODE_BACKGROUND, CODE_FOREGROUND, code_html, sanitize
 from aws_anki.options import DeckOptions, RunOptions
 
 NOTES = Path(__file__).parent / "fixtures" / "rich" / "notes"
@@ -28,8 +29,8 @@ def rich() -> aws_anki.BuildResult:
 
 def note(result: aws_anki.BuildResult, front: str) -> CardNote:
     """The note whose first field reads `front` (as plain text)."""
-    found = [n for n in result.notes if " ".join(html_to_plain(n.fields[0]).split()) == front]
-    assert len(found) == 1, [html_to_plain(n.fields[0]) for n in result.notes]
+    found = [n for n in result.notes if visible_text(n.fields[0]) == front]
+    assert len(found) == 1, [visible_text(n.fields[0]) for n in result.notes]
     return found[0]
 
 

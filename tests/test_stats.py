@@ -12,11 +12,12 @@ import aws_anki
 from aws_anki.cli import cli
 from aws_anki.extract import Extraction
 from aws_anki.notes import CardNote
-from aws_anki.cardtext import card_text, html_text
+from aws_anki.cardtext import card_text, html_text, visible_text
+from aws_anki.cloze import answered
 from aws_anki.preview import preview_cards
 from aws_anki.cardchecks import CARD_DEFECT_KINDS, CardQuality, card_quality, introduces_list
 from aws_anki.cardview import split_sentences
-from aws_anki.quality import DEFECT_KINDS, deletion_shares, quality, visible_text
+from aws_anki.quality import DEFECT_KINDS, deletion_shares, quality
 from aws_anki.options import RunOptions
 from aws_anki.source import Source
 
@@ -43,8 +44,10 @@ def note(
 
 
 def test_visible_text_resolves_cloze_markup_and_entities() -> None:
-    assert visible_text("type {{c1::<b>AWS:&#58;S3:&#58;Bucket</b>}} here") == "type AWS::S3::Bucket here"
-    assert visible_text("{{c1::Paris::capital}} is big") == "Paris is big"
+    assert visible_text(answered("type {{c1::<b>AWS:&#58;S3:&#58;Bucket</b>}} here")) == "type AWS::S3::Bucket here"
+    assert visible_text(answered("{{c1::Paris::capital}} is big")) == "Paris is big"
+    assert visible_text(answered("{{c1::Paris::a {b}} is big")) == "Paris is big"  # a hint never shows, as in Anki
+    assert visible_text("{{c1::Paris}}<br>\n is <b>big</b>") == "{{c1::Paris}} is big"
 
 
 def test_deletion_share_is_per_number() -> None:

@@ -57,10 +57,9 @@ def _source_lines(name: str) -> list[str]:
 
 def _plain(html_text: str) -> str:
     """Visible text, case-folded, white space collapsed."""
-    from aws_anki.context import html_to_plain  # lazily: the structure tests need no pipeline
+    from aws_anki.cardtext import visible_text  # lazily: the structure tests need no pipeline
 
-    text = unicodedata.normalize("NFC", html_to_plain(html_text))
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    return unicodedata.normalize("NFC", visible_text(html_text)).casefold()
 
 
 def _holds(haystack: str, needle: str) -> bool:

@@ -98,6 +98,7 @@ class AnkiConnect:
         self.timeout = timeout
 
     def invoke(self, action: str, **params: Any) -> Any:
+        """Run one action; its result, or a DeliveryError saying what went wrong."""
         request: dict[str, Any] = {"action": action, "version": MIN_VERSION, "params": params}
         if self.key:
             request["key"] = self.key
@@ -145,19 +146,20 @@ class AnkiConnect:
                 raise DeliveryError(f"nothing answers at {self.url}. Is Anki running with AnkiConnect installed? "
                                     "(Tools > Add-ons > Get Add-ons, code 2055492159; then restart Anki)") from error
             if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise DeliveryError(f"AnkiConnect at {self.url} did not answer within {self.timeout:.0f} s "
-                                    "(is a dialog open in Anki?)") from error
+                raise self._timed_out() from error
             raise DeliveryError(f"cannot reach AnkiConnect at {self.url}: {reason}. "
                                 "Is Anki running with AnkiConnect installed?") from error
         except (socket.timeout, TimeoutError) as error:
-            raise DeliveryError(f"AnkiConnect at {self.url} did not answer within {self.timeout:.0f} s "
-                                "(is a dialog open in Anki?)") from error
+            raise self._timed_out() from error
         except ConnectionError as error:
             raise DeliveryError(f"the connection to {self.url} failed ({error}). Is Anki running with AnkiConnect installed?") from error
         try:
             return json.loads(raw)
         except ValueError as error:
             raise DeliveryError(f"{self.url} did not answer with JSON; is this AnkiConnect? {raw[:200]!r}") from error
+
+    def _timed_out(self) -> DeliveryError:
+        return DeliveryError(f"AnkiConnect at {self.url} did not answer within {self.timeout:.0f} s (is a dialog open in Anki?)")
 
 
 def _error(action: str, message: str, url: str) -> DeliveryError:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import DeliveryError
-from ..outputs import replace_together, shareable, temporary, write_failure
+from ..outputs import replace_together, staging
 
 try:  # the optional `anki` package (pip install 'aws-anki[sync]'); sync_collection says when it is missing
     from anki.collection import Collection
@@ -354,15 +354,8 @@ def _import(col: Any, result: "BuildResult", collection_path: Path) -> tuple[dic
 
 def _replace_state(staged: Path, state: Path) -> None:
     """Put a copy of `staged` in place of `state`, whole or not at all (PackageError naming `state`)."""
-    copy: Path | None = None
-    try:
-        copy = temporary(state, ".lock.json.part")
+    with staging(state, ".lock.json.part", "build state") as copy:
         shutil.copyfile(staged, copy)
-        shareable(copy)
-    except OSError as error:
-        if copy is not None:
-            copy.unlink(missing_ok=True)
-        raise write_failure(state, "build state", error) from error
     replace_together([(copy, state)], "build state")
 
 
