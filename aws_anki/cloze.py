@@ -24,6 +24,7 @@ _BEFORE_SENTINEL = re.compile("\\}(?=\ue002)|:(?=\ue003)")
 # A `}` followed by another: replacing `}}` by `&#125;}` pair by pair would leave `}}` of `}}}`.
 _PAIRED_CLOSE = re.compile(r"\}(?=\})")
 
+OPEN = re.compile(r"\{\{c(\d+)::")  # a deletion's opening, with its number
 MARKER = re.compile(r"\{\{c(\d+)::|\}\}")  # a deletion's opening (with its number) or its end
 # An author's deletion with nothing to hide (`{{c1::}}`, `{{c1:: ::hint}}`): Anki makes no card of it.
 _EMPTY = re.compile(r"\{\{c\d+::\s*(?:::[^{}\n]*)?\}\}")

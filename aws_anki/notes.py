@@ -288,7 +288,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         # "AWS Billing and Cost Management" over the front "AWS Billing and Cost Management": the
         # last heading is the term itself, so the context stops above it (the category at the top).
         *above, last = context.split(CONTEXT_SEPARATOR)
-        if normalise(last) == normalise(html_to_plain(fact.front)):
+        if normalise(last) == normalise(visible_text(fact.front)):
             context = sys.intern(CONTEXT_SEPARATOR.join(above) or (service.category if service else "") or context)
             escaped_context = html.escape(context)
     source = Source(fact.source, fact.line)

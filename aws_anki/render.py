@@ -12,8 +12,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-# CLOZE_HINT and finish_cloze are imported from here by `extract` and its tests.
-from .cloze import CLOZE_CLOSE, CLOZE_HINT, cloze_open, finish_cloze  # noqa: F401
+from .cloze import CLOZE_CLOSE, cloze_open
 from .media import IMAGE_EXTENSIONS
 
 Token = Mapping[str, Any]

@@ -30,7 +30,8 @@ import aws_anki
 from aws_anki.extract import Extraction, Fact, extract_facts
 from aws_anki.parse import parse_document
 from aws_anki.read import SourceFile
-from aws_anki.render import finish_cloze, sanitize
+from aws_anki.cloze import finish_cloze
+from aws_anki.render import sanitize
 from aws_anki.options import RunOptions
 
 CASES = Path(__file__).parent / "fixtures" / "extract"

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from aws_anki.cli import cli
-from aws_anki.read import read_sources
 
 DEFINITION = "# AWS Lambda\n\n- **Maximum memory**: 10 GB\n"
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
+from ..cloze import CLOZE_CLOSE, CLOZE_HINT, cloze_open
+from ..cloze import OPEN as AUTHOR_OPEN
 from ..parse import inline_text
-from ..render import CLOZE_CLOSE, CLOZE_HINT, cloze_open, inline_html
+from ..render import inline_html
 from .blanks import guessable, shown_elsewhere
 from .facts import Fact
 from .text import Line, WORD, escape_html, sentence_bounds, span_text
@@ -18,7 +20,6 @@ MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible w
 MAX_DELETION_WORDS = 5  # a longer bold span is a phrase the author stressed, not a term to recall
 MAX_DELETIONS_PER_NOTE = 20
 WHOLE_BOLD_SHARE = 0.8
-AUTHOR_OPEN = re.compile(r"\{\{c(\d+)::")
 # A deletion (as sentinels, see render) whose text is only blanks or empty tags, with any hint.
 _EMPTY_DELETION = re.compile("\ue000\\d+\ue001(?:\\s|<[^<>]*>)*(?:\ue003[^\ue000-\ue003]*)?\ue002")
 
