@@ -22,12 +22,20 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .cloze import CLOZE_CLOSE, SENTINEL
 
-if TYPE_CHECKING:
-    from .preview import PreviewCard
+
+class RenderedCard(Protocol):
+    """A card rendered by the deck's templates (`preview.PreviewCard` is one)."""
+
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def answer(self) -> str: ...
+
 
 # Tags that end the current line before and after them.
 _BLOCKS = frozenset(
@@ -44,7 +52,7 @@ IMAGE = "[image]"
 RULE = "---"
 
 
-def card_text(card: PreviewCard) -> tuple[str, str]:
+def card_text(card: RenderedCard) -> tuple[str, str]:
     """A card's front and back as plain text, as the learner sees them (see the module docstring)."""
     return html_text(card.question), html_text(card.answer)
 
