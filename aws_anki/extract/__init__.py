@@ -42,18 +42,19 @@ wrapped into the bullet above it is split off. Bold broken by hard wrapping (`**
 line) is repaired.
 Enumerations: a bullet or paragraph that ends with ":", a short line in bold, or a short plain
 bullet (not a full sentence) over at least two short sub-items leads in to its items. A small,
-closed set (at most 7 items of at most 8 words, 30 words in all) makes one list card with the
-whole list (front: the lead-in; back: each item's first sentence, or only the terms when every
-item is a definition); the rest of each item goes to the card's extra. Items that are
-definitions or have bold or highlights also make their own cards, in the context of the lead-in.
-A longer set never has one item blanked: its items that say something (5 words or more, a
-definition, a key term) make their own cards in the list's context, and a set of bare names
-makes no card (`long-set`). A section holding nothing but one list of 3 to 7 distinct
-definitions also gets a list card of their terms, asked by the heading. A paragraph that is a
-short line in bold (optionally ending with ":") and introduces more text acts as a sub-heading
-for what follows in its section.
-Sub-items under a fact go to its extra field; sub-items with a key term of their own (at any
-depth) also make facts. Tables are keyed by their first column: with one value column, one card
+closed set (at most 3 items of at most 8 words, 30 words in all: blind readers fixed every
+longer set) makes one list card with the whole list (front: the lead-in; back: each item's
+first sentence, or only the terms when every item is a definition, with the rest of the item
+nested under it). Items that are definitions or have bold or highlights also make their own
+cards, in the context of the lead-in. A longer set never has one item blanked: its items that
+say something (5 words or more, a definition, a key term) make their own cards in the list's
+context, and a set of bare names makes no card (`long-set`). A paragraph that is a short line
+in bold (optionally ending with ":") and introduces more text acts as a sub-heading for what
+follows in its section.
+A definition keeps its first sentences (up to 20 words); each later sentence is a statement of
+its own under the term. Sub-items under a fact go to its extra field while they are short (25
+words); longer, they stand alone. Sub-items with a key term of their own (at any depth) also
+make facts. Tables are keyed by their first column: with one value column, one card
 per row; a comparison (two value columns or more) gives one card per cell, asked by its row and
 column. Code blocks and images attach to the fact before them in the section (to the next one
 when none came before).
