@@ -58,13 +58,20 @@ DANGLING = re.compile(
 )
 
 
+# A bullet that opens on a verb or on "it", in lower case ("is cheaper than CLB", "might be useful
+# when", "it covers other services"): its subject is a line the card does not show. Case matters:
+# "It is a managed service" opening a file is about the file's heading.
+_NO_SUBJECT = re.compile(
+    r"(?:it(?!(?: is|'s) (?:not )?(?:possible|recommended|important|required|advised|best|better)\b)|is|are|was|were|"
+    r"work|works|does|do|did|might|could|would)\b"
+)
 _JSON_OPEN = re.compile(r'\{\s*"')  # `{ "Type": ...`
 _JSON_KEY = re.compile(r'"\s*:\s*[\[{"\d]')  # `"Type": "AWS::S3::Bucket"`
 
 
 def statement_problem(text: str) -> str | None:
     """Why a statement makes no cloze whatever it blanks (see the module docstring), or None."""
-    if DANGLING.search(text):
+    if DANGLING.search(text) or _NO_SUBJECT.match(text):
         return "dangling"  # first: an author's bold does not save a long line that points away
     words = len(text.split())
     if words > MAX_CLOZE_WORDS:
