@@ -62,6 +62,8 @@ def _handle_paragraph(builder: Builder, block: Block, following: Block | None) -
         line = block.line + 1
     else:
         line = block.line
+        if children and children[0]["type"] == "strong":
+            builder.leave_sub_heading()
     lines = list(split_lines(children, line))
     if not lines:
         return 0

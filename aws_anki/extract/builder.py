@@ -97,6 +97,14 @@ class Builder:
         self.under_pseudo = True
         self.pseudo = (line, text, len(self.facts))
 
+    def leave_sub_heading(self) -> None:
+        """Back to the section's own heading: a bold-led line like the bold sub-heading is its sibling,
+        not something under it (`**cmd-a**` alone, then `**cmd-b** => does X`)."""
+        if self.under_pseudo:
+            self.close_sub_heading()
+            self.headings = self.headings[:-1]
+            self.under_pseudo = False
+
     def close_sub_heading(self) -> None:
         """Report a bold sub-heading that no fact came under (its words are on no card)."""
         if self.pseudo is not None and len(self.facts) == self.pseudo[2]:
