@@ -112,12 +112,18 @@ _DOCUMENT_TITLE = re.compile(
 
 
 def _dedupe(path: Sequence[str]) -> list[str]:
-    """A path without a heading that repeats the one before it."""
+    """A path without a heading that repeats the one before it (plurals aside: "Savings Plans",
+    then "saving plans")."""
     out: list[str] = []
     for heading in path:
-        if not out or normalise(heading) != normalise(out[-1]):
+        if not out or _singular_words(heading) != _singular_words(out[-1]):
             out.append(heading)
     return out
+
+
+def _singular_words(heading: str) -> str:
+    """A heading's words, normalised, each without a plural "s"."""
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in normalise(heading).split())
 
 
 def _without_service(heading: str, services: Sequence[Service]) -> str:
