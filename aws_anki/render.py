@@ -133,7 +133,7 @@ def rewrite_images(field_html: str, resolve: Callable[[str], "str | None"]) -> s
             return ""
         if is_remote(source):
             url = safe_url("https:" + source if source.startswith("//") else source)
-            return f'<a href="{html.escape(url)}">{html.escape(_picture_label(alt))}</a>' if url else ""
+            return f'<a href="{html.escape(url)}">{html.escape(alt)}</a>' if url and not _GENERIC_ALT.match(alt) else ""
         name = resolve(source)
         if name is None:
             return ""
@@ -218,12 +218,9 @@ def _render_link(token: Token, options: InlineOptions) -> str:
     return "" if has_scheme(raw_url) and _plain(token["children"]).strip() == raw_url.strip() else label
 
 
-_GENERIC_ALT = re.compile(r"^(?:image|img|picture|pic|photo|screenshot|screen shot|diagram|untitled|pasted image.*|image\.\w+|)$", re.I)
-
-
-def _picture_label(alt: str) -> str:
-    """The text of a link to a picture on the web: its alt text, unless that says nothing ("image")."""
-    return "picture (online)" if _GENERIC_ALT.match(alt.strip()) else alt
+# A picture on the web becomes a link named by its alt text; one whose alt text says nothing
+# ("image", or none) is left out: a link called "image" on a card is noise, and no picture.
+_GENERIC_ALT = re.compile(r"^\s*(?:image|img|picture|pic|photo|screenshot|screen shot|diagram|untitled|pasted image.*|image\.\w+|)\s*$", re.I)
 
 
 def _render_image(token: Token, options: InlineOptions) -> str:
@@ -231,7 +228,7 @@ def _render_image(token: Token, options: InlineOptions) -> str:
     alt = html.escape(_plain(token.get("children", ())))
     if is_remote(url):
         safe = safe_url(url)
-        return f'<a href="{html.escape(safe)}">{html.escape(_picture_label(html.unescape(alt)))}</a>' if safe else alt
+        return f'<a href="{html.escape(safe)}">{alt}</a>' if safe and not _GENERIC_ALT.match(html.unescape(alt)) else ""
     if has_scheme(url):  # `javascript:`, `file:`... : not an image of the notes
         return alt
     return f'<img src="{html.escape(url)}" alt="{alt}">'

@@ -197,6 +197,10 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False  # shown beside its own blank, or another form of it ("[LOB modes] ...: full LOB mode")
     if term.text.isalpha() and term.text.islower() and _extends_shown_word(term.text, before + " " + after):
         return False  # "SMS is [agentless], there is no agent to download"
+    if term.kind not in ("code", "quoted", "number") and term.text.islower() and _words_beside(term.text, before + " " + after):
+        return False  # "scaled vertically and horizontally, but when you [scale horizontally]"
+    if term.kind != "acronym" and _acronym_beside(term.text, before + " " + text[glossed:]):
+        return False  # "Multi AZ keeps a copy in a separate [Availability Zone]"
     if term.kind == "acronym" and term.text[0].isupper() and _spelled_out(before + " " + text[with_gloss(text, term.start, term.end) :], term.text):
         return False  # "Infrastructure as a service ([IaaS])": the words beside it spell it
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
@@ -241,6 +245,26 @@ def _names_service(part: str, before: str, after: str) -> bool:
     if not (_QUALIFIED_NOUN.match(after) or _MARKED_MODIFIED_NOUN.match(after) or _PAIR_BEFORE.search(before)):
         return False
     return any(a == 0 and b == len(part) for a, b, _ in load_catalog().mentions(part))
+
+
+def _words_beside(term: str, text: str) -> bool:
+    """Whether every word of a blank of two words or more stands in `text` too, in some form
+    (its first five letters): the card spells the answer out around the blank."""
+    words = [w for w in re.findall(r"[a-z]{3,}", term.casefold()) if w not in _STOPWORDS]
+    if len(words) < 2:
+        return False
+    shown = {w[:5] for w in re.findall(r"[a-z]{3,}", text.casefold())}
+    return all(w[:5] in shown for w in words)
+
+
+def _acronym_beside(term: str, text: str) -> bool:
+    """Whether the initials of a blank's capitalised words are an acronym written in `text`
+    ("Availability Zone" beside "AZ")."""
+    words = re.findall(r"[A-Za-z][\w-]*", term)
+    if len(words) < 2 or not all(w[0].isupper() for w in words if w.lower() not in _STOPWORDS):
+        return False
+    initials = "".join(w[0] for w in words if w.lower() not in _STOPWORDS).upper()
+    return re.search(rf"\b{initials}s?\b", text) is not None
 
 
 def _extends_shown_word(word: str, text: str) -> bool:
