@@ -175,6 +175,9 @@ def is_term(term: str) -> bool:
     )
 
 
+_PADDING = frozenset("list lists available existing given specified current new some any one".split())
+
+
 def restates(term: str, body: str) -> bool:
     """Whether a definition's body only says its term again ("Security: security recommendations")."""
     said = {w.removesuffix("s") for w in WORD.findall(term.lower())}
@@ -187,4 +190,12 @@ def restates(term: str, body: str) -> bool:
         opening = [w for w in WORD.findall(body.lower())][: len(parts) + 3]
         if all(any(w.startswith(p) or p.startswith(w[:3]) and w.startswith(p[:3]) for w in opening) for p in parts):
             return True
+    if (
+        len(said) >= 2
+        and not any(c.isdigit() for c in body)
+        and not re.search(r"::|\baws \w|\w-\w+-\w", body)  # a command or type name is an answer
+        and all(any(w.removesuffix("s") == t for w in words) for t in said)
+    ):
+        # "policy templates: a list of available policy templates": the term again, plus filler
+        return sum(1 for w in words if w.removesuffix("s") not in said and w not in _PADDING) <= 1
     return 0 < len(words) <= 2 and restated >= max(1, len(words) - 1)
