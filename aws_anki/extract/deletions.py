@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from ..cloze import CLOZE_CLOSE, CLOZE_HINT, cloze_open
@@ -25,6 +26,7 @@ _EMPTY_DELETION = re.compile("\ue000\\d+\ue001(?:\\s|<[^<>]*>)*(?:\ue003[^\ue000
 
 # What may stand between two bold spans that make one deletion ("**S3** and **EBS**").
 _JOINERS = frozenset(("", "and", "or", "&", "/", ",", "y", "o", "+", ", and", ", or"))
+_PAIR_JOINERS = frozenset(("and", "or", "&", "/", "y", "o"))  # "A or B" reads as one answer; "A, B" stays a list
 
 # Words that carry no fact on their own: a bold span made only of these is not a deletion.
 FILLER = frozenset(
@@ -56,6 +58,46 @@ def _is_filler(text: str) -> bool:
         if word.lower() not in FILLER:
             return False
     return True
+
+
+def merge_joined(tokens: Sequence[Token], numbers: dict[int, int]) -> tuple[list[Token], dict[int, int]]:
+    """Spans of one deletion joined by "and"/"or"/"&"/"/" as one span: the card shows one blank for
+    "A or B", not "[...] or [...]" (blind readers marked two blanks for one answer awkward)."""
+    out: list[Token] = []
+    merged_numbers: dict[int, int] = {}
+    per_number = Counter(numbers.get(id(t)) for t in tokens)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        number = numbers.get(id(token))
+        if number is None:
+            out.append(token)
+            index += 1
+            continue
+        children, last = list(token["children"]), index
+        while (
+            last + 2 < len(tokens)
+            and tokens[last + 1]["type"] == "text"
+            and tokens[last + 1]["raw"].strip().lower() in _PAIR_JOINERS
+            and numbers.get(id(tokens[last + 2])) == number
+            and tokens[last + 2]["type"] == token["type"]
+        ):
+            children += [tokens[last + 1], *tokens[last + 2]["children"]]
+            last += 2
+        if (last - index) // 2 + 1 < per_number[number]:
+            last = index  # "A, B and C": a list stays a list, one number over its blanks
+        elif last > index and not _fits_one_blank(span_text(children), inline_text(tokens)):
+            last = index  # as one blank it would hide most of the line
+        span = token if last == index else {"type": token["type"], "children": children}
+        out.append(span)
+        merged_numbers[id(span)] = number
+        index = last + 1
+    return out, merged_numbers
+
+
+def _fits_one_blank(hidden: str, line: str) -> bool:
+    """Whether a blank of `hidden` keeps within the size limits of a deletion in `line`."""
+    return len(hidden) <= MAX_DELETION_SHARE * (len(line.strip()) or 1) and len(hidden.split()) <= MAX_DELETION_WORDS
 
 
 def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:

@@ -14,7 +14,9 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 from ..parse import inline_text
 from ..render import inline_html
 from .blanks import MAX_GLOSSED_SHARE, with_gloss
-from .deletions import AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, deletion_spans, drop_guessable, drop_shown
+from .deletions import (
+    AUTHOR_OPEN, WHOLE_BOLD_SHARE, author_cloze_fact, deletion_groups, deletion_spans, drop_guessable, drop_shown, merge_joined,
+)
 from .facts import Fact
 from .noise import noise_reason
 from .plain import clauses, plain_deletions, statement_problem, too_few_cues, wrap_spans
@@ -247,6 +249,7 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
         if statement.listed:
             return False
         return plain(builder, Statement(Line(unbold(line.tokens), line.line), statement.extra, statement.path, statement.prose, False))
+    tokens, kept = merge_joined(tokens, kept)
     text = inline_text(tokens)
     spans = deletion_spans(tokens, kept)
     problem = statement_problem(text.strip())
