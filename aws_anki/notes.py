@@ -270,6 +270,20 @@ class _Shared:
         return found[1]
 
 
+def _shown_context(fact: Fact, context: str, service: Service | None, catalog: Catalog) -> str:
+    """The context line a fact's card shows, when its section's line would give the answer away."""
+    if fact.kind == "qa" and service is not None and service in catalog.in_text(visible_text(fact.back)):
+        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie: only the category.
+        return service.category
+    if fact.kind == "definition" and context:
+        # "AWS Billing and Cost Management" over the front "AWS Billing and Cost Management": the
+        # last heading is the term itself, so the context stops above it (the category at the top).
+        *above, last = context.split(CONTEXT_SEPARATOR)
+        if normalise(last) == normalise(visible_text(fact.front)):
+            return CONTEXT_SEPARATOR.join(above) or (service.category if service else "") or context
+    return context
+
+
 def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
     options, catalog = shared.options, shared.catalog
     services, context, escaped_context, sections = shared.place(fact.headings)
@@ -279,18 +293,10 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         if len(mentioned) == 1:
             services = mentioned
     service = services[0] if services else None
-    if fact.kind == "qa" and service is not None and service in catalog.in_text(visible_text(fact.back)):
-        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie: the context line
-        # would give the answer away, so the card shows only the service's category.
-        context = sys.intern(service.category)
+    shown = _shown_context(fact, context, service, catalog)
+    if shown != context:
+        context = sys.intern(shown)
         escaped_context = html.escape(context)
-    elif fact.kind == "definition" and context:
-        # "AWS Billing and Cost Management" over the front "AWS Billing and Cost Management": the
-        # last heading is the term itself, so the context stops above it (the category at the top).
-        *above, last = context.split(CONTEXT_SEPARATOR)
-        if normalise(last) == normalise(visible_text(fact.front)):
-            context = sys.intern(CONTEXT_SEPARATOR.join(above) or (service.category if service else "") or context)
-            escaped_context = html.escape(context)
     source = Source(fact.source, fact.line)
     media_names: list[str] = []
 

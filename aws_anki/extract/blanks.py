@@ -157,26 +157,13 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
             return False  # the last item of one ("A, B and [C]")
     elif term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
-    if term.kind == "number" and re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before)):
-        return False  # one value of a run of values ("50, 100, [200], 300 Mbps", "1, 5, 10, [30] or")
     if before[-1:].isalnum() or after[:1].isalnum():
         return False  # part of a word ("Elastic [F]ile System")
     own = _OWN_NOUNS.get(term.text.lower().removeprefix("amazon ").strip())
     if own is not None and (own.search(after) if own.pattern.startswith("^") else own.search(before + after)):
         return False  # "[S3] ... your bucket"
-    # The author's bold says a number is the fact, even an approximate one or one glossed after it.
-    if term.kind == "number" and not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", term.text):
-        return False
-    if term.kind == "number" and (_TRIVIAL_NUMBER.fullmatch(term.text) or (not marked and _VOLATILE_BEFORE.search(before))):
-        return False
-    if term.kind == "number" and not marked and _EXAMPLE_BEFORE.search(before):
-        return False  # a value of a worked example ("for example, 40-60 step1, [60-80] step2")
     if not marked and (_EXAMPLE_JUST_BEFORE.search(before) or _EXAMPLE_OPEN.search(before)):
         return False  # "(eg. [ELB])": any other example fits the blank as well
-    if term.kind == "number" and before.count("(") > before.count(")") and _converted_beside(term.text, before, after):
-        return False  # the same quantity in another unit beside it ("Light ([4.5] pounds, 2.1 kg)")
-    if term.kind == "number" and _SERIES_BEFORE.search(before) is None and re.match(r"^\s*,\s*\d", after):
-        return False  # the first of a run of example values ("(0, 1, ...)")
     if term.kind in ("acronym", "service") and _PAIR_BEFORE.search(before):
         return False  # "CPU or [GPU]": the other half of a pair is a giveaway
     if before.endswith(("/", "-", ".")) or after.startswith(("/", "-", ".")) and after[1:2].isalnum():
@@ -193,18 +180,50 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False  # "to access [S3] for instance" (an author does not bold an example)
     if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
         return False  # a pattern given as an example
+    if term.kind == "number" and _unfit_number(term.text, before, after, marked):
+        return False
+    return not (_shown_in_line(text, term, before, after, glossed) or _shown_in_context(term, shown, marked))
+
+
+def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
+    """Whether a number is no fact to blank: one value of a run, a count the sentence spells out, a
+    trivial, approximate or example value, or a quantity given again in another unit beside it."""
+    if re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before)):
+        return True  # one value of a run of values ("50, 100, [200], 300 Mbps", "1, 5, 10, [30] or")
+    # The author's bold says a number is the fact, even an approximate one or one glossed after it.
+    if not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", number):
+        return True
+    if _TRIVIAL_NUMBER.fullmatch(number) or (not marked and _VOLATILE_BEFORE.search(before)):
+        return True
+    if not marked and _EXAMPLE_BEFORE.search(before):
+        return True  # a value of a worked example ("for example, 40-60 step1, [60-80] step2")
+    if before.count("(") > before.count(")") and _converted_beside(number, before, after):
+        return True  # the same quantity in another unit beside it ("Light ([4.5] pounds, 2.1 kg)")
+    if _SERIES_BEFORE.search(before) is None and re.match(r"^\s*,\s*\d", after):
+        return True  # the first of a run of example values ("(0, 1, ...)")
+    return False
+
+
+def _shown_in_line(text: str, term: KeyTerm, before: str, after: str, glossed: int) -> bool:
+    """Whether the rest of the line gives a blank away: the term again or in another form, its
+    stem, its words, its acronym or the words its acronym stands for."""
     if _occurrences(text.casefold(), term.text.casefold()) > 1 or (_inflected(term) and f" {_stems(term.text)} " in f" {_stems(before)} {_stems(after)} "):
-        return False  # shown beside its own blank, or another form of it ("[LOB modes] ...: full LOB mode")
+        return True  # shown beside its own blank, or another form of it ("[LOB modes] ...: full LOB mode")
     if term.text.isalpha() and term.text.islower() and _extends_shown_word(term.text, before + " " + after):
-        return False  # "SMS is [agentless], there is no agent to download"
+        return True  # "SMS is [agentless], there is no agent to download"
     if term.kind not in ("code", "quoted", "number") and term.text.islower() and _words_beside(term.text, before + " " + after):
-        return False  # "scaled vertically and horizontally, but when you [scale horizontally]"
+        return True  # "scaled vertically and horizontally, but when you [scale horizontally]"
     if term.kind != "acronym" and _acronym_beside(term.text, before + " " + text[glossed:]):
-        return False  # "Multi AZ keeps a copy in a separate [Availability Zone]"
-    if term.kind == "acronym" and term.text[0].isupper() and _spelled_out(before + " " + text[with_gloss(text, term.start, term.end) :], term.text):
-        return False  # "Infrastructure as a service ([IaaS])": the words beside it spell it
+        return True  # "Multi AZ keeps a copy in a separate [Availability Zone]"
+    if term.kind == "acronym" and term.text[0].isupper() and _spelled_out(before + " " + text[glossed:], term.text):
+        return True  # "Infrastructure as a service ([IaaS])": the words beside it spell it
+    return False
+
+
+def _shown_in_context(term: KeyTerm, shown: Sequence[str], marked: bool) -> bool:
+    """Whether the card's context spells a blank out: an acronym's words, or every distinctive word."""
     if term.kind == "acronym" and term.text.rstrip("s").upper() in _initials(shown):
-        return False  # "SCP" under "Service control policies"
+        return True  # "SCP" under "Service control policies"
     # Every distinctive word of the term already in the context ("spot instances" under "Spot
     # training"): the context gives the answer away.
     words = {w for w in re.findall(r"\w{3,}", term.text.casefold()) if w not in _STOPWORDS and not _GENERIC_WORD.fullmatch(w)}
@@ -214,10 +233,10 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
             singular = {_singular(c) for c in context}
             marked_words = {w for w in re.findall(r"\w{2,}", term.text.casefold()) if w not in _STOPWORDS}
             if all(_singular(w) in singular for w in marked_words):
-                return False
+                return True
         elif all(any(c.startswith(w) for c in context) for w in words):
-            return False
-    return True
+            return True
+    return False
 
 
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,5}s?")
@@ -225,7 +244,7 @@ _ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,5}s?")
 
 def guessable(text: str, start: int, end: int, shown: Sequence[str]) -> bool:
     """Whether an author's marked span (bold) makes a blank the card gives away or that asks for
-    nothing: the checks a plain key term passes (`_worth_blanking`), on the span as it stands."""
+    nothing: the checks a plain key term passes (`worth_blanking`), on the span as it stands."""
     part = text[start:end]
     if re.match(r"[~<>≈]?\d", part):
         kind = "number"

@@ -182,6 +182,18 @@ def _link_keys(rows: Sequence[Sequence[Sequence[Token]]]) -> bool:
     return linked * 2 > len(rows) > 0
 
 
+def _table_not_learned(headers: Sequence[str], keys: Sequence[str], rows: Sequence[Sequence[Sequence[Token]]], heading: str) -> str | None:
+    """Why a table holds nothing to learn, or None: the author's progress, a spec sheet to look up
+    (one row per instance size), an example's made-up values, an index of files."""
+    if any(_STATUS_HEADER.search(h) for h in headers[1:]):
+        return "meta-table"
+    if sum(bool(_INSTANCE_SIZE.match(k)) for k in keys) * 2 > len(keys) > 0:
+        return "spec-table"
+    if _EXAMPLE.search(heading):
+        return "example-table"
+    return "link-index" if _link_keys(rows) else None
+
+
 def _handle_table(builder: Builder, block: Block, following: Block | None) -> int:
     """A table: keyed by its first column. With one value column, a card per row (the column's
     header asks for it); a comparison (two value columns or more), a card per cell, asked by its
@@ -196,16 +208,9 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
         if cells and previous and not inline_text(cells[0]).strip():
             cells[0] = previous[0]  # an empty first cell continues the row above
     keys = [inline_text(cells[0]).strip() if cells else "" for cells in rows]
-    if any(_STATUS_HEADER.search(h) for h in headers[1:]):
-        builder.skip(block.line, "meta-table", " | ".join(headers))  # the author's progress, not AWS
-        return 0
-    if sum(bool(_INSTANCE_SIZE.match(k)) for k in keys) * 2 > len(keys) > 0:
-        # One row per instance size (`r5.large | 2 | 16 GiB`): a spec sheet to look up, not learn.
-        builder.skip(block.line, "spec-table", " | ".join(headers))
-        return 0
-    if _EXAMPLE.search(builder.headings[-1]) or _link_keys(rows):
-        # An example's made-up values, or an index of files and repositories: nothing to learn.
-        builder.skip(block.line, "example-table" if _EXAMPLE.search(builder.headings[-1]) else "link-index", " | ".join(headers))
+    not_learned = _table_not_learned(headers, keys, rows, builder.headings[-1])
+    if not_learned is not None:
+        builder.skip(block.line, not_learned, " | ".join(headers))
         return 0
     asked = sum(k.endswith("?") for k in keys) * 2 > len(keys)  # "Who deleted this bucket? | CloudTrail"
     if keys and not asked and sum(len(k.split()) for k in keys) / len(keys) > MAX_NAME_WORDS:
