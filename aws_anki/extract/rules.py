@@ -120,8 +120,8 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     if _EXAMPLE_TERM.fullmatch(label):
         builder.skip(line.line, "example", line.text)  # "Pilot Light: example", "Scenario 2": a worked case, no fact
         return False
-    if NOTE_LABEL.fullmatch(label + ":"):
-        # "Exam tip: ...", "Important note: ...": the label asks nothing, the rest is the statement
+    if NOTE_LABEL.fullmatch(label + ":") or _OPTION_TERM.fullmatch(label):
+        # "Exam tip: ...", "Option II: ...": the label asks nothing, the rest is the statement
         return builder.line_fact(Line(tuple(lstrip_tokens(body)), line.line), statement.extra, statement.path, statement.prose, statement.listed)
     if _ACTION_TERM.match(label):
         # "use Trust Policy -> who can assume the role": a statement, not a term and its definition
@@ -146,7 +146,9 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
 
 
 # Terms that name a worked example or scenario, not a subject.
-_EXAMPLE_TERM = re.compile(r".*?\b(?:examples?|scenario(?:\s*\d+)?|option\s*\d+|case\s*\d+)", re.I)
+_EXAMPLE_TERM = re.compile(r".*?\b(?:examples?|scenario(?:\s*\d+)?|case\s*(?:\d+|#\d+))", re.I)
+# "Option 2", "Option II": a numbered choice, whose text is the statement.
+_OPTION_TERM = re.compile(r"option\s*(?:\d+|[ivx]+|#\d+)", re.I)
 # A "term" opening on a lowercase verb is an instruction or a clause ("use Trust Policy -> who can
 # assume the role", "not associated with a user -> ..."): asked as a statement.
 _ACTION_TERM = re.compile(
