@@ -52,7 +52,7 @@ def _report(kind: str, measured: dict[str, CardQuality]) -> str:
 # and one that makes fewer lowers the number in the same commit.
 CEILINGS = {
     "grab_bag_front": 19, "cloze_over_one_sentence": 58, "whole_sentence_blanked": 4, "glyph": 2, "meta": 0,
-    "long_answer": 26, "parent_twice": 6, "answer_on_front": 15, "duplicate_first_field": 11,
+    "long_answer": 26, "parent_twice": 6, "answer_on_front": 14, "duplicate_first_field": 11,
 }
 
 
