@@ -12,7 +12,8 @@ Token = Mapping[str, Any]
 # the costly search anywhere runs only on lines holding an `I `.
 FIRST_PERSON_START = re.compile(
     r"^(?:\W*)(?:I(?![/:=&-])|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|IMO|IMHO|my|in my (?:opinion|experience)|"
-    r"to be fair, I|honestly|yo|creo|me parece|no sé|pienso)\b",
+    r"to be fair, I|honestly|personally|it would be (?:so |really |very )?(?:nice|great|cool)|to my (?:best )?knowledge|"
+    r"yo|creo|me parece|no sé|pienso)\b",
     re.I,
 )
 FIRST_PERSON_ANY = re.compile(

@@ -53,7 +53,9 @@ DANGLING = re.compile(
     r"^(?:again,? )?(?:this|these|that|those|esto|estos|esta|estas|eso)\b(?! (?:is|are) called)|"
     r"^(?:(?:when|once|if|then|so)\s+(?:it|they)(?! comes?\b)|they)\b|"  # "When they are selected ...": who?
     r"\b(?:beyond|within|after|before|during|for|in|past) this (?:period|time|window|limit|range|point|value)\b|"
-    r"\b(?:should|will|can|must) then\b",  # a step whose step before is not on the card
+    r"\b(?:should|will|can|must) then\b|"  # a step whose step before is not on the card
+    r"^(?:another|one more|yet another) (?:solution|alternative|option|way|approach)\b|\bsuch (?:functionality|a setup|a case)\b|"
+    r"^(?:for example|for instance|e\.g\.|imagine)\b",  # an alternative, or an example, to what is not on the card
     re.I,
 )
 
