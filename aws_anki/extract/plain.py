@@ -97,7 +97,7 @@ _WEAK_WORDS = frozenset(
     "a an the of to in on for with by at from and or nor is are be been being as its it this that these those there "
     "here you your we our they their i he she can could will would should must may might have has had do does did "
     "not no use used uses using need needs needed configure configured specify set get gets make makes create "
-    "creates also only just all any some more most very so then than into over under up out about via per etc "
+    "creates also only just all any some more most very so then than into over under up out about via per etc setup "
     "lot lots thing things way ways something done called one concept notion".split()
 )
 MIN_CUE_WORDS = 2  # counting the nearest heading as one when it names something

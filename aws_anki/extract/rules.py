@@ -156,9 +156,10 @@ _ACTION_TERM = re.compile(
     r"choose|configure|deploy|define|provide|publish|support|supports|handle|handles|"
     r"manage|monitor|protect|prevent|replicate|scale|connect|track|collect|analy[sz]e|convert|move|migrate|install|"
     r"stop|start|delete|update|attach|assign|apply|specify|select|register|integrate|automate|encrypt|block|"
-    r"restrict|share|copy|not|can|cannot|based|must|should|will)\s+\S"
+    r"restrict|share|copy|not|can|cannot|based|must|should|will|setup|operate|operates|don't|dont)\s+\S"
 )
 
+_REMARK_FRONT = re.compile(r"the \w+ \w|(?:crucial|important|useful|good|nice|worth|interesting) (?:to|for)\b")
 # What a term does not start with (a circumstance, not a name: "Under the hood") ...
 _NOT_A_NAME_START = frozenset("under for with in on by from".split())
 # ... and comparatives that ask nothing alone ("Lower: faster propagation").
@@ -204,6 +205,8 @@ def vague_term(term: str) -> bool:
     first = words[0].lower()
     if first in _NOT_A_NAME_START or (len(words) == 1 and first in _COMPARATIVES):
         return True
+    if _REMARK_FRONT.match(term):
+        return True  # "the most expensive one", "crucial to understand": no name to ask about
     return len(words) == 1 and term.isalpha() and term.islower() and term.casefold() not in GENERIC_LABELS
 
 
