@@ -23,7 +23,7 @@ MAX_GLOSSED_SHARE = 0.6  # a blank with the gloss it takes along ("[SSML (Speech
 # Acronyms every AWS note uses for ordinary things: blanking one asks nothing.
 GENERIC_ACRONYMS = frozenset(
     "AWS DB OS API APIS ID IDS IT UI URL URLS HTTP HTTPS JSON YAML XML CLI SDK GB MB KB TB PB VM VMS CPU RAM "
-    "IO FAQ ETC OK N/A NA PC USA EU".split()
+    "IO FAQ ETC OK N/A NA PC USA EU IP IPS".split()
 )
 # A count that the sentence goes on to spell out ("2 elements: block size and IOPS").
 _SPELLED_OUT = re.compile(r"^\s*[\w-]*\s*(?::|\(|such as|like|namely|which are|-)", re.I)

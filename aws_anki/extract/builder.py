@@ -19,6 +19,7 @@ from .text import (
 
 Token = Mapping[str, Any]
 
+_EXAMPLE_LEAD = re.compile(r"(?:an? |some )?(?:examples?|e\.g\.?|for example)\W*$", re.I)
 MAX_LIST_ITEMS = 3  # blind readers fixed every list card of 4+ items (0 of 18 kept, rounds 9-25)
 MAX_SET_ITEM_WORDS = 12  # a list card's items are short names, phrases or steps ...
 MAX_SET_WORDS = 36  # ... and all of them together fit in a glance
@@ -256,6 +257,8 @@ class Builder:
             # `Health check defaults: Interval: 30 s, ...`: the lead-in asks for the values, which
             # are each term's own card; a list of the bare names would answer nothing it asks.
             small = False
+        if small and _EXAMPLE_LEAD.match(lead_text):
+            small = False  # "Example:" over a few items: made-up values, not a set to learn
         if small and front:
             self.add(Fact("list", front, back, "", headings, self.source, lead.line, lead_text, "enumeration"))
         child_path = (*headings, lead_text) if _title_like(lead_text) else headings
@@ -273,7 +276,7 @@ class Builder:
                     self.item(sub, (*child_path, title) if _title_like(title) else child_path, in_enumeration=True)
         if not small and len(self.facts) == made:
             # A long set of bare names: blanking one of them makes a card nobody can answer.
-            self.skip(lead.line, "long-set", lead_text)
+            self.skip(lead.line, "example" if _EXAMPLE_LEAD.match(lead_text) else "long-set", lead_text)
 
     def item(self, item: Token, headings: tuple[str, ...], in_enumeration: bool = False) -> None:
         """One list item: a fact from its head, its sub-list as detail or enumeration."""

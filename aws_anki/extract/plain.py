@@ -55,7 +55,7 @@ DANGLING = re.compile(
     r"\b(?:beyond|within|after|before|during|for|in|past) this (?:period|time|window|limit|range|point|value)\b|"
     r"\b(?:should|will|can|must) then\b|"  # a step whose step before is not on the card
     r"^(?:another|one more|yet another) (?:solution|alternative|option|way|approach)\b|\bsuch (?:functionality|a setup|a case)\b|"
-    r"^(?:for example|for instance|e\.g\.|imagine)\b",  # an alternative, or an example, to what is not on the card
+    r"^(?:for example|for instance|e\.g\.|imagine)\b|^==?\s",  # an alternative, an example, a result of what is not on the card
     re.I,
 )
 
