@@ -191,7 +191,24 @@ def _table_not_learned(headers: Sequence[str], keys: Sequence[str], rows: Sequen
         return "spec-table"
     if _EXAMPLE.search(heading):
         return "example-table"
+    if _shares_of_a_whole(keys, rows):
+        return "meta-table"  # "Migration Planning | 15%": how an exam weighs its domains, not AWS
     return "link-index" if _link_keys(rows) else None
+
+
+_PERCENT = re.compile(r"^\W*(\d+(?:\.\d+)?)\s*%\W*$")
+
+
+def _shares_of_a_whole(keys: Sequence[str], rows: Sequence[Sequence[Sequence[Token]]]) -> bool:
+    """Whether a two-column table splits 100% between its rows (a TOTAL row aside)."""
+    shares = []
+    for key, cells in zip(keys, rows):
+        found = _PERCENT.match(inline_text(cells[1])) if len(cells) == 2 else None
+        if found is None:
+            return False
+        if key.strip("* ").casefold() != "total":
+            shares.append(float(found.group(1)))
+    return len(shares) >= 3 and abs(sum(shares) - 100) <= 1
 
 
 def _handle_table(builder: Builder, block: Block, following: Block | None) -> int:

@@ -15,6 +15,7 @@ MAX_TERM_CHARS = 70
 MAX_TERM_WORDS = 8
 MAX_DASH_TERM_WORDS = 4
 _SEPARATORS = (" = ", " -> ", " => ", " - ", " – ", " — ")
+_COMPOUND_TAILS = frozenset("based driven level side wide specific managed enabled aware facing optimized".split())
 _COPULA = re.compile(r"^\s*(is|are|was|were|means|refers to|es|son|significa|se refiere a)\s+", re.I)
 WHOLE_BOLD_SPLIT = re.compile(
     r"\s+(?:is|are|es|son)\s+(?=(?:a|an|the|one|un|una|el|la|los|las)\s)|\s*(?<!:)[=:](?!:)\s+", re.I
@@ -134,9 +135,10 @@ def split_definition(tokens: Sequence[Token], text: str | None = None) -> tuple[
             term = inline_text(left).strip()
             # A dash joins many things: only a short term before it makes a definition.
             dash = token["raw"][found[0] : found[0] + found[1]].strip() in ("-", "–", "—")
-            if is_term(term) and inline_text(right).strip() and not (dash and len(term.split()) > MAX_DASH_TERM_WORDS):
-                return left, right
-            return None
+            body = inline_text(right).strip()
+            if dash and (len(term.split()) > MAX_DASH_TERM_WORDS or body.split(" ", 1)[0] in _COMPOUND_TAILS):
+                return None  # a long clause, or a compound written with spaces ("Identity - based Policies")
+            return (left, right) if is_term(term) and body else None
         length += len(token["raw"])
         if length > MAX_TERM_CHARS:
             return None
