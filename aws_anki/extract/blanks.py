@@ -188,8 +188,8 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
 def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
     """Whether a number is no fact to blank: one value of a run, a count the sentence spells out, a
     trivial, approximate or example value, or a quantity given again in another unit beside it."""
-    if re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before)):
-        return True  # one value of a run of values ("50, 100, [200], 300 Mbps", "1, 5, 10, [30] or")
+    if re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before) or re.search(r"\d\s*,\s*$", before)):
+        return True  # one value of a run of values ("50, 100, [200], 300 Mbps", "RAID 5, [6]")
     # The author's bold says a number is the fact, even an approximate one or one glossed after it.
     if not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", number):
         return True
