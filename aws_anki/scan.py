@@ -188,6 +188,11 @@ def _scan_tree(top: Path, root: Path, index: int, phase: int, walk: _Walk) -> No
         stack.extend(reversed(subfolders))
 
 
+def _within(path: str, folder: str) -> bool:
+    """Whether a resolved `path` is `folder` or lies below it (both real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _follow_link(link: Path, root: Path, index: int, walk: _Walk) -> None:
     """Walk a symlinked folder unless it was walked already; warn when it loops."""
     try:
@@ -199,7 +204,7 @@ def _follow_link(link: Path, root: Path, index: int, walk: _Walk) -> None:
     parent = os.path.realpath(link.parent)
     # A link to a folder that contains it (its own parent, the notes root, or "/") is a loop even
     # when that folder is outside the notes: following it would walk the notes again, or the disk.
-    if parent == target or parent.startswith(target.rstrip(os.sep) + os.sep):
+    if _within(parent, target):
         walk.warnings.append(
             BuildWarning(
                 path=relative_path(link, root),
@@ -285,7 +290,7 @@ def _leads_outside(link: Path, root: Path, warnings: list[BuildWarning]) -> bool
     read, so a link to a configuration file elsewhere never becomes cards."""
     target = os.path.realpath(link)
     real_root = os.path.realpath(root)
-    if target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep):
+    if _within(target, real_root):
         return False
     warnings.append(
         BuildWarning(
