@@ -210,7 +210,7 @@ class Builder:
         if label in GENERIC_LABELS and len(path) > 1:
             topic = next((h for h in reversed(path[1:]) if h.casefold() not in GENERIC_HEADINGS), path[-1])
             front = f"{escape_html(topic)}: {front[:1].lower()}{front[1:]}"
-        self.add(Fact("definition", front, inline_html(kept), extra, path, self.source, line, subject, pattern))
+        self.add(Fact("definition", front, kept, extra, path, self.source, line, subject, pattern))
         under = (*path, subject) if _title_like(subject) else path
         for sentence in rest:
             self.line_fact(sentence, headings=under)

@@ -298,32 +298,33 @@ def split_sentences(tokens: Sequence[Token], line: int) -> Iterator[Line]:
         yield Line(tuple(current), line)
 
 
-def answer_parts(tokens: Sequence[Token], line: int) -> tuple[Sequence[Token], list[Line]]:
-    """An answer's tokens and what does not fit in it: the first sentence stays (its first clause,
+def answer_parts(tokens: Sequence[Token], line: int) -> tuple[str, list[Line]]:
+    """An answer's HTML and what does not fit in it: the first sentence stays (its first clause,
     when the sentence alone is too long), and the next ones while the answer keeps within
     MAX_ANSWER_WORDS; the rest, as sentences."""
     full = inline_html(tokens)
     if visible_words(full) <= MAX_ANSWER_WORDS and _fits_answer(full):
-        return tokens, []
+        return full, []
     pieces = [Line(tuple(s.tokens), s.line) for s in split_sentences(tokens, line)]
     if len(inline_text(pieces[0].tokens).split()) > MAX_ANSWER_WORDS:
         pieces[:1] = [Line(tuple(c), pieces[0].line) for c in clauses(pieces[0].tokens)]
-    kept: list[Token] = []
+    kept: list[str] = []
     rest: list[Line] = []
     size = 0
     for piece in pieces:
-        size += visible_words(inline_html(piece.tokens))
+        rendered = inline_html(piece.tokens)
+        size += visible_words(rendered)
         if not kept or (size <= MAX_ANSWER_WORDS and not rest):
-            kept.extend((*([{"type": "text", "raw": " "}] if kept else []), *piece.tokens))
+            kept.append(rendered)
         else:
             rest.append(piece)
-    return kept, rest
+    return " ".join(kept), rest
 
 
 def trim_answer(tokens: Sequence[Token], line: int) -> tuple[str, str]:
     """HTML of an answer (see `answer_parts`) and of its overflow, shown after it on the back."""
     kept, rest = answer_parts(tokens, line)
-    return inline_html(kept), continued_html([inline_html(piece.tokens) for piece in rest])
+    return kept, continued_html([inline_html(piece.tokens) for piece in rest])
 
 
 def item_head(item: Token) -> Line:
