@@ -20,7 +20,7 @@ from .deletions import (
 from .facts import Fact
 from .noise import noise_reason
 from .plain import clauses, plain_deletions, statement_problem, too_few_cues, wrap_spans
-from .terms import ARTICLE, GENERIC_LABELS, WHOLE_BOLD_SPLIT, is_term, restates
+from .terms import ARTICLE, GENERIC_LABELS, IS_A, WHOLE_BOLD_SPLIT, is_term, restates
 from .text import NOTE_LABEL, Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 
 Token = Mapping[str, Any]
@@ -286,15 +286,12 @@ def _with_glosses(
     return wrapped if wrapped is not None else (tokens, numbers)
 
 
-_SECOND_COPULA = re.compile(r"\s(?:is|are|es|son)\s+(?:a|an|the|one|un|una|el|la|los|las)\s", re.I)
-
-
 def whole_bold(builder: Builder, statement: Statement) -> bool:
     """A line in bold: a definition when it reads `X = Y`, `X: Y`, `X is a Y`; else a plain statement."""
     line = statement.line
     parts = WHOLE_BOLD_SPLIT.split(line.text, maxsplit=1)
     # two statements ("**VPC is the Hub** and **each site is the Spoke**") are no definition
-    if len(parts) == 2 and is_term(parts[0].strip()) and parts[1].strip() and not _SECOND_COPULA.search(parts[1]):
+    if len(parts) == 2 and is_term(parts[0].strip()) and parts[1].strip() and not IS_A.search(parts[1]):
         term, body = ARTICLE.sub("", parts[0].strip()), parts[1].strip()
         fact = builder.fact("definition", escape_html(term), escape_html(body), statement.extra, statement.path, line.line, term, "whole-bold-split")
         builder.add(fact)

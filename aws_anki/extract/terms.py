@@ -17,9 +17,9 @@ MAX_DASH_TERM_WORDS = 4
 _SEPARATORS = (" = ", " -> ", " => ", " - ", " – ", " — ")
 _COMPOUND_TAILS = frozenset("based driven level side wide specific managed enabled aware facing optimized".split())
 _COPULA = re.compile(r"^\s*(is|are|was|were|means|refers to|es|son|significa|se refiere a)\s+", re.I)
-WHOLE_BOLD_SPLIT = re.compile(
-    r"\s+(?:is|are|es|son)\s+(?=(?:a|an|the|one|un|una|el|la|los|las)\s)|\s*(?<!:)[=:](?!:)\s+", re.I
-)
+_IS_A = r"\s+(?:is|are|es|son)\s+(?=(?:a|an|the|one|un|una|el|la|los|las)\s)"  # "X is a Y"
+IS_A = re.compile(_IS_A, re.I)
+WHOLE_BOLD_SPLIT = re.compile(_IS_A + r"|\s*(?<!:)[=:](?!:)\s+", re.I)
 
 # A "term" that opens like a sentence is not a term ("keep in mind that this: ...").
 _SENTENCE_OPENER = re.compile(
