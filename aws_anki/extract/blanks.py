@@ -34,8 +34,9 @@ _OWN_NOUNS = {
     "s3": re.compile(r"\bbuckets?\b", re.I),
     "sqs": re.compile(r"\bqueues?\b", re.I),
     "sns": re.compile(r"\btopics?\b", re.I),
-    "ec2": re.compile(r"^\s+instances?\b", re.I),  # "attach on [EC2] instances": only right before it
 }
+# ... and one a name only qualifies when the noun comes right after it ("attach on [EC2] instances").
+_OWN_NOUN_AFTER = {"ec2": re.compile(r"^\s+instances?\b", re.I)}
 # Nouns that a service or acronym merely qualifies ("an S3 bucket", "the VPC settings"): the
 # name is then guessable from the noun, and not the fact.
 _QUALIFIED_NOUN = re.compile(
@@ -159,8 +160,9 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False  # one of a pair or a series: the other items give it away, or any of them fits
     if before[-1:].isalnum() or after[:1].isalnum():
         return False  # part of a word ("Elastic [F]ile System")
-    own = _OWN_NOUNS.get(term.text.lower().removeprefix("amazon ").strip())
-    if own is not None and (own.search(after) if own.pattern.startswith("^") else own.search(before + after)):
+    name = term.text.lower().removeprefix("amazon ").strip()
+    own, own_after = _OWN_NOUNS.get(name), _OWN_NOUN_AFTER.get(name)
+    if (own is not None and own.search(before + after)) or (own_after is not None and own_after.match(after)):
         return False  # "[S3] ... your bucket"
     if not marked and (_EXAMPLE_JUST_BEFORE.search(before) or _EXAMPLE_OPEN.search(before)):
         return False  # "(eg. [ELB])": any other example fits the blank as well

@@ -151,8 +151,9 @@ class Builder:
     def attach(self, html_text: str, line: int, what: str) -> None:
         """Put code or an image on the back of the latest fact of this section (else the next one);
         code over MAX_ATTACHED_CODE_LINES lines is left out (a listing buries the card's answer)."""
-        if what == "code" and html_text.count("\n") > MAX_ATTACHED_CODE_LINES:
-            self.skip(line, "long-code", f"{html_text.count(chr(10))} lines of code")
+        lines = html_text.count("\n") if what == "code" else 0
+        if lines > MAX_ATTACHED_CODE_LINES:
+            self.skip(line, "long-code", f"{lines} lines of code")
             return
         if len(self.facts) > self.section_start:
             last_fact = self.facts[-1]
@@ -257,7 +258,8 @@ class Builder:
             # `Health check defaults: Interval: 30 s, ...`: the lead-in asks for the values, which
             # are each term's own card; a list of the bare names would answer nothing it asks.
             small = False
-        if small and _EXAMPLE_LEAD.match(lead_text):
+        example = _EXAMPLE_LEAD.match(lead_text) is not None
+        if small and example:
             small = False  # "Example:" over a few items: made-up values, not a set to learn
         if small and front:
             self.add(Fact("list", front, back, "", headings, self.source, lead.line, lead_text, "enumeration"))
@@ -276,7 +278,7 @@ class Builder:
                     self.item(sub, (*child_path, title) if _title_like(title) else child_path, in_enumeration=True)
         if not small and len(self.facts) == made:
             # A long set of bare names: blanking one of them makes a card nobody can answer.
-            self.skip(lead.line, "example" if _EXAMPLE_LEAD.match(lead_text) else "long-set", lead_text)
+            self.skip(lead.line, "example" if example else "long-set", lead_text)
 
     def item(self, item: Token, headings: tuple[str, ...], in_enumeration: bool = False) -> None:
         """One list item: a fact from its head, its sub-list as detail or enumeration."""
