@@ -5,7 +5,7 @@ answers four questions: which service does a name denote (``lookup``), which ser
 heading name (``in_heading``), which services does running prose mention (``in_text``), and
 where (``mentions``: character spans, for the key terms of a card).
 ``resolve_path`` applies the rule of the nearest heading: a fact belongs to the services named by
-the deepest heading above it that names any.
+the deepest heading above it that names any as its subject, not only beside it ("... with CloudWatch").
 """
 from __future__ import annotations
 
@@ -308,10 +308,34 @@ def load_catalog() -> Catalog:
 
 
 def resolve_path(headings: Sequence[str], *, catalog: Catalog | None = None) -> tuple[tuple[Service, ...], int | None]:
-    """Return the services of the deepest heading that names any, and its index; ((), None) if none."""
+    """Return the services of the deepest heading that names any, and its index; ((), None) if none.
+    A heading that only relates its subject to a service ("On-Demand vs auto scaling", "Metrics to
+    monitor with CloudWatch") leaves the fact with a heading above it that names one, if any."""
     catalog = catalog or load_catalog()
+    related: tuple[tuple[Service, ...], int] | None = None
     for index in range(len(headings) - 1, -1, -1):
         found = catalog.in_heading(headings[index])
-        if found:
-            return found, index
-    return (), None
+        if not found:
+            continue
+        if not _only_related(headings[index], catalog):
+            # ...unless the heading above names no other service: the nearer heading is then the more exact one
+            return related if related and set(found) <= set(related[0]) else (found, index)
+        related = related or (found, index)
+    return related or ((), None)
+
+
+# What comes before a service a heading only relates its subject to: "with", "vs", "(", "+".
+_RELATION_BEFORE = re.compile(
+    r"(?:\b(?:vs|versus|with|without|and|or|for|in|inside|into|using|to|from|via|than|on|by|through|"
+    r"behind|across|between|before|after)\.?|[(+&/,=])\s*(?:(?:the|a|an)\s+)?$",
+    re.I,
+)
+
+
+def _only_related(heading: str, catalog: Catalog) -> bool:
+    """Whether the first service a heading names follows a relation word, not opens its subject."""
+    found = catalog.mentions(heading)
+    if not found or not _RELATION_BEFORE.search(heading[: found[0][0]]):
+        return False
+    tokens = _tokens(_LEADING_NUMBER.sub("", heading))  # "RAM (Resource Access Manager)" opens on one
+    return not any(catalog.lookup(" ".join(tokens[:size])) for size in range(1, min(len(tokens), 4) + 1))

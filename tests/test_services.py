@@ -188,6 +188,14 @@ def test_in_heading_is_cached(catalog: Catalog) -> None:
     (["lambda-notes", "Cold starts"], ("lambda",), 0),
     (["002_8b04d8728977460a", "AWS Stuff", "Throughput vs IOPS"], (), None),
     (["notes", "CloudFront", "CloudFront functions vs Lambda Edge"], ("cloudfront", "lambda-edge"), 2),
+    # A heading that only relates its subject to a service leaves the fact with the service above it
+    (["notes", "Amazon DynamoDB", "On-Demand vs auto scaling"], ("dynamodb",), 1),
+    (["notes", "ElastiCache", "Caching", "Metrics to watch with CloudWatch"], ("elasticache",), 1),
+    (["notes", "SQS", "Integration with AWS Lambda", "Batch size"], ("sqs",), 1),
+    (["notes", "Organizations", "General", "Things to know about AWS Organizations"], ("organizations",), 3),
+    (["notes", "Organizations", "General", "Rules to remember with AWS Organizations"], ("organizations",), 3),
+    (["notes", "Compute", "Integration with AWS Lambda"], ("lambda",), 2),
+    (["notes", "IAM", "Key features of the AWS CLI"], ("cli",), 2),
     ([], (), None),
 ])
 def test_resolve_path(catalog: Catalog, headings: list[str], keys: tuple[str, ...], index: int | None) -> None:
