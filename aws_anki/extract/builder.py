@@ -31,10 +31,15 @@ MAX_ITEM_WORDS = 15  # sub-items this short (on average) are an enumeration's it
 MAX_EXTRA_WORDS = 25  # a parent's sub-items go on its back up to this size; past it, each stands alone
 MAX_ATTACHED_CODE_LINES = 20  # a longer listing goes on no card: the answer would drown in it
 
+# A lead-in that says its items are some of many ("Use cases include", "such as"): a list card of
+# them reads as the whole set, and blind readers fixed every one (rounds 18-42).
+_OPEN_LEAD = re.compile(
+    r"\b(?:includes?|including|such as|like|e\.g\.?|for example|some|examples?|among others|incluyen?)\W*$", re.I
+)
 # A lead-in that announces a closed set.
 _SET_LEAD = re.compile(
     r"^(?:to|how to|para|cómo)\s|^\w+ing\b|\b(?:types?|kinds?|steps?|modes?|options?|classes|tiers?|levels?|strategies|components?|parts?|consists?|"
-    r"includes?|engines?|categories|models?|families|pillars?|phases?|stages?|states?|methods?|ways?|formats?|"
+    r"engines?|categories|models?|families|pillars?|phases?|stages?|states?|methods?|ways?|formats?|"
     r"protocols?|flavou?rs?|editions?|plans?|layers?|elements?|benefits|advantages|tipos?|pasos?|modos?|clases)\b",
     re.I,
 )
@@ -261,6 +266,8 @@ class Builder:
         example = _EXAMPLE_LEAD.match(lead_text) is not None
         if small and example:
             small = False  # "Example:" over a few items: made-up values, not a set to learn
+        if small and (_OPEN_LEAD.search(lead_text) or _bare_word(lead_text)):
+            small = False  # some of a set, or a front that names no set ("preprocessing", "training")
         if small and front:
             self.add(Fact("list", front, back, "", headings, self.source, lead.line, lead_text, "enumeration"))
         child_path = (*headings, lead_text) if _title_like(lead_text) else headings
@@ -366,6 +373,11 @@ _FRAGMENT_END = frozenset("are is be by done can will used then to of for with f
 _PRONOUN_START = frozenset("we you i it they there here he she".split())
 _VALUE_LEAD = re.compile(r"\b(?:defaults?|values|quotas|thresholds|timeouts)\b", re.I)
 _PLACEHOLDER = re.compile(r"^(\w+) ?\d+$")
+
+
+def _bare_word(lead: str) -> bool:
+    """Whether a lead-in is one word that names no set ("specifics", "IOPS"), unlike "states"."""
+    return len(lead.split()) == 1 and _SET_LEAD.search(lead) is None
 
 
 def _placeholders(labels: Sequence[str]) -> bool:
