@@ -113,6 +113,12 @@ _GENERIC_WORD = re.compile(
     r"metric|unit|type|mode|data|record|key|account|user|group|stream|feature|option|class|tier|level|layer|rule|"
     r"role|queue|topic|volume|node|task|job)s?|amazon|aws"
 )
+# A count of one ("#" stands for it) beside another number, not written as a limit or a pair of values.
+_ONE_BESIDE_ANOTHER = re.compile(
+    r"^(?=.*(?<![\w.])\d.*#|.*#.*(?<![\w.])\d)(?!.*#\s*(?:or|and|to|-|/|&)\s)(?!.*#\s*(?:[kmgt]i?b|megabytes?|gigabytes?|million|mill?ion)\b)",
+    re.I,
+)
+_LIMIT_BEFORE = re.compile(r"\b(?:only|max|maximum|limited to|at most|exactly|just|single|from)\s*$", re.I)
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 # What announces a list before its items ("include", "such as", a colon).
 _LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
@@ -124,8 +130,14 @@ _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and
 # Bold words that stress without naming anything a learner could recall.
 _EMPTY_MARKS = frozenset(
     "limit|limits|flag|special flag|option|options|feature|features|way|ways|setting|settings|thing|things|optional|"
-    "mandatory|required|important|only|always|never|not|no|all|any".split("|")
+    "mandatory|required|important|only|always|never|not|no|all|any|what|which|how|when|where|why|who|yes|also|"
+    "can|cannot|can't|must|should|will|same|different|both".split("|")
 )
+# Names of the whole platform: every card is about it, so a blank on one asks nothing.
+_PLATFORM_NAMES = frozenset({"amazonwebservices", "awscloud", "theawscloud", "intheawscloud", "thecloud", "aws"})
+# A capitalised word right after a name that goes on with it: "[ElastiCache] Redis", "[SageMaker] Linear Learner".
+_NAME_GOES_ON = re.compile(r"^ (?:[A-Z][a-z]+|[A-Z]{2,})\b")
+_GENERIC_AFTER = re.compile(r"^ (?:Regions?|APIs?|CPUs?|IDs?|ARNs?|URLs?|It|The|This|That|But|And|Or)\b")
 _WORDS = re.compile(r"\w+")
 _STOPWORDS = frozenset("a an the of to in on for with by at from and or is are be as its it this that".split())
 
@@ -139,6 +151,10 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
     if term.kind == "acronym" and (term.text.upper() in GENERIC_ACRONYMS or term.text.upper().removesuffix("S") in GENERIC_ACRONYMS):
         return False
     before, after = text[: term.start], text[term.end :]
+    if fold(term.text) in _PLATFORM_NAMES:
+        return False  # "provided as part of [Amazon Web Services]"
+    if not marked and term.kind in ("service", "acronym") and _NAME_GOES_ON.match(after) and not _GENERIC_AFTER.match(after):
+        return False  # half of a longer name; the half still shown gives it away
     if not marked and len(term.text) > MAX_HIDDEN_SHARE * len(text.strip()):
         return False  # the blank would be most of the card
     glossed = with_gloss(text, term.start, term.end)
@@ -195,6 +211,8 @@ def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
     # The author's bold says a number is the fact, even an approximate one or one glossed after it.
     if not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", number):
         return True
+    if number.strip() == "1" and _ONE_BESIDE_ANOTHER.search(before + "#" + after) and not _LIMIT_BEFORE.search(before):
+        return True  # "[1] master and up to 15 replicas": the other number is the fact, not the count of one
     if _TRIVIAL_NUMBER.fullmatch(number) or (not marked and _VOLATILE_BEFORE.search(before)):
         return True
     if not marked and _EXAMPLE_BEFORE.search(before):

@@ -55,7 +55,10 @@ DANGLING = re.compile(
     r"\b(?:beyond|within|after|before|during|for|in|past) this (?:period|time|window|limit|range|point|value)\b|"
     r"\b(?:should|will|can|must) then\b|"  # a step whose step before is not on the card
     r"^(?:another|one more|yet another) (?:solution|alternative|option|way|approach)\b|\bsuch (?:functionality|a setup|a case)\b|"
-    r"^(?:for example|for instance|e\.g\.|imagine)\b|^==?\s",  # an alternative, an example, a result of what is not on the card
+    r"^(?:for example|for instance|e\.g\.|imagine)\b|^==?\s|"  # an alternative, an example, a result of what is not on the card
+    r"^(?:let'?s|let us) (?:say|assume|imagine|suppose)\b|^(?:say|suppose|assume) (?:that )?(?:we|you)\b|"
+    r"\b(?:real[- ]world|worked) example\b|"  # a worked example: its numbers are the example's, not AWS's
+    r"\b(?:this|that|these|those) use cases?\b|\ball (?:of )?this\b|^(?:you|we) could also\b|^(?:once|one) again\b|^what is because\b",
     re.I,
 )
 
