@@ -119,6 +119,8 @@ _ONE_BESIDE_ANOTHER = re.compile(
     re.I,
 )
 _LIMIT_BEFORE = re.compile(r"\b(?:only|max|maximum|limited to|at most|exactly|just|single|from)\s*$", re.I)
+# Words that only say what kind of thing a name is: "[fan-out pattern]" under "Fan-out" is given away.
+_KIND_WORDS = frozenset("pattern patterns approach technique".split())
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 # What announces a list before its items ("include", "such as", a colon).
 _LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
@@ -170,8 +172,8 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
         if term.kind != "number" and listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
             return False  # an item of a list written out around it
-        if term.kind != "number" and "," in before and re.search(r",\s*[^,\s][^,]*\s(?:and|or)\s+$", before):
-            return False  # the last item of one ("A, B and [C]")
+        if term.kind != "number" and "," in before and re.search(r",\s*[^,\s][^,]*\s(?:and|or)\s+(?:(?:an?|the)\s+)?$", before):
+            return False  # the last item of one ("A, B and [C]", "A, B and the [C]")
     elif term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
     if before[-1:].isalnum() or after[:1].isalnum():
@@ -251,8 +253,8 @@ def _shown_in_context(term: KeyTerm, shown: Sequence[str], marked: bool) -> bool
         context = _WORDS.findall(" ".join(shown).casefold())
         if marked:  # every word, whole: "Tag policies" under "Bulk tagging" still asks something
             singular = {_singular(c) for c in context}
-            marked_words = {w for w in re.findall(r"\w{2,}", term.text.casefold()) if w not in _STOPWORDS}
-            if all(_singular(w) in singular for w in marked_words):
+            marked_words = {w for w in re.findall(r"\w{2,}", term.text.casefold()) if w not in _STOPWORDS and w not in _KIND_WORDS}
+            if marked_words and all(_singular(w) in singular for w in marked_words):
                 return True
         elif all(any(c.startswith(w) for c in context) for w in words):
             return True
