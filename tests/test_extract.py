@@ -130,16 +130,18 @@ def assert_valid_cloze(text: str) -> None:
     assert deletions, text
 
 
-def test_a_wall_of_bold_makes_at_most_twenty_deletions() -> None:
-    from aws_anki.extract.deletions import MAX_DELETIONS_PER_NOTE
-
-    from aws_anki.parse import parse_document
+def test_a_wall_of_bold_makes_at_most_twenty_deletions_and_no_card() -> None:
+    from aws_anki.extract.deletions import MAX_DELETIONS_PER_NOTE, deletion_groups
+    from aws_anki.parse import parse_document, parse_tokens
     from aws_anki.read import SourceFile
 
     line = " ".join(f"word{i} **term{i}** rest" for i in range(60))
+    (paragraph,) = parse_tokens(line)
+    assert max(deletion_groups(paragraph["children"]).values()) == MAX_DELETIONS_PER_NOTE == 20
+    # ... and as a line of notes it is far over the length a card can hold
     source = SourceFile(path=Path("wall.md"), rel_path="wall.md", text=f"# Amazon S3\n\n- {line}\n")
-    (fact,) = extract_facts(parse_document(source)).facts
-    assert fact.front.count("\ue000") == MAX_DELETIONS_PER_NOTE == 20
+    extraction = extract_facts(parse_document(source))
+    assert extraction.facts == () and [s.reason for s in extraction.skipped] == ["long-sentence"]
 
 
 def test_no_blank_inside_template_syntax_the_author_wrote() -> None:

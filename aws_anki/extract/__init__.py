@@ -29,14 +29,15 @@ that matches wins (`rules.LINE_RULES`):
    "and"/"or"/"y"/"o"/"&"/"/"/"+"/commas belong together and share a number. A span is not a
    deletion when it is filler ("whenever", "can use") or a link, hides more than 60% of the line,
    is longer than 9 words, is longer than 4 words and leaves fewer than 4 words of its sentence
-   visible, or is already shown in the card's context (the answer would be on the front);
+   visible, or is already shown in the card's context (the answer would be on the front). A
+   sentence over 25 words makes no cloze, bold or not (`long-sentence`);
 7. a line (almost) entirely in bold, or whose every span was refused, splits into a definition
    card when it reads `Term = def`, `Term: def` or `Term is/are a|an|the ...`; otherwise it is a
    plain statement (rule 8). A cloze never hides a whole line;
 8. a plain statement (no markup) becomes a cloze on its key term, found by `keyterms` (numbers
    with units, defaults, other AWS services, acronyms, code, quoted terms: see there for the
    ranking), or no card, with the reason: trivial advice, a pointer to text not on the card
-   ("above"), over 40 words, or no key term (see `plain`).
+   ("above"), over 25 words, or no key term (see `plain`).
 A `Note:`/`Tip:`/`Important:` prefix is dropped and the rest follows the rules above; such a line
 wrapped into the bullet above it is split off. Bold broken by hard wrapping (`**` at the end of a
 line) is repaired.

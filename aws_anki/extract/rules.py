@@ -260,7 +260,7 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
     problem = statement_problem(text.strip())
     if problem is None and too_few_cues(text, list(spans.values()), statement.shown):
         problem = "few-cues"
-    if problem is not None and problem not in ("long-sentence", "lead-in-without-list"):  # bold marks what to ask
+    if problem is not None and problem != "lead-in-without-list":  # bold marks what to ask, not a short line
         builder.skip(line.line, problem, line.text)  # the author's bold does not save a line that asks nothing
         return False
     tokens, kept = _with_glosses(tokens, kept, text, spans)
