@@ -266,7 +266,8 @@ def split_sentences(tokens: Sequence[Token], line: int) -> Iterator[Line]:
     current: list[Token] = []
     for index, token in enumerate(tokens):
         if token["type"] != "text":
-            current.append(token)
+            if not (token["type"] == "softbreak" and not current):
+                current.append(token)
             continue
         raw = token["raw"]
         start = 0
@@ -291,11 +292,25 @@ def split_sentences(tokens: Sequence[Token], line: int) -> Iterator[Line]:
                     yield Line(tuple(current), line)
                     current = []
                 continue
+        if following is not None and following["type"] == "softbreak" and _wraps_after_sentence(tail, tokens[index + 2 : index + 3]):
+            # `... policies.` then a line break then `Identity ...`: hard-wrapped notes end a sentence at a line end
+            current.append({"type": "text", "raw": tail})
+            yield Line(tuple(current), line)
+            current = []
+            continue
         if tail:
             current.append({"type": "text", "raw": tail})
     # An image-only line has no text but is still a line: it attaches to the fact before it.
     if current and (inline_text(current).strip() or any(t["type"] in ("image", "embed") for t in current)):
         yield Line(tuple(current), line)
+
+
+def _wraps_after_sentence(tail: str, after: Sequence[Token]) -> bool:
+    """Whether text that a soft line break follows ends a sentence, and the next line opens one."""
+    if not re.search(r"[.!?]\s*$", tail) or _ends_with_abbreviation(tail.rstrip()):
+        return False
+    opening = inline_text(after).lstrip()[:1] if after else ""
+    return opening.isupper() or opening.isdigit()
 
 
 def answer_parts(tokens: Sequence[Token], line: int) -> tuple[str, list[Line]]:
