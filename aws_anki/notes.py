@@ -273,8 +273,10 @@ class _Shared:
 def _shown_context(fact: Fact, context: str, service: Service | None, catalog: Catalog) -> str:
     """The context line a fact's card shows, when its section's line would give the answer away."""
     if fact.kind == "qa" and service is not None and service in catalog.in_text(visible_text(fact.back)):
-        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie: only the category.
-        return service.category
+        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie: only the category,
+        # unless the question names the service itself ("Which Aurora feature ...?")
+        if service not in catalog.in_text(visible_text(fact.front)):
+            return service.category
     if fact.kind == "definition" and context:
         # "AWS Billing and Cost Management" over the front "AWS Billing and Cost Management": the
         # last heading is the term itself, so the context stops above it (the category at the top).
