@@ -38,7 +38,8 @@ _POINTER_NOUN = re.compile(
 _META = re.compile(
     r"^\W*(?:(?:this|the following|these|here)\b.{0,40}?\b(?:repo(?:sitory)?|page|file|folder|document|section|"
     r"notes?|guide|site|portal|course|chapter|cheat ?sheet)s?\b.{0,60}?\b(?:contains?|covers?|includes?|describes?|"
-    r"lists?|is about|has|explains?|summari[sz]es?|organi[sz]ed)\b|each (?:file|page|folder|section|note|chapter)\b|"
+    r"lists?|is about|has|explains?|summari[sz]es?|organi[sz]ed)\b|"
+    r"each (?:file|page|folder|section|note|chapter)\b(?=.{0,40}\b(?:covers?|contains?|describes?|is about|explains?)\b)|"
     r"welcome to\b|happy (?:learning|studying)\b|good luck\b|you (?:can|will) find\b|table of contents\b|"
     r"(?:images?|pictures?|diagrams?|screenshots?|files?|notes?)\b.{0,30}\b(?:folder|directory)\b|"
     r"(?:este|esta) (?:repositorio|página|archivo|documento|sección) (?:contiene|cubre|incluye))",

@@ -145,6 +145,9 @@ def definition(builder: Builder, statement: Statement) -> bool | None:
     return True
 
 
+_ARTICLE_ONLY = re.compile(r"\s*(?:an?|the)\s+", re.I)  # "A " before a bold subject
+
+
 # Terms that name a worked example or scenario, not a subject.
 _EXAMPLE_TERM = re.compile(r".*?\b(?:examples?|scenario(?:\s*\d+)?|case\s*(?:\d+|#\d+))", re.I)
 # "Option 2", "Option II": a numbered choice, whose text is the statement.
@@ -240,12 +243,13 @@ def bold_cloze(builder: Builder, statement: Statement) -> bool | None:
     bold_chars = sum(len(span_text(s["children"])) for s in spans)
     numbers = deletion_groups(tokens) if bold_chars < WHOLE_BOLD_SHARE * len(line.text) else {}
     kept = drop_shown(tokens, numbers, statement.shown)
-    if not kept and numbers and tokens[0]["type"] == "strong" and len(tokens) > 1:
-        # `**Versioning** keeps every version` under "Versioning": the subject is on the front
-        # already, so the card asks what it does.
-        body = lstrip_tokens(tokens[1:])
+    lead = 1 if len(tokens) > 2 and tokens[0]["type"] == "text" and _ARTICLE_ONLY.fullmatch(tokens[0]["raw"]) else 0
+    if not kept and numbers and tokens[lead]["type"] == "strong" and len(tokens) > lead + 1:
+        # `**Versioning** keeps every version` (or `A **route table** holds ...`) under a heading
+        # that names it: the subject is on the front already, so the card asks what it does.
+        body = lstrip_tokens(tokens[lead + 1 :])
         if inline_text(body).strip():
-            builder.add_definition([tokens[0]], body, line.line, statement.extra, statement.path, "subject-first")
+            builder.add_definition([tokens[lead]], body, line.line, statement.extra, statement.path, "subject-first")
             return True
     if not kept:
         return whole_bold(builder, Statement(line, statement.extra, statement.path, statement.prose, statement.listed))
