@@ -319,7 +319,7 @@ def resolve_path(headings: Sequence[str], *, catalog: Catalog | None = None) -> 
             continue
         if not _only_related(headings[index], catalog):
             # ...unless the heading above names no other service: the nearer heading is then the more exact one
-            return related if related and set(found) <= set(related[0]) else (found, index)
+            return (found, related[1]) if related and set(found) <= set(related[0]) else (found, index)
         related = related or (found, index)
     return related or ((), None)
 

@@ -195,6 +195,7 @@ def test_in_heading_is_cached(catalog: Catalog) -> None:
     (["notes", "Organizations", "General", "Things to know about AWS Organizations"], ("organizations",), 3),
     (["notes", "Organizations", "General", "Rules to remember with AWS Organizations"], ("organizations",), 3),
     (["notes", "Compute", "Integration with AWS Lambda"], ("lambda",), 2),
+    (["notes", "Amazon EMR", "Node types (EMR on EC2)"], ("emr",), 2),
     (["notes", "IAM", "Key features of the AWS CLI"], ("cli",), 2),
     ([], (), None),
 ])
