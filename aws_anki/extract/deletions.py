@@ -20,6 +20,7 @@ MAX_SENTENCE_DELETION_WORDS = 4
 MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible words in its sentence
 MAX_DELETION_WORDS = 5  # a longer bold span is a phrase the author stressed, not a term to recall
 MAX_DELETIONS_PER_NOTE = 20
+MAX_JOINED_SPANS = 3  # as for list cards: blind readers fixed sets of 4+ asked together
 WHOLE_BOLD_SHARE = 0.8
 # A deletion (as sentinels, see render) whose text is only blanks or empty tags, with any hint.
 _EMPTY_DELETION = re.compile("\ue000\\d+\ue001(?:\\s|<[^<>]*>)*(?:\ue003[^\ue000-\ue003]*)?\ue002")
@@ -136,6 +137,8 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
     numbers: dict[int, int] = {}
     number_count = 0
     for group in groups:
+        if len(group) > MAX_JOINED_SPANS:
+            continue  # "[A], [B], [C] and [D]" asked at once is an enumeration, not a fact
         size = words = 0
         for i in group:
             size += len(texts[i])
