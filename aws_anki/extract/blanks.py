@@ -216,6 +216,8 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False  # "to access [S3] for instance" (an author does not bold an example)
     if term.kind in ("code", "quoted") and any(c in term.text for c in "*?"):
         return False  # a pattern given as an example
+    if term.kind in ("code", "quoted") and term.text.startswith(("../", "./")):
+        return False  # a path to another file of the notes: a pointer, not a fact
     if term.kind == "number" and _unfit_number(term.text, before, after, marked):
         return False
     return not (_shown_in_line(text, term, before, after, glossed) or _shown_in_context(term, shown, marked))

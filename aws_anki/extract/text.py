@@ -19,7 +19,7 @@ MAX_PSEUDO_HEADING_WORDS = 8
 # The gap between two sentences is group 1 (a leading `[.!?]` rather than a look-behind lets the
 # regex engine skip quickly to the candidates).
 _SENTENCE_END = re.compile(r"[.!?](\s+)(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*_\[])")
-_ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|eg|ie|etc|vs|approx|incl|p\.ej|aprox|no|nr|min|max)\.)$", re.I)
+_ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|eg|ie|etc|vs|approx|incl|p\.ej|aprox|no|nr|min|max)\.|\(N\.|\b[A-Z]\.[A-Z]\.)$", re.I)
 # Labels of a remark ("Note:", "Exam tip:"): not part of the fact that follows.
 _LABEL_WORDS = (
     r"(?:(?:exam|important|quick|pro|useful|side)\s+)?(?:note|tip|hint|reminder)s?|nb|n\.b\.|important|nota|importante|ojo"
