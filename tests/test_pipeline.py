@@ -35,7 +35,7 @@ def test_cloze_from_bold_span(vault: Path) -> None:
 
 def test_code_and_image_attach_to_previous_fact(vault: Path) -> None:
     result = aws_anki.build_deck([vault])
-    vpc = next(n for n in result.notes if "attached to a VPC" in n.fields[0])
+    vpc = next(n for n in result.notes if "reaches private resources" in n.fields[0])
     extra = vpc.field("Extra")
     assert "invoke" in extra and "--function-name" in extra and "background:#272822" in extra
     assert '<img src="lambda-flow-' in extra

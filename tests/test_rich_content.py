@@ -304,7 +304,7 @@ DELETIONS = {
     6: ["{{resolve:ssm-secure:/app/db-password}}"],
     7: ["arn:aws:s3:::example-bucket/photos"],
     8: ["Fn::GetAtt", "Ref"],
-    12: ["every object of the bucket"],
+    12: ["all objects"],
     13: ["CloudFormation"],
     14: ["double colons"],
     15: ["visible text"],

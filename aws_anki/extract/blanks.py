@@ -144,7 +144,7 @@ _PHRASE_WORD = re.compile(
 )
 # ... unless it is one of the terms written with one ("encryption at rest", "point-in-time recovery").
 _TERM_PHRASE = re.compile(
-    r"\b(?:at rest|in transit|in[- ]place|point[- ]in[- ]time|as code|as a service|as you go|time to live|"
+    r"\b(?:at rest|in transit|in[- ]place|at[- ](?:least|most)[- ]once|point[- ]in[- ]time|as code|as a service|as you go|time to live|"
     r"sign[- ]on|of service|in[- ]memory|on[- ]premises?|on[- ]demand|on[- ]prem)\b",
     re.I,
 )
