@@ -125,7 +125,9 @@ def test_bundled_deck_equals_genanki(bundled: tuple[CardNote, ...], tmp_path: Pa
     assert len(ours["notes"]) == len(bundled)
     assert {note[1]: note[3] for note in ours["notes"]} == {n.guid: _mods(bundled).get(n.guid, CREATED) for n in bundled}
     assert ours["col"]["models"][str(BASIC_MODEL_ID)]["mod"] == CREATED - 500
-    assert {card[3] for card in ours["cards"]} >= {0, 1, 2}  # cloze notes with several deletions
+    # cloze notes with several deletions (the bundled notes ask one or two facts per line; more
+    # ordinals, unsorted ones and gaps are in test_edge_cases_equal_genanki)
+    assert {card[3] for card in ours["cards"]} >= {0, 1}
 
 
 def test_reverse_cards_and_many_decks_equal_genanki(bundled_reverse: tuple[CardNote, ...], tmp_path: Path) -> None:
