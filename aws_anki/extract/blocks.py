@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..parse import Block, Section, inline_text
 from ..render import blocks_html, inline_html
@@ -211,6 +211,12 @@ def _shares_of_a_whole(keys: Sequence[str], rows: Sequence[Sequence[Sequence[Tok
     return len(shares) >= 3 and abs(sum(shares) - 100) <= 1
 
 
+def _names(cells: Iterable[Sequence[Token]]) -> bool:
+    """Whether a column's cells are names (a few words each), not statements."""
+    sizes = [len(inline_text(cell).split()) for cell in cells]
+    return bool(sizes) and max(sizes) <= MAX_NAME_WORDS
+
+
 def _handle_table(builder: Builder, block: Block, following: Block | None) -> int:
     """A table: keyed by its first column. With one value column, a card per row (the column's
     header asks for it); a comparison (two value columns or more), a card per cell, asked by its
@@ -230,7 +236,9 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
         builder.skip(block.line, not_learned, " | ".join(headers))
         return 0
     asked = sum(k.endswith("?") for k in keys) * 2 > len(keys)  # "Who deleted this bucket? | CloudTrail"
-    if keys and not asked and sum(len(k.split()) for k in keys) / len(keys) > MAX_NAME_WORDS:
+    # "Ad hoc SQL on files in S3 | Athena": descriptions keyed to the names that answer them
+    answered = len(headers) == 2 and all(len(cells) == 2 for cells in rows) and _names(cell for _, cell in rows)
+    if keys and not asked and not answered and sum(len(k.split()) for k in keys) / len(keys) > MAX_NAME_WORDS:
         # Not keyed by names: each column is a list of statements under its header.
         for row_number, cells in enumerate(rows):
             for index, cell in enumerate(cells):
