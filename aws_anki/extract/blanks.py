@@ -317,13 +317,16 @@ def _words_beside(term: str, text: str) -> bool:
 
 
 def _acronym_beside(term: str, text: str) -> bool:
-    """Whether the initials of a blank's capitalised words are an acronym written in `text`
-    ("Availability Zone" beside "AZ")."""
+    """Whether the initials of a blank's words (all capitalised or all lower case) are an acronym
+    written in `text` ("Availability Zone" beside "AZ", "AWS WAF is a [web application firewall]")."""
     words = re.findall(r"[A-Za-z][\w-]*", term)
-    if len(words) < 2 or not all(w[0].isupper() for w in words if w.lower() not in _STOPWORDS):
-        return False
-    initials = "".join(w[0] for w in words if w.lower() not in _STOPWORDS).upper()
-    return re.search(rf"\b{initials}s?\b", text) is not None
+    cased = {w[0].isupper() for w in words if w.lower() not in _STOPWORDS}
+    if len(words) < 2 or len(cased) != 1:
+        return False  # "Availability Zone" or "web application firewall", not "Amazon route tables"
+    words = [w for w in words if w.lower() not in _STOPWORDS]
+    # ... also the name at the end of a longer blank ("layer 7 [web application firewall]" beside "WAF")
+    endings = {"".join(w[0] for w in words[start:]).upper() for start in range(len(words) - 1)}
+    return any(re.search(rf"\b{initials}s?\b", text) for initials in endings)
 
 
 def _extends_shown_word(word: str, text: str) -> bool:
