@@ -180,16 +180,9 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
         return False  # "Load Balancer [Capacity Units] (LCUs)": part of a name its acronym gives away
     if before.count("{{") > before.count("}}"):
         return False  # inside template syntax the author wrote (`{{resolve:...}}`)
-    if marked and term.text.casefold() in _EMPTY_MARKS:
-        return False  # a word the author stressed that names nothing ("there is a [limit]", "an [optional] file")
-    if marked and " " in term.text.strip() and _PHRASE_WORD.search(_TERM_PHRASE.sub("", _COMPOUND.sub("", term.text))) and not re.search(r"\d", term.text):
-        return False  # a stressed phrase, not a term: "[manages the overhead]", "[encrypted at rest]"
     if marked:
-        listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
-        if term.kind != "number" and listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
-            return False  # an item of a list written out around it
-        if term.kind != "number" and "," in before and re.search(r",\s*[^,\s][^,]*\s(?:and|or)\s+(?:(?:an?|the)\s+)?$", before):
-            return False  # the last item of one ("A, B and [C]", "A, B and the [C]")
+        if _weak_mark(term, before, after):
+            return False
     elif term.kind != "number" and (_SERIES_BEFORE.search(before) or _SERIES_AFTER.match(after)):
         return False  # one of a pair or a series: the other items give it away, or any of them fits
     if before[-1:].isalnum() or after[:1].isalnum():
@@ -221,6 +214,22 @@ def worth_blanking(text: str, term: KeyTerm, shown: Sequence[str], marked: bool 
     if term.kind == "number" and _unfit_number(term.text, before, after, marked):
         return False
     return not (_shown_in_line(text, term, before, after, glossed) or _shown_in_context(term, shown, marked))
+
+
+def _weak_mark(term: KeyTerm, before: str, after: str) -> bool:
+    """Whether an author's bold span is no term to blank: a word that names nothing, a phrase of a
+    sentence, or an item of a list written out around it."""
+    if term.text.casefold() in _EMPTY_MARKS:
+        return True  # a word the author stressed that names nothing ("there is a [limit]", "an [optional] file")
+    if " " in term.text.strip() and _PHRASE_WORD.search(_TERM_PHRASE.sub("", _COMPOUND.sub("", term.text))) and not re.search(r"\d", term.text):
+        return True  # a stressed phrase, not a term: "[manages the overhead]", "[encrypted at rest]"
+    if term.kind == "number":
+        return False
+    listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
+    if listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
+        return True  # an item of a list written out around it
+    # the last item of one ("A, B and [C]", "A, B and the [C]")
+    return "," in before and re.search(r",\s*[^,\s][^,]*\s(?:and|or)\s+(?:(?:an?|the)\s+)?$", before) is not None
 
 
 def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:

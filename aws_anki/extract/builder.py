@@ -247,27 +247,8 @@ class Builder:
         front = inline_html(lead_tokens).strip()
         back = list_html([f"{label}{detail}" for label, detail in zip(labels, details)])
         sizes = [visible_words(label) for label in labels]
-        longest = max(sizes, default=0)
-        # A set worth learning as a set: names, or what the lead-in calls a set ("three storage
-        # classes", "the steps"), or a short procedure. Loose remarks are cards of their own.
-        announced = lead.text.rstrip().endswith(":") and len(items) <= 5 and longest <= MAX_ANNOUNCED_ITEM_WORDS
-        closed = announced or longest <= MAX_NAME_WORDS or (
-            longest <= MAX_SET_ITEM_WORDS and (_SET_LEAD.search(lead_text) is not None or (ordered and len(items) <= 5))
-        )
-        small = closed and len(items) <= MAX_LIST_ITEMS and sum(sizes) <= MAX_SET_WORDS
-        if all_terms and max(sizes, default=0) > MAX_LISTED_TERM_WORDS:
-            small = False  # descriptions mapped to answers (`need -> service`): a card each, no list of questions
-        if small and _placeholders(labels):
-            small = False  # `column 1, column 2, column 3`: an example's names, not a set to learn
-        if small and all_terms and _VALUE_LEAD.search(lead_text):
-            # `Health check defaults: Interval: 30 s, ...`: the lead-in asks for the values, which
-            # are each term's own card; a list of the bare names would answer nothing it asks.
-            small = False
         example = _EXAMPLE_LEAD.match(lead_text) is not None
-        if small and example:
-            small = False  # "Example:" over a few items: made-up values, not a set to learn
-        if small and (_OPEN_LEAD.search(lead_text) or _bare_word(lead_text)):
-            small = False  # some of a set, or a front that names no set ("preprocessing", "training")
+        small = not example and _list_card(lead.text, lead_text, labels, sizes, all_terms, ordered)
         if small and front:
             self.add(Fact("list", front, back, "", headings, self.source, lead.line, lead_text, "enumeration"))
         child_path = (*headings, lead_text) if _title_like(lead_text) else headings
@@ -373,6 +354,30 @@ _FRAGMENT_END = frozenset("are is be by done can will used then to of for with f
 _PRONOUN_START = frozenset("we you i it they there here he she".split())
 _VALUE_LEAD = re.compile(r"\b(?:defaults?|values|quotas|thresholds|timeouts)\b", re.I)
 _PLACEHOLDER = re.compile(r"^(\w+) ?\d+$")
+
+
+def _list_card(lead: str, lead_text: str, labels: Sequence[str], sizes: Sequence[int], all_terms: bool, ordered: bool) -> bool:
+    """Whether a lead-in and its items make one list card: a small closed set (`lead` is the
+    lead-in line as written, `lead_text` without its colon; `labels` the items as shown)."""
+    longest = max(sizes, default=0)
+    # A set worth learning as a set: names, or what the lead-in calls a set ("three storage
+    # classes", "the steps"), or a short procedure. Loose remarks are cards of their own.
+    announced = lead.rstrip().endswith(":") and len(labels) <= 5 and longest <= MAX_ANNOUNCED_ITEM_WORDS
+    closed = announced or longest <= MAX_NAME_WORDS or (
+        longest <= MAX_SET_ITEM_WORDS and (_SET_LEAD.search(lead_text) is not None or (ordered and len(labels) <= 5))
+    )
+    if not closed or len(labels) > MAX_LIST_ITEMS or sum(sizes) > MAX_SET_WORDS:
+        return False
+    if all_terms and longest > MAX_LISTED_TERM_WORDS:
+        return False  # descriptions mapped to answers (`need -> service`): a card each, no list of questions
+    if _placeholders(labels):
+        return False  # `column 1, column 2, column 3`: an example's names, not a set to learn
+    if all_terms and _VALUE_LEAD.search(lead_text):
+        # `Health check defaults: Interval: 30 s, ...`: the lead-in asks for the values, which
+        # are each term's own card; a list of the bare names would answer nothing it asks.
+        return False
+    # some of a set, or a front that names no set ("preprocessing", "training")
+    return not (_OPEN_LEAD.search(lead_text) or _bare_word(lead_text))
 
 
 def _bare_word(lead: str) -> bool:
