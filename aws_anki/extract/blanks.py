@@ -321,8 +321,11 @@ def _words_beside(term: str, text: str) -> bool:
     words = [w for w in re.findall(r"[a-z]{3,}", term.casefold()) if w not in _STOPWORDS]
     if len(words) < 2:
         return False
-    shown = {w[:5] for w in re.findall(r"[a-z]{3,}", text.casefold())}
+    shown = {w[:5] for w in re.findall(r"[a-z]{3,}", _CAMEL.sub(" ", text).casefold())}
     return all(w[:5] in shown for w in words)
+
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")  # "MessageGroupId" is the words "Message Group Id"
 
 
 def _acronym_beside(term: str, text: str) -> bool:

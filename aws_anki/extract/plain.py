@@ -35,6 +35,7 @@ TRIVIAL = re.compile(
     r"^(?:(?:always |just )?(?:make sure|ensure|remember|don'?t forget|be careful|keep in mind|note that|"
     r"check|review|understand|know|learn|study|practice|read)\b(?! replicas?\b)(?!.*\b\d)|"
     r"(?:it|this|that)(?: is|'s) (?:easy|simple|important|useful|great|nice|cool|fast|cheap|powerful|ready in minutes)\b|"
+    r"(?:go to|click|navigate to)\b|"  # a step of a console walkthrough
     r"(?:very|really|super) (?:easy|simple|important|useful)\b|"
     r"(?:asegúrate|recuerda|revisa|importante)\b)",
     re.I,
@@ -56,6 +57,7 @@ DANGLING = re.compile(
     r"\b(?:should|will|can|must) then\b|"  # a step whose step before is not on the card
     r"^(?:another|one more|yet another) (?:solution|alternative|option|way|approach)\b|\bsuch (?:functionality|a setup|a case)\b|"
     r"^(?:for example|for instance|e\.g\.|imagine)\b|^==?\s|"  # an alternative, an example, a result of what is not on the card
+    r"^(?:then|later|next|afterwards|after that|(?:we|you) then)\b|\bthen\W*$|"  # a step of a sequence not on the card
     r"^(?:let'?s|let us) (?:say|assume|imagine|suppose)\b|^(?:say|suppose|assume) (?:that )?(?:we|you)\b|"
     r"\b(?:real[- ]world|worked) example\b|"  # a worked example: its numbers are the example's, not AWS's
     r"\b(?:this|that|these|those) use cases?\b|\ball (?:of )?this\b|^(?:you|we) could also\b|^(?:once|one) again\b|^what is because\b",
