@@ -6,6 +6,7 @@ terms). The statement makes no card, with the reason recorded, when it is:
 - `trivial`: advice with no fact in it ("make sure permissions are right"), see `TRIVIAL`;
 - `dangling`: it points at text that will not be on the card ("the above", "as shown below");
 - `question`: it asks rather than states ("What if traffic doubles?");
+- `flow`: a chain of steps (`Code => Build => Test => Deploy`): one blanked step is one item of a sequence;
 - `code-fragment`: a line of JSON or a template, braces and keys, not a sentence;
 - `long-sentence`: over `MAX_CLOZE_WORDS` words: a learner cannot hold it as one fact;
 - `fragment`, `lead-in-without-list`: too short to ask anything, or an introduction to what is not here;
@@ -100,6 +101,7 @@ _WITHIN = re.compile(
 )
 
 
+_FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # two arrows or more
 _JSON_OPEN = re.compile(r'\{\s*"')  # `{ "Type": ...`
 _JSON_KEY = re.compile(r'"\s*:\s*[\[{"\d]')  # `"Type": "AWS::S3::Bucket"`
 
@@ -119,6 +121,8 @@ def statement_problem(text: str) -> str | None:
         return "lead-in-without-list"  # it introduces what is not on the card
     if text.endswith("?"):
         return "question"  # "What if you need 1000 videos?": a question the notes ask, no fact
+    if _FLOW.search(text):
+        return "flow"  # blind readers kept 6 of 17 such clozes (rounds 18-52)
     if "{" in text and _JSON_OPEN.search(text) or len(_JSON_KEY.findall(text)) >= 2:
         return "code-fragment"  # `"Type": "AWS::S3::Bucket" } }`: a line of a listing, not a statement
     return None
