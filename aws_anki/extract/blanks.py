@@ -149,8 +149,11 @@ _TERM_PHRASE = re.compile(
     re.I,
 )
 _COMPOUND = re.compile(r"\w+(?:-\w+)+")  # "one-to-one NAT", "edge-to-edge routing": one word each
-# Names of the whole platform: every card is about it, so a blank on one asks nothing.
-_PLATFORM_NAMES = frozenset({"amazonwebservices", "awscloud", "theawscloud", "intheawscloud", "thecloud", "aws"})
+# Names of the whole platform and its console: every card is about it, so a blank on one asks nothing.
+_PLATFORM_NAMES = frozenset(
+    {"amazonwebservices", "awscloud", "theawscloud", "intheawscloud", "thecloud", "aws", "awsconsole", "theawsconsole",
+     "awsmanagementconsole", "theawsmanagementconsole", "managementconsole", "console"}
+)
 # A capitalised word right after a name that goes on with it: "[ElastiCache] Redis", "[SageMaker] Linear Learner".
 _NAME_GOES_ON = re.compile(r"^ (?:[A-Z][a-z]+|[A-Z]{2,})\b")
 _GENERIC_AFTER = re.compile(r"^ (?:Regions?|APIs?|CPUs?|IDs?|ARNs?|URLs?|It|The|This|That|But|And|Or)\b")
@@ -321,8 +324,11 @@ def _words_beside(term: str, text: str) -> bool:
     words = [w for w in re.findall(r"[a-z]{3,}", term.casefold()) if w not in _STOPWORDS]
     if len(words) < 2:
         return False
-    shown = {w[:5] for w in re.findall(r"[a-z]{3,}", text.casefold())}
+    shown = {w[:5] for w in re.findall(r"[a-z]{3,}", _CAMEL.sub(" ", text).casefold())}
     return all(w[:5] in shown for w in words)
+
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")  # "MessageGroupId" is the words "Message Group Id"
 
 
 def _acronym_beside(term: str, text: str) -> bool:

@@ -11,7 +11,7 @@ Token = Mapping[str, Any]
 # First-person musing: at the start of a line, or `I think`/`I was`... anywhere. Two patterns, so that
 # the costly search anywhere runs only on lines holding an `I `.
 FIRST_PERSON_START = re.compile(
-    r"^(?:\W*)(?:I(?![/:=&-])|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|IMO|IMHO|my|in my (?:opinion|experience)|"
+    r"^(?:\W*)(?:(?-i:I)(?![/:=&-])|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|IMO|IMHO|my|in my (?:opinion|experience)|"
     r"to be fair, I|honestly|personally|it would be (?:so |really |very )?(?:nice|great|cool)|to my (?:best )?knowledge|"
     r"yo|creo|me parece|no sé|pienso)\b",
     re.I,

@@ -6,6 +6,7 @@ terms). The statement makes no card, with the reason recorded, when it is:
 - `trivial`: advice with no fact in it ("make sure permissions are right"), see `TRIVIAL`;
 - `dangling`: it points at text that will not be on the card ("the above", "as shown below");
 - `question`: it asks rather than states ("What if traffic doubles?");
+- `flow`: a chain of steps (`Code => Build => Test => Deploy`): one blanked step is one item of a sequence;
 - `code-fragment`: a line of JSON or a template, braces and keys, not a sentence;
 - `long-sentence`: over `MAX_CLOZE_WORDS` words: a learner cannot hold it as one fact;
 - `fragment`, `lead-in-without-list`: too short to ask anything, or an introduction to what is not here;
@@ -35,6 +36,7 @@ TRIVIAL = re.compile(
     r"^(?:(?:always |just )?(?:make sure|ensure|remember|don'?t forget|be careful|keep in mind|note that|"
     r"check|review|understand|know|learn|study|practice|read)\b(?! replicas?\b)(?!.*\b\d)|"
     r"(?:it|this|that)(?: is|'s) (?:easy|simple|important|useful|great|nice|cool|fast|cheap|powerful|ready in minutes)\b|"
+    r"(?:go to|click|navigate to)\b|"  # a step of a console walkthrough
     r"(?:very|really|super) (?:easy|simple|important|useful)\b|"
     r"(?:asegúrate|recuerda|revisa|importante)\b)",
     re.I,
@@ -56,6 +58,7 @@ DANGLING = re.compile(
     r"\b(?:should|will|can|must) then\b|"  # a step whose step before is not on the card
     r"^(?:another|one more|yet another) (?:solution|alternative|option|way|approach)\b|\bsuch (?:functionality|a setup|a case)\b|"
     r"^(?:for example|for instance|e\.g\.|imagine)\b|^==?\s|"  # an alternative, an example, a result of what is not on the card
+    r"^(?:then|later|next|afterwards|after that|(?:we|you) then)\b|\bthen\W*$|"  # a step of a sequence not on the card
     r"^(?:let'?s|let us) (?:say|assume|imagine|suppose)\b|^(?:say|suppose|assume) (?:that )?(?:we|you)\b|"
     r"\b(?:real[- ]world|worked) example\b|"  # a worked example: its numbers are the example's, not AWS's
     r"\b(?:this|that|these|those) use cases?\b|\ball (?:of )?this\b|^(?:you|we) could also\b|^(?:once|one) again\b|^what is because\b",
@@ -98,6 +101,7 @@ _WITHIN = re.compile(
 )
 
 
+_FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # two arrows or more
 _JSON_OPEN = re.compile(r'\{\s*"')  # `{ "Type": ...`
 _JSON_KEY = re.compile(r'"\s*:\s*[\[{"\d]')  # `"Type": "AWS::S3::Bucket"`
 
@@ -117,6 +121,8 @@ def statement_problem(text: str) -> str | None:
         return "lead-in-without-list"  # it introduces what is not on the card
     if text.endswith("?"):
         return "question"  # "What if you need 1000 videos?": a question the notes ask, no fact
+    if _FLOW.search(text):
+        return "flow"  # blind readers kept 6 of 17 such clozes (rounds 18-52)
     if "{" in text and _JSON_OPEN.search(text) or len(_JSON_KEY.findall(text)) >= 2:
         return "code-fragment"  # `"Type": "AWS::S3::Bucket" } }`: a line of a listing, not a statement
     return None
