@@ -270,12 +270,14 @@ class _Shared:
         return found[1]
 
 
-def _shown_context(fact: Fact, context: str, service: Service | None, catalog: Catalog) -> str:
+def _shown_context(fact: Fact, context: str, services: Sequence[Service], catalog: Catalog) -> str:
     """The context line a fact's card shows, when its section's line would give the answer away."""
-    if fact.kind == "qa" and service is not None and service in catalog.in_text(visible_text(fact.back)):
-        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie: only the category,
-        # unless the question names the service itself ("Which Aurora feature ...?")
-        if service not in catalog.in_text(visible_text(fact.front)):
+    service = services[0] if services else None
+    if fact.kind == "qa" and service is not None:
+        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie (or under "CloudTrail &
+        # Config"): only the category, unless the question names the service ("Which Aurora feature ...?")
+        answered = set(catalog.in_text(visible_text(fact.back))) - set(catalog.in_text(visible_text(fact.front)))
+        if answered & set(services):
             return service.category
     if fact.kind == "definition" and context:
         # "AWS Billing and Cost Management" over the front "AWS Billing and Cost Management": the
@@ -295,7 +297,7 @@ def _note(fact: Fact, shared: _Shared, media: MediaResolver | None) -> CardNote:
         if len(mentioned) == 1:
             services = mentioned
     service = services[0] if services else None
-    shown = _shown_context(fact, context, service, catalog)
+    shown = _shown_context(fact, context, services, catalog)
     if shown != context:
         context = sys.intern(shown)
         escaped_context = html.escape(context)

@@ -128,3 +128,19 @@ def test_cycle_collector_is_back_on_and_nothing_left_frozen(vault: Path, tmp_pat
         assert gc.get_freeze_count() == frozen and gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_a_which_service_question_hides_every_section_service_its_answer_names(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "audit.md").write_text(
+        "# Auditing\n\n## CloudTrail and AWS Config\n\n"
+        "Q: Which service keeps the configuration history of a security group?\nA: AWS Config\n\n"
+        "Q: How long does the CloudTrail event history keep management events?\nA: 90 days, in CloudTrail\n",
+        encoding="utf-8",
+    )
+    by_front = {n.fields[0]: n for n in aws_anki.build_deck([notes]).notes}
+    which = next(n for front, n in by_front.items() if front.startswith("Which service"))
+    assert which.context == "Management & Governance"  # "CloudTrail & Config" would give the answer away
+    how_long = next(n for front, n in by_front.items() if front.startswith("How long"))
+    assert "CloudTrail" in how_long.context  # the question names the service: nothing to hide
