@@ -211,6 +211,15 @@ def _shares_of_a_whole(keys: Sequence[str], rows: Sequence[Sequence[Sequence[Tok
     return len(shares) >= 3 and abs(sum(shares) - 100) <= 1
 
 
+def _constant_columns(rows: Sequence[Sequence[Sequence[Token]]]) -> set[int]:
+    """Columns with the same value in every row of 3 or more ("Protocol: TCP" for every port): a
+    card per cell would ask what nothing distinguishes."""
+    if len(rows) < 3:
+        return set()
+    width = min(len(cells) for cells in rows)
+    return {i for i in range(1, width) if len({inline_text(cells[i]).strip().casefold() for cells in rows}) == 1}
+
+
 def _names(cells: Iterable[Sequence[Token]]) -> bool:
     """Whether a column's cells are names (a few words each), not statements."""
     sizes = [len(inline_text(cell).split()) for cell in cells]
@@ -248,13 +257,14 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
                     builder.line_fact(Line(tuple(cell), block.line + 2 + row_number), headings=path)
         return 0
     comparison = len(headers) > 2
+    constant = _constant_columns(rows) if comparison else set()
     for row_number, cells in enumerate(rows):
         if not cells:
             continue
         key_tokens = unbold(cells[0])
         key = inline_text(key_tokens).strip()
         line = block.line + 2 + row_number
-        values = [(headers[i] if i < len(headers) else "", cell) for i, cell in enumerate(cells[1:], start=1)]
+        values = [(headers[i] if i < len(headers) else "", cell) for i, cell in enumerate(cells[1:], start=1) if i not in constant]
         values = [(label, cell) for label, cell in values if not _VAGUE_CELL.match(inline_text(cell))]
         if not key or not values:
             builder.skip(line, "table-row-without-values", key)
