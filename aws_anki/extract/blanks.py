@@ -121,6 +121,7 @@ _ONE_BESIDE_ANOTHER = re.compile(
 _LIMIT_BEFORE = re.compile(r"\b(?:only|max|maximum|limited to|at most|exactly|just|single|from)\s*$", re.I)
 # Words that only say what kind of thing a name is: "[fan-out pattern]" under "Fan-out" is given away.
 _KIND_WORDS = frozenset("pattern patterns approach technique".split())
+_PLACEHOLDER_NUMBER = re.compile(r"(\d)\1{4,}|1111(?:2222)?3333|123456789012")
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 # What announces a list before its items ("include", "such as", a colon).
 _LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
@@ -245,6 +246,8 @@ def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
         return True
     if number.strip() == "1" and _ONE_BESIDE_ANOTHER.search(before + "#" + after) and not _LIMIT_BEFORE.search(before):
         return True  # "[1] master and up to 15 replicas": the other number is the fact, not the count of one
+    if _PLACEHOLDER_NUMBER.fullmatch(number.strip()):
+        return True  # "account 111122223333", "account 11111": an example's made-up ID
     if _TRIVIAL_NUMBER.fullmatch(number) or (not marked and _VOLATILE_BEFORE.search(before)):
         return True
     if not marked and _EXAMPLE_BEFORE.search(before):
