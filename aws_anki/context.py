@@ -138,12 +138,16 @@ def _without_service(heading: str, services: Sequence[Service]) -> str:
     return heading
 
 
+# Words beside service names that add nothing to a heading ("HPC on AWS", "SNS vs SQS").
+_FILLER = frozenset("aws amazon on in at of the vs versus and or".split())
+
+
 @lru_cache(maxsize=4096)  # every path below a service heading asks again
 def _spells_services(heading: str, services: tuple[Service, ...]) -> bool:
     """Whether a heading only spells its services' names: the service's own heading adds nothing
-    ("AWS Lambda", "Lambda", "HPC on AWS", "SNS vs SQS" under both); a feature heading that merely contains the name ("S3 Object Lambda",
-    "EC2 - Placement Groups") does."""
-    own_words = {"aws", "amazon", "on", "in", "at", "of", "the", "vs", "versus", "and", "or", *(w for s in services for w in _spelling_words(s))}
+    ("AWS Lambda", "Lambda", "HPC on AWS", "SNS vs SQS" under both); a feature heading that merely
+    contains the name ("S3 Object Lambda", "EC2 - Placement Groups") does."""
+    own_words = {*_FILLER, *(w for s in services for w in _spelling_words(s))}
     return set(normalise(re.sub(r"\([^)]*\)", " ", heading)).split()) <= own_words
 
 

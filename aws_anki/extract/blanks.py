@@ -137,7 +137,8 @@ _EMPTY_MARKS = frozenset(
     "can|cannot|can't|must|should|will|same|different|both".split("|")
 )
 # Words that make a bold span a phrase of a sentence rather than a name: prepositions, pronouns and
-# auxiliaries ("of" is not one: "indicators of compromise", "bill of materials" are names). Such bold blanks were kept 24% of the time (52 rated, rounds 18-46), other bold 58%.
+# auxiliaries ("of" is not one: "indicators of compromise", "bill of materials" are names). Such
+# bold blanks were kept 24% of the time (52 rated, rounds 18-46), other bold blanks 58%.
 _PHRASE_WORD = re.compile(
     r"\b(?:the|on|with|by|it|its|like|to|for|in|at|from|than|about|over|into|we|you|our|your|is|are|be|"
     r"can|cannot|will|does|do|not)\b",

@@ -102,7 +102,7 @@ _WITHIN = re.compile(
 )
 
 
-_FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # two arrows or more
+FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # `A -> B -> C` is a flow: no cloze, and no definition (terms)
 _JSON_OPEN = re.compile(r'\{\s*"')  # `{ "Type": ...`
 _JSON_KEY = re.compile(r'"\s*:\s*[\[{"\d]')  # `"Type": "AWS::S3::Bucket"`
 
@@ -122,7 +122,7 @@ def statement_problem(text: str) -> str | None:
         return "lead-in-without-list"  # it introduces what is not on the card
     if text.endswith("?"):
         return "question"  # "What if you need 1000 videos?": a question the notes ask, no fact
-    if _FLOW.search(text):
+    if FLOW.search(text):
         return "flow"  # blind readers kept 6 of 17 such clozes (rounds 18-52)
     if "{" in text and _JSON_OPEN.search(text) or len(_JSON_KEY.findall(text)) >= 2:
         return "code-fragment"  # `"Type": "AWS::S3::Bucket" } }`: a line of a listing, not a statement

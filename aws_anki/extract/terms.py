@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 from ..parse import inline_text
 from .deletions import FILLER
 from .noise import FIRST_PERSON_ANY, FIRST_PERSON_START
+from .plain import FLOW
 from .text import WORD, lstrip_tokens
 
 Token = Mapping[str, Any]
@@ -56,7 +57,6 @@ GENERIC_HEADINGS = frozenset(
     "key characteristics|información general".split("|")
 )
 ARTICLE = re.compile(r"^(?:an?|the|el|la|los|las|un|una)\s+(?=\S)", re.I)
-_FLOW = re.compile(r"(?:->|=>|→).*(?:->|=>|→)")  # `A -> B -> C` is a flow, not a definition
 _QUOTED = re.compile(r"[\"“'].*[\"”']")
 _URL_IN_TERM = re.compile(r"https?$|\bhttps?://")
 _DIGITS = re.compile(r"[\d\s]+")
@@ -98,7 +98,7 @@ def split_definition(tokens: Sequence[Token], text: str | None = None) -> tuple[
         return None
     if text is None:
         text = inline_text(tokens)
-    if ("->" in text or "=>" in text or "→" in text) and _FLOW.search(text):
+    if ("->" in text or "=>" in text or "→" in text) and FLOW.search(text):
         return None
     # `**Term**: def`, `**Term** - def`, `**Term** is def`, `` `term`: def ``, `**Term:** def`
     if first["type"] in ("strong", "codespan", "emphasis") and len(tokens) > 1:
