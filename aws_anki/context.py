@@ -139,7 +139,7 @@ def _without_service(heading: str, services: Sequence[Service]) -> str:
 
 
 # Words beside service names that add nothing to a heading ("HPC on AWS", "SNS vs SQS").
-_FILLER = frozenset("aws amazon on in at of the vs versus and or".split())
+_FILLER = frozenset("aws amazon on in at of the vs versus and or compared with comparison".split())
 
 
 @lru_cache(maxsize=4096)  # every path below a service heading asks again

@@ -138,6 +138,10 @@ def test_real_notes_resolution_share(real_notes: Path) -> None:
         (("notes", "EC2 - Placement Groups"), "Amazon EC2 › EC2 - Placement Groups"),
         (("notes", "Simple Storage Service", "Billing"), "Amazon S3 › Billing"),
         (("notes", "Throughput vs IOPS"), "Throughput vs IOPS"),  # a file name is no subject
+        (("notes", "Compute", "HPC on AWS", "Schedulers"), "High Performance Computing (HPC) › Schedulers"),
+        (("notes", "Messaging", "SNS vs SQS"), "Amazon SNS & Amazon SQS"),
+        (("notes", "Streaming", "Data Firehose compared with Kinesis Data Streams"), "Amazon Data Firehose & Amazon Kinesis Data Streams"),
+        (("notes", "Amazon SQS", "Standard vs FIFO queues"), "Amazon SQS › Standard vs FIFO queues"),
     ],
 )
 def test_context_line_drops_only_headings_that_just_spell_the_service(headings: tuple[str, ...], context: str) -> None:
