@@ -63,7 +63,7 @@ _CHOICE_BEFORE = re.compile(
 # An example opened earlier in the same clause: what follows is its made-up values.
 _EXAMPLE_BEFORE = re.compile(r"\b(?:for (?:example|instance)|e\.g\.?|eg)[^.;)]*$", re.I)
 _EXAMPLE_OPEN = re.compile(r"\((?:for (?:example|instance)|e\.g\.?|eg)\b[^()]*$", re.I)  # "(for example: can't use [EMR])"
-_EXAMPLE_JUST_BEFORE = re.compile(r"\b(?:e\.?g\.?|for example|for instance)[,:]?\s*(?:(?:an?|the)\s+)?$", re.I)
+_EXAMPLE_JUST_BEFORE = re.compile(r"\b(?:e\.?g\.?|for example|for instance|such as)[,:]?\s*(?:(?:an?|the)\s+)?$", re.I)
 # Units by what they measure: a number beside the same quantity in another unit of its kind is a
 # conversion ("4.5 pounds, 2.1 kg"), not a second fact ("3GB RAM, 15min timeout").
 _UNIT_KINDS = {
@@ -121,6 +121,9 @@ _ONE_BESIDE_ANOTHER = re.compile(
 _LIMIT_BEFORE = re.compile(r"\b(?:only|max|maximum|limited to|at most|exactly|just|single|from)\s*$", re.I)
 # Words that only say what kind of thing a name is: "[fan-out pattern]" under "Fan-out" is given away.
 _KIND_WORDS = frozenset("pattern patterns approach technique".split())
+_MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_MONTH_AFTER = re.compile(rf"^\s+{_MONTHS}\b", re.I)
+_MONTH_BEFORE = re.compile(rf"\b{_MONTHS}\s+$", re.I)
 _PLACEHOLDER_NUMBER = re.compile(r"(\d)\1{4,}|1111(?:2222)?3333|123456789012")
 _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [one] certificate"
 # What announces a list before its items ("include", "such as", a colon).
@@ -247,6 +250,10 @@ def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
         return True
     if number.strip() == "1" and _ONE_BESIDE_ANOTHER.search(before + "#" + after) and not _LIMIT_BEFORE.search(before):
         return True  # "[1] master and up to 15 replicas": the other number is the fact, not the count of one
+    if _MONTH_AFTER.match(after) or _MONTH_BEFORE.search(before):
+        return True  # "[27] January 2026": the day of a date, not the fact (the whole date would be)
+    if re.search(r"\d[\w.%]*\s*,\s*\d[\w.%]*\s+(?:and|or)\s+$", before):
+        return True  # the last value of a run ("ISO 27001, 27017 and [27018]")
     if _PLACEHOLDER_NUMBER.fullmatch(number.strip()):
         return True  # "account 111122223333", "account 11111": an example's made-up ID
     if _TRIVIAL_NUMBER.fullmatch(number) or (not marked and _VOLATILE_BEFORE.search(before)):
