@@ -58,7 +58,7 @@ DANGLING = re.compile(
     r"\b(?:should|will|can|must) then\b|"  # a step whose step before is not on the card
     r"^(?:another|one more|yet another) (?:solution|alternative|option|way|approach)\b|\bsuch (?:functionality|a setup|a case)\b|"
     r"^(?:for example|for instance|e\.g\.|imagine)\b|^==?\s|"  # an alternative, an example, a result of what is not on the card
-    r"^(?:then|later|next|finally|afterwards|after that|(?:we|you) then)\b|\bthen\W*$|\band so on\b|"  # a step of a sequence, or of a worked series, not on the card
+    r"^(?:then|later|next|finally|afterwards|after that|(?:we|you) then)\b|(?<!until )(?<!since )\bthen\W*$|\band so on\b|"  # a step of a sequence, or of a worked series, not on the card
     r"^(?:it|this|that) means\b|^both (?:are|is|have|has|support|supported|offer|use|of them|services|offerings|options)\b|"  # what the line before said
     r"^(?:let'?s|let us) (?:say|assume|imagine|suppose)\b|^(?:say|suppose|assume) (?:that )?(?:we|you)\b|"
     r"\b(?:real[- ]world|worked) example\b|"  # a worked example: its numbers are the example's, not AWS's
