@@ -162,6 +162,7 @@ _ACTION_TERM = re.compile(
     r"restrict|share|copy|not|can|cannot|based|must|should|will|setup|operate|operates|don't|dont)\s+\S"
 )
 
+_PLACEHOLDER_TERM = re.compile(r"(?i:column|col|row|field|attribute|item|key|value|user|server|account|bucket)(?:\s*\d{1,2}|\s+[A-Z])")
 _REMARK_FRONT = re.compile(r"the \w+ \w|(?:crucial|important|useful|good|nice|worth|interesting) (?:to|for)\b")
 # What a term does not start with (a circumstance, not a name: "Under the hood") ...
 _NOT_A_NAME_START = frozenset("under for with in on by from".split())
@@ -210,6 +211,8 @@ def vague_term(term: str) -> bool:
         return True
     if _REMARK_FRONT.match(term):
         return True  # "the most expensive one", "crucial to understand": no name to ask about
+    if _PLACEHOLDER_TERM.fullmatch(term):
+        return True  # "column 1", "key A": a worked example's made-up names
     return len(words) == 1 and term.isalpha() and term.islower() and term.casefold() not in GENERIC_LABELS
 
 
