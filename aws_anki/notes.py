@@ -273,15 +273,14 @@ class _Shared:
 def _shown_context(fact: Fact, context: str, services: Sequence[Service], catalog: Catalog) -> str:
     """The context line a fact's card shows, when its section's line would give the answer away."""
     service = services[0] if services else None
-    if fact.kind == "qa" and service is not None:
-        # "Which service finds PII in S3? -> Amazon Macie" under Amazon Macie (or under "CloudTrail &
-        # Config"): only the category, unless the question names the service ("Which Aurora feature ...?")
-        answered = set(catalog.in_text(visible_text(fact.back))) - set(catalog.in_text(visible_text(fact.front)))
-        if answered & set(services):
-            return service.category
+    # "Which service finds PII? -> Amazon Macie" under Macie (or "CloudTrail & Config"): the category only,
+    # unless the question names that service itself ("Which Aurora feature ...?")
+    if fact.kind == "qa" and service is not None and set(services) & (
+        set(catalog.in_text(visible_text(fact.back))) - set(catalog.in_text(visible_text(fact.front)))
+    ):
+        return service.category
     if fact.kind == "definition" and context:
-        # "AWS Billing and Cost Management" over the front "AWS Billing and Cost Management": the
-        # last heading is the term itself, so the context stops above it (the category at the top).
+        # the last heading is the term itself ("AWS Billing and Cost Management"): the context stops above it
         *above, last = context.split(CONTEXT_SEPARATOR)
         if normalise(last) == normalise(visible_text(fact.front)):
             return CONTEXT_SEPARATOR.join(above) or (service.category if service else "") or context
