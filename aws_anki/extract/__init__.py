@@ -49,7 +49,8 @@ first sentence, or only the terms when every item is a definition, with the rest
 nested under it). Items that are definitions or have bold or highlights also make their own
 cards, in the context of the lead-in. A longer set never has one item blanked: its items that
 say something (5 words or more, a definition, a key term) make their own cards in the list's
-context, and a set of bare names makes no card (`long-set`). A paragraph that is a short line
+context, and a set of bare names makes no card (`long-set`); the lead-in itself, when it is no
+title for their context, is reported as `lead-in`. A paragraph that is a short line
 in bold (optionally ending with ":") and introduces more text acts as a sub-heading for what
 follows in its section.
 A definition keeps its first sentences (up to 20 words); each later sentence is a statement of

@@ -249,12 +249,15 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
     answered = len(headers) == 2 and all(len(cells) == 2 for cells in rows) and _names(cell for _, cell in rows)
     if keys and not asked and not answered and sum(len(k.split()) for k in keys) / len(keys) > MAX_NAME_WORDS:
         # Not keyed by names: each column is a list of statements under its header.
+        made = len(builder.facts)
         for row_number, cells in enumerate(rows):
             for index, cell in enumerate(cells):
                 label = headers[index] if index < len(headers) else ""
                 if inline_text(cell).strip():
                     path = (*builder.headings, label) if label else builder.headings
                     builder.line_fact(Line(tuple(cell), block.line + 2 + row_number), headings=path)
+        if len(builder.facts) == made:
+            builder.skip(block.line, "no-key-term", " | ".join(headers))  # the header row: labels of cells that made no card
         return 0
     comparison = len(headers) > 2
     constant = _constant_columns(rows) if comparison else set()

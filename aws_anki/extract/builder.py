@@ -267,6 +267,8 @@ class Builder:
         if not small and len(self.facts) == made:
             # A long set of bare names: blanking one of them makes a card nobody can answer.
             self.skip(lead.line, "example" if example else "long-set", lead_text)
+        elif not small and child_path == headings:
+            self.skip(lead.line, "lead-in", lead_text)  # its items make their own cards; it names no context
 
     def item(self, item: Token, headings: tuple[str, ...], in_enumeration: bool = False) -> None:
         """One list item: a fact from its head, its sub-list as detail or enumeration."""

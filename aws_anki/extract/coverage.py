@@ -40,8 +40,8 @@ def _bold_in(token: Token, line: int, found: list[tuple[int, str]]) -> None:
             found.append((line, text))
         return
     children = token.get("children")
-    if not children:
-        return
+    if not children or kind == "table_head":
+        return  # bold in a header row only styles the column labels: no key term of the author's
     if kind in ("paragraph", "block_text", "table_cell"):
         children = repair_bold(children)
     for child in children:
