@@ -129,7 +129,8 @@ _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [o
 # What announces a list before its items ("include", "such as", a colon).
 _LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
 _ACRONYM_AFTER = re.compile(r"^\s*\([A-Z][A-Za-z0-9]{1,7}\)")
-_RUN_BEFORE = re.compile(r"\d[\w.%]*\s*,\s*\d[\w.%]*\s*,\s*$")  # "1, 5, [10]": two values before it
+# Two values before it, then a comma or "and"/"or": "1, 5, [10]", "ISO 27001, 27017 and [27018]".
+_RUN_BEFORE = re.compile(r"\d[\w.%]*\s*,\s*\d[\w.%]*(?:\s*,|\s+(?:and|or))\s*$")
 # A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
 _LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
@@ -243,8 +244,8 @@ def _weak_mark(term: KeyTerm, before: str, after: str) -> bool:
 def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
     """Whether a number is no fact to blank: one value of a run, a count the sentence spells out, a
     trivial, approximate or example value, or a quantity given again in another unit beside it."""
-    if re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or _RUN_BEFORE.search(before) or re.search(r"\d\s*,\s*$", before)):
-        return True  # one value of a run of values ("50, 100, [200], 300 Mbps", "RAID 5, [6]")
+    if _RUN_BEFORE.search(before) or (re.search(r",\s*$", before) and (re.match(r"^\s*,", after) or re.search(r"\d\s*,\s*$", before))):
+        return True  # one value of a run of values ("50, 100, [200], 300 Mbps", "RAID 5, [6]", "27001, 27017 and [27018]")
     # The author's bold says a number is the fact, even an approximate one or one glossed after it.
     if not marked and _SPELLED_OUT.match(after[:40]) and re.match(r"^\s*\d{1,2}\b", number):
         return True
@@ -252,8 +253,6 @@ def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
         return True  # "[1] master and up to 15 replicas": the other number is the fact, not the count of one
     if _MONTH_AFTER.match(after) or _MONTH_BEFORE.search(before):
         return True  # "[27] January 2026": the day of a date, not the fact (the whole date would be)
-    if re.search(r"\d[\w.%]*\s*,\s*\d[\w.%]*\s+(?:and|or)\s+$", before):
-        return True  # the last value of a run ("ISO 27001, 27017 and [27018]")
     if _PLACEHOLDER_NUMBER.fullmatch(number.strip()):
         return True  # "account 111122223333", "account 11111": an example's made-up ID
     if _TRIVIAL_NUMBER.fullmatch(number) or (not marked and _VOLATILE_BEFORE.search(before)):
