@@ -351,7 +351,8 @@ def _acronym_beside(term: str, text: str) -> bool:
     words = [w for w in words if w.lower() not in _STOPWORDS]
     # ... also the name at the end of a longer blank ("layer 7 [web application firewall]" beside "WAF")
     endings = {"".join(w[0] for w in words[start:]).upper() for start in range(len(words) - 1)}
-    return any(re.search(rf"\b{initials}s?\b", text) for initials in endings)
+    written = set(_WORDS.findall(text))
+    return any(initials in written or f"{initials}s" in written for initials in endings)
 
 
 def _extends_shown_word(word: str, text: str) -> bool:
