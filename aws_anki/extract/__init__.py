@@ -22,7 +22,9 @@ that matches wins (`rules.LINE_RULES`):
    sentence end. `A -> B -> C` is a flow, not a definition. A term that names nothing to ask about
    (a circumstance such as "Under the hood", a bare comparative, one plain lowercase word) makes
    no card (`vague-term`). Definitions of the same term in one
-   section merge into one card. An answer keeps its first sentence, and the next ones while it
+   section merge into one card; when two or more of them are sentences, each becomes a cloze that
+   blanks the term (`[NLB]: works at layer 4`) unless one of them cannot (the term is the
+   section's subject, the line is too long or two sentences). An answer keeps its first sentence, and the next ones while it
    stays within 20 words; the rest goes to the card's extra;
 5. a line of several sentences makes one card per sentence: a cloze never shows its siblings;
 6. bold spans inside a sentence become cloze deletions, one number per span; spans joined only by
@@ -44,7 +46,9 @@ line) is repaired.
 Enumerations: a bullet or paragraph that ends with ":", a short line in bold, or a short plain
 bullet (not a full sentence) over at least two short sub-items leads in to its items. A small,
 closed set (at most 3 items of at most 8 words, 30 words in all: blind readers fixed every
-longer set) makes one list card with the whole list (front: the lead-in; back: each item's
+longer set) and whose items are not two or more remarks of their own (5 words or more with a
+verb such as "can", "is", "must": "data must be normalised") makes one list card with the whole
+list (front: the lead-in; back: each item's
 first sentence, or only the terms when every item is a definition, with the rest of the item
 nested under it). Items that are definitions or have bold or highlights also make their own
 cards, in the context of the lead-in. A longer set never has one item blanked: its items that

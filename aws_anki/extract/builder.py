@@ -6,10 +6,13 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
+from ..cloze import CLOZE_CLOSE, cloze_open
 from ..parse import Section, inline_text
 from ..render import blocks_html, inline_html, list_html
+from .blanks import guessable
 from .facts import Fact, Skip
 from .noise import noise_reason
+from .plain import MAX_CLOZE_WORDS
 from .rules import LINE_RULES, Statement
 from .terms import CLAUSE_WORDS, GENERIC_HEADINGS, GENERIC_LABELS, TERM_END_WORDS, split_definition
 from .text import (
@@ -333,7 +336,9 @@ class Builder:
 
 
 def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
-    """Definitions of the same term in one section become one card listing every definition."""
+    """Definitions of the same term in one section become one card listing every definition. When
+    two or more of them are sentences, each is a card that asks for the term, or, where one of
+    them cannot, the first answers and the others go to the card's extra."""
     groups: dict[tuple[tuple[str, ...], str], list[int]] = {}
     for index, fact in enumerate(facts):
         if fact.kind == "definition":
@@ -343,18 +348,43 @@ def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
         if len(indexes) < 2:
             continue
         parts = list({facts[i].back.casefold(): facts[i] for i in reversed(indexes)}.values())[::-1]
-        back = parts[0].back if len(parts) == 1 else list_html([p.back for p in parts])
+        # (a label's front, `Deployment: pros`, asks for the whole list: it stays one)
+        sentences = sum(_sentence(p.back) for p in parts) >= 2 and ":" not in TAG.sub("", parts[0].front)
+        clozes = [_term_cloze(p) for p in parts] if sentences else []
+        if clozes and all(clozes):
+            # `NLB: layer 4 ...`, `NLB: routes to IPs only`: one card of both would be a grab-bag
+            for i in indexes:
+                merged[i] = clozes[parts.index(facts[i])] if facts[i] in parts else None
+            continue
         extra = "".join(dict.fromkeys(facts[i].extra for i in indexes))
+        if sentences:  # the first definition answers; the others are notes on the back
+            back, extra = parts[0].back, list_html([p.back for p in parts[1:]]) + extra
+        else:
+            back = parts[0].back if len(parts) == 1 else list_html([p.back for p in parts])
         merged[indexes[0]] = replace(facts[indexes[0]], back=back, extra=extra)
         for i in indexes[1:]:
             merged[i] = None
     return [f for f in merged if f is not None]
 
 
+def _term_cloze(fact: Fact) -> Fact | None:
+    """One of several definitions of a term as `[term]: definition`, or None when the blank would
+    give itself away (the term is the section's subject) or the line is too long to hold as one fact."""
+    term, definition = html.unescape(TAG.sub("", fact.front)), html.unescape(TAG.sub("", fact.back))
+    text = f"{term}: {definition}"
+    if len(text.split()) > MAX_CLOZE_WORDS or _TWO_SENTENCES.search(definition):
+        return None
+    if guessable(text, 0, len(term), fact.headings):
+        return None
+    front = f"{cloze_open(1)}{fact.front}{CLOZE_CLOSE}: {fact.back}"
+    return replace(fact, kind="cloze", front=front, back="", pattern="term-cloze")
+
+
 _FRAGMENT_START = frozenset("then when if also and but so currently which that where while as or".split())
 _FRAGMENT_END = frozenset("are is be by done can will used then to of for with from as in on at was were has have".split())
 _PRONOUN_START = frozenset("we you i it they there here he she".split())
 _VALUE_LEAD = re.compile(r"\b(?:defaults?|values|quotas|thresholds|timeouts)\b", re.I)
+_TWO_SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
 _PLACEHOLDER = re.compile(r"^(\w+) ?\d+$")
 
 
@@ -374,12 +404,29 @@ def _list_card(lead: str, lead_text: str, labels: Sequence[str], sizes: Sequence
         return False  # descriptions mapped to answers (`need -> service`): a card each, no list of questions
     if _placeholders(labels):
         return False  # `column 1, column 2, column 3`: an example's names, not a set to learn
+    if sum(map(_statement, labels)) >= 2:
+        return False  # loose remarks ("data must be normalised", "it can ...") are cards of their own
     if all_terms and _VALUE_LEAD.search(lead_text):
         # `Health check defaults: Interval: 30 s, ...`: the lead-in asks for the values, which
         # are each term's own card; a list of the bare names would answer nothing it asks.
         return False
     # some of a set, or a front that names no set ("preprocessing", "training")
     return not (_OPEN_LEAD.search(lead_text) or _bare_word(lead_text))
+
+
+def _statement(label: str) -> bool:
+    """Whether a list item (as HTML) says something of its own ("data must be normalised"), unlike a
+    name, a feature or a step ("Remove the account from its organization.")."""
+    words = html.unescape(TAG.sub("", label)).lower().split()
+    return len(words) >= MIN_STATEMENT_WORDS and not CLAUSE_WORDS.isdisjoint(words)
+
+
+def _sentence(answer: str) -> bool:
+    """Whether an answer (as HTML) is a sentence: a statement, one ending with `.` or `!`, or a long one."""
+    words = html.unescape(TAG.sub("", answer)).strip()
+    return _statement(answer) or len(words.split()) >= MAX_SET_ITEM_WORDS or (
+        len(words.split()) >= MIN_STATEMENT_WORDS and words.endswith((".", "!"))
+    )
 
 
 def _bare_word(lead: str) -> bool:
