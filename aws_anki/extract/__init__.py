@@ -46,9 +46,7 @@ line) is repaired.
 Enumerations: a bullet or paragraph that ends with ":", a short line in bold, or a short plain
 bullet (not a full sentence) over at least two short sub-items leads in to its items. A small,
 closed set (at most 3 items of at most 8 words, 30 words in all: blind readers fixed every
-longer set) and whose items are not two or more remarks of their own (5 words or more with a
-verb such as "can", "is", "must": "data must be normalised") makes one list card with the whole
-list (front: the lead-in; back: each item's
+longer set) makes one list card with the whole list (front: the lead-in; back: each item's
 first sentence, or only the terms when every item is a definition, with the rest of the item
 nested under it). Items that are definitions or have bold or highlights also make their own
 cards, in the context of the lead-in. A longer set never has one item blanked: its items that

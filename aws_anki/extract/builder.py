@@ -404,8 +404,6 @@ def _list_card(lead: str, lead_text: str, labels: Sequence[str], sizes: Sequence
         return False  # descriptions mapped to answers (`need -> service`): a card each, no list of questions
     if _placeholders(labels):
         return False  # `column 1, column 2, column 3`: an example's names, not a set to learn
-    if sum(map(_statement, labels)) >= 2:
-        return False  # loose remarks ("data must be normalised", "it can ...") are cards of their own
     if all_terms and _VALUE_LEAD.search(lead_text):
         # `Health check defaults: Interval: 30 s, ...`: the lead-in asks for the values, which
         # are each term's own card; a list of the bare names would answer nothing it asks.
@@ -414,19 +412,14 @@ def _list_card(lead: str, lead_text: str, labels: Sequence[str], sizes: Sequence
     return not (_OPEN_LEAD.search(lead_text) or _bare_word(lead_text))
 
 
-def _statement(label: str) -> bool:
-    """Whether a list item (as HTML) says something of its own ("data must be normalised"), unlike a
-    name, a feature or a step ("Remove the account from its organization.")."""
-    words = html.unescape(TAG.sub("", label)).lower().split()
-    return len(words) >= MIN_STATEMENT_WORDS and not CLAUSE_WORDS.isdisjoint(words)
-
-
 def _sentence(answer: str) -> bool:
-    """Whether an answer (as HTML) is a sentence: a statement, one ending with `.` or `!`, or a long one."""
-    words = html.unescape(TAG.sub("", answer)).strip()
-    return _statement(answer) or len(words.split()) >= MAX_SET_ITEM_WORDS or (
-        len(words.split()) >= MIN_STATEMENT_WORDS and words.endswith((".", "!"))
-    )
+    """Whether an answer (as HTML) is a sentence: one with a verb such as "can" or "is", one ending
+    with `.` or `!`, or a long one (a name, a value or a short phrase is not)."""
+    text = html.unescape(TAG.sub("", answer)).strip()
+    words = text.lower().split()
+    if len(words) >= MAX_SET_ITEM_WORDS:
+        return True
+    return len(words) >= MIN_STATEMENT_WORDS and (text.endswith((".", "!")) or not CLAUSE_WORDS.isdisjoint(words))
 
 
 def _bare_word(lead: str) -> bool:
