@@ -120,6 +120,15 @@ def cloze_numbers(text: str) -> list[int]:
     return sorted(found)
 
 
+_SENTINEL_DELETION = re.compile(f"{CLOZE_OPEN}\\d+{CLOZE_NUMBER_END}([^{CLOZE_OPEN}{CLOZE_CLOSE}]*){CLOZE_CLOSE}")
+
+
+def split_deletions(field_html: str) -> tuple[str, str]:
+    """What a field's deletions hide (still as sentinels; hints left out) and the rest of it."""
+    hidden = " ".join(m.group(1).split(CLOZE_HINT)[0] for m in _SENTINEL_DELETION.finditer(field_html))
+    return hidden, _SENTINEL_DELETION.sub(" ", field_html)
+
+
 def deletions(text: str) -> list[tuple[int, str]]:
     """(number, text without hints) of each deletion of a field, nested ones too, in order."""
     return [(deletion.number, _text(deletion.nodes)) for deletion in _walk(parse_cloze(text))]

@@ -18,7 +18,7 @@ from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .cardtext import visible_text
-from .cloze import cloze_numbers, finish_cloze
+from .cloze import cloze_numbers, finish_cloze, split_deletions
 from .context import (
     CONTEXT_SEPARATOR, LABEL_TERMS, context_line, distinguishing_each, normalise, qualified_fronts,
 )
@@ -273,11 +273,11 @@ class _Shared:
 def _shown_context(fact: Fact, context: str, services: Sequence[Service], catalog: Catalog) -> str:
     """The context line a fact's card shows, when its section's line would give the answer away."""
     service = services[0] if services else None
-    # "Which service finds PII? -> Amazon Macie" under Macie (or "CloudTrail & Config"): the category only,
-    # unless the question names that service itself ("Which Aurora feature ...?")
-    if fact.kind == "qa" and service is not None and set(services) & (
-        set(catalog.in_text(visible_text(fact.back))) - set(catalog.in_text(visible_text(fact.front)))
-    ):
+    # "Which service finds PII? -> Amazon Macie" under Macie (or "CloudTrail & Config"), "[IAM] is free" under AWS IAM
+    # (not "[EMR Studio]" under EMR): the category only, unless the question names that service ("Which Aurora feature?")
+    hidden, asked = (fact.back, fact.front) if fact.kind == "qa" else split_deletions(fact.front) if fact.is_cloze else ("", "")
+    named = fact.kind == "qa" or f" {normalise(visible_text(hidden))} " in f" {normalise(context)} "
+    if hidden and named and service and set(services) & (set(catalog.in_text(visible_text(hidden))) - set(catalog.in_text(visible_text(asked)))):
         return service.category
     if fact.kind == "definition" and context:
         # the last heading is the term itself ("AWS Billing and Cost Management"): the context stops above it

@@ -57,6 +57,17 @@ def test_heading_without_service_inherits_and_file_name_is_the_fallback(tmp_path
     assert note.context == "Amazon DynamoDB › Capacity"
 
 
+def test_a_cloze_that_blanks_the_service_in_its_context_shows_the_category(tmp_path: Path) -> None:
+    # no heading names the service (the file name does), so the extract stage cannot see the blank on the front
+    text = "## Pricing\n- Using **IAM** costs nothing; you pay for what its users run\n" \
+        "- **Access Analyzer** finds resources shared outside the account\n"
+    notes = {n.fields[0].split("<b>")[1].split("</b>")[0]: n for n in aws_anki.build_deck([_vault(tmp_path, {"iam.md": text})]).notes}
+    # "AWS IAM › Pricing" would show the answer: the card says only where IAM sits
+    assert notes["IAM"].context == "Security Identity & Compliance", notes["IAM"].context
+    # a feature of the service is no answer on the front: the section's path stays
+    assert notes["Access Analyzer"].context == "AWS IAM › Pricing", notes["Access Analyzer"].context
+
+
 def test_front_matter_overrides(tmp_path: Path) -> None:
     text = "---\nservice: sqs\ndeck: Exam::Integration\ntags: [exam, 'saa c03']\n---\n# Queues\n- **Visibility timeout**: hides a received message\n"
     (note,) = aws_anki.build_deck([_vault(tmp_path, {"q.md": text})]).notes
