@@ -18,7 +18,10 @@ MAX_PSEUDO_HEADING_WORDS = 8
 
 # The gap between two sentences is group 1 (a leading `[.!?]` rather than a look-behind lets the
 # regex engine skip quickly to the candidates).
-_SENTENCE_END = re.compile(r"[.!?](\s+)(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*_\[])")
+_SENTENCE_END = re.compile(r"[.!?](\s+)(?=[\"'(¿¡]?[A-ZÁÉÍÓÚÑ0-9`*_\[]|(?P<lower>[a-záéíóúñ]))")
+# Notes often start a sentence in lower case ("... per second. around 100 ms ..."): such a break
+# counts when both sides have this many words (a short piece is more likely an abbreviation).
+MIN_LOWER_SENTENCE_WORDS = 3
 _ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|eg|ie|etc|vs|approx|incl|p\.ej|aprox|no|nr|min|max)\.|\(N\.|\b[A-Z]\.[A-Z]\.)$", re.I)
 # Labels of a remark ("Note:", "Exam tip:"): not part of the fact that follows.
 _LABEL_WORDS = (
@@ -137,12 +140,26 @@ def _ends_with_abbreviation(text: str) -> bool:
     return _ABBREVIATIONS.search(text, max(0, len(text) - 10)) is not None
 
 
+def _no_end(match: re.Match[str], piece: str, text: str) -> bool:
+    """Whether a sentence-end candidate of `text` is none: after an abbreviation, or, before a
+    lower-case start, after an ellipsis, inside brackets or with fewer than MIN_LOWER_SENTENCE_WORDS
+    words on either side."""
+    if _ends_with_abbreviation(piece):
+        return True
+    if match.group("lower") is None:
+        return False
+    after = text[match.end() :].split(None, MIN_LOWER_SENTENCE_WORDS)
+    if piece.endswith("..") or piece.count("(") > piece.count(")"):
+        return True  # "wait... then", "(most of the time! sometimes ...)"
+    return len(piece.split()) < MIN_LOWER_SENTENCE_WORDS or len(after) < MIN_LOWER_SENTENCE_WORDS
+
+
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
     """Start and end of each sentence of a plain text."""
     bounds: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        if _ends_with_abbreviation(text[start : match.start(1)]):
+        if _no_end(match, text[start : match.start(1)], text):
             continue
         bounds.append((start, match.start(1)))
         start = match.end()
@@ -273,7 +290,7 @@ def split_sentences(tokens: Sequence[Token], line: int) -> Iterator[Line]:
         start = 0
         for match in _SENTENCE_END.finditer(raw):
             piece = raw[start : match.start(1)]
-            if _ends_with_abbreviation(piece) or (not piece.strip() and not current):
+            if _no_end(match, piece if start or not current else inline_text(current) + piece, raw) or (not piece.strip() and not current):
                 continue
             current.append({"type": "text", "raw": piece})
             yield Line(tuple(current), line)
