@@ -305,7 +305,9 @@ def whole_bold(builder: Builder, statement: Statement) -> bool:
         return True
     if statement.listed:
         return False
-    return plain(builder, Statement(Line(unbold(line.tokens), line.line), statement.extra, statement.path, statement.prose, False))
+    unbolded = Statement(Line(unbold(line.tokens), line.line), statement.extra, statement.path, statement.prose, False)
+    made = sentences(builder, unbolded)  # "**A does X. B does Y.**": each sentence on its own
+    return made if made is not None else plain(builder, unbolded)
 
 
 def listed(builder: Builder, statement: Statement) -> bool | None:
