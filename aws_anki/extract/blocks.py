@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..parse import Block, Section, inline_text
-from ..render import blocks_html, inline_html
-from .builder import Builder, MAX_NAME_WORDS, is_ordered
+from ..render import blocks_html, inline_html, list_html
+from .builder import Builder, MAX_LIST_ITEMS, MAX_NAME_WORDS, MAX_SET_WORDS, is_ordered
 from .facts import Fact
 from .noise import EXAMPLE_HEADING, META_HEADING, noise_reason
 from .text import (
     ANSWER, ANY_WORD, Line, MAX_PSEUDO_HEADING_WORDS, QUESTION, TAG, all_nested_items, escape_html, item_head,
-    pseudo_heading, repair_bold, split_lines, trim_answer, unbold,
+    pseudo_heading, repair_bold, split_lines, trim_answer, unbold, visible_words,
 )
 
 Token = Mapping[str, Any]
@@ -236,9 +237,11 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
         return 0
     headers = [inline_text(cell["children"]).strip() for cell in head["children"]]
     rows = [[repair_bold(cell["children"]) for cell in row["children"]] for row in body["children"]]
-    for previous, cells in zip(rows, rows[1:]):
+    continued: set[int] = set()
+    for number, (previous, cells) in enumerate(zip(rows, rows[1:]), start=1):
         if cells and previous and not inline_text(cells[0]).strip():
             cells[0] = previous[0]  # an empty first cell continues the row above
+            continued.add(number)
     keys = [inline_text(cells[0]).strip() if cells else "" for cells in rows]
     not_learned = _table_not_learned(headers, keys, rows, builder.headings[-1])
     if not_learned is not None:
@@ -259,33 +262,49 @@ def _handle_table(builder: Builder, block: Block, following: Block | None) -> in
         if len(builder.facts) == made:
             builder.skip(block.line, "no-key-term", " | ".join(headers))  # the header row: labels of cells that made no card
         return 0
+    _keyed_rows(builder, block.line, headers, rows, continued)
+    return 0
+
+
+def _keyed_rows(builder: Builder, first_line: int, headers: Sequence[str], rows: Sequence[list[Sequence[Token]]], continued: set[int]) -> None:
+    """The cards of a table keyed by names: a card per row, or per cell of a comparison. A row
+    that continues the one above (its first cell empty) adds its cells to that row's cards, so
+    that no two cards ask the same: to the answer while it stays a short list, else to the extra."""
     comparison = len(headers) > 2
     constant = _constant_columns(rows) if comparison else set()
+    facts: dict[str, Fact] = {}  # by subject, in row order
+    more: dict[str, list[str]] = {}
     for row_number, cells in enumerate(rows):
         if not cells:
             continue
         key_tokens = unbold(cells[0])
         key = inline_text(key_tokens).strip()
-        line = block.line + 2 + row_number
+        line = first_line + 2 + row_number
         values = [(headers[i] if i < len(headers) else "", cell) for i, cell in enumerate(cells[1:], start=1) if i not in constant]
         values = [(label, cell) for label, cell in values if not _VAGUE_CELL.match(inline_text(cell))]
         if not key or not values:
             builder.skip(line, "table-row-without-values", key)
             continue
         key_html = inline_html(key_tokens)
-        if not comparison:
-            label, cell = values[0]
+        for label, cell in values[:1] if not comparison else values:
             # "NS › Purpose", as a comparison's cells are asked: "NS (Purpose)" read as garbled
             front = key_html + (f' <span class="ask">› {escape_html(label)}</span>' if label else "")
             back, overflow = trim_answer(cell, line)
-            builder.add(builder.fact("row", front, back, overflow, builder.headings, line, f"{headers[0] if headers else ''}: {key}", "table-row"))
-            continue
-        for label, cell in values:
-            front = key_html + (f' <span class="ask">› {escape_html(label)}</span>' if label else "")
-            back, overflow = trim_answer(cell, line)
-            subject = f"{key} / {label}"
-            builder.add(builder.fact("cell", front, back, overflow, builder.headings, line, subject, "table-cell"))
-    return 0
+            if comparison:
+                subject, kind, pattern = f"{key} / {label}", "cell", "table-cell"
+            else:
+                subject, kind, pattern = f"{headers[0] if headers else ''}: {key}", "row", "table-row"
+            if row_number in continued and subject in facts:
+                more[subject].append(back + overflow)
+                continue
+            facts[subject], more[subject] = builder.fact(kind, front, back, overflow, builder.headings, line, subject, pattern), []
+    for subject, fact in facts.items():
+        rest = more[subject]
+        if rest and len(rest) < MAX_LIST_ITEMS and visible_words(fact.back + "".join(rest)) <= MAX_SET_WORDS:
+            fact = replace(fact, back=list_html([fact.back, *rest]))  # "API calls" and "sign-ins": the whole answer
+        elif rest:
+            fact = replace(fact, extra=list_html(rest) + fact.extra)  # too much for one answer: notes on the back
+        builder.add(fact)
 
 
 def _handle_code(builder: Builder, block: Block, following: Block | None) -> int:
