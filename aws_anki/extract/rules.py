@@ -21,7 +21,7 @@ from .facts import Fact
 from .noise import noise_reason
 from .plain import clauses, plain_deletions, statement_problem, too_few_cues, wrap_spans
 from .terms import ARTICLE, GENERIC_LABELS, IS_A, WHOLE_BOLD_SPLIT, is_term, restates
-from .text import NOTE_LABEL, Line, escape_html, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
+from .text import NOTE_LABEL, Line, lstrip_tokens, span_text, split_sentences, strong_tokens, unbold
 
 Token = Mapping[str, Any]
 
@@ -300,8 +300,9 @@ def whole_bold(builder: Builder, statement: Statement) -> bool:
     # two statements ("**VPC is the Hub** and **each site is the Spoke**") are no definition
     if len(parts) == 2 and is_term(parts[0].strip()) and parts[1].strip() and not IS_A.search(parts[1]):
         term, body = ARTICLE.sub("", parts[0].strip()), parts[1].strip()
-        fact = builder.fact("definition", escape_html(term), escape_html(body), statement.extra, statement.path, line.line, term, "whole-bold-split")
-        builder.add(fact)
+        # as any definition: the first sentences answer, the others are statements of their own
+        term_tokens, body_tokens = [{"type": "text", "raw": term}], [{"type": "text", "raw": body}]
+        builder.add_definition(term_tokens, body_tokens, line.line, statement.extra, statement.path, "whole-bold-split")
         return True
     if statement.listed:
         return False
