@@ -27,7 +27,7 @@ that a program can see. A card has a class's defect when (the thresholds are the
   than LONG_ITEM_WORDS words; a cloze card with a deletion of more than MAX_DELETION_WORDS words;
 - `parent_twice`: a side of the card shows the same line twice, or a line that begins another
   (lines of MIN_REPEATED_WORDS words or more, compared as `context.normalise` words; the context line
-  counts);
+  counts; code blocks do not, as they quote what they show);
 - `answer_on_front`: the card's deletion (or, on a basic card, the answer when it has at most
   MAX_SHORT_ANSWER_WORDS words; on a reverse card the term) is on the front, context included,
   compared case-, hyphen- and space-blind and on word boundaries (stopwords alone never count);
@@ -82,6 +82,7 @@ MAX_LONG_ITEMS = 3
 LONG_ITEM_WORDS = 8
 MAX_DELETION_WORDS = 9
 MIN_REPEATED_WORDS = 4
+_CODE_BLOCK = re.compile(r"<pre\b.*?</pre>", re.S | re.I)
 MAX_SHORT_ANSWER_WORDS = 4
 MIN_INDEX_ITEMS = 2
 MIN_CONTENTS_ITEMS = 8
@@ -388,7 +389,11 @@ def _long_answer(seen: CardView) -> str | None:
 
 
 def _parent_twice(seen: CardView) -> str | None:
-    for face in (seen.front, seen.back):
+    # Code is quoted as written: a YAML key or a log line may well stand twice in it.
+    faces = (seen.front, seen.back)
+    if "<pre" in seen.card.question or "<pre" in seen.card.answer:
+        faces = (html_text(_CODE_BLOCK.sub("", seen.card.question)), html_text(_CODE_BLOCK.sub("", seen.card.answer)))
+    for face in faces:
         lines = [normalise(line) for line in face.split("\n")]
         lines = [line for line in lines if len(line.split()) >= MIN_REPEATED_WORDS]
         for index, line in enumerate(lines):

@@ -284,6 +284,8 @@ def test_parent_twice() -> None:
     repeated = basic("Amazon SQS › Visibility timeout: key points", "30 s", context="Amazon SQS › Visibility timeout")
     assert "parent_twice" in kinds(repeated)
     assert "parent_twice" not in kinds(basic("Visibility timeout", "hides a message from other consumers"))
+    code = "<pre><code>Resources:\n  Queue one two three\n  Queue one two three four\n</code></pre>"
+    assert "parent_twice" not in kinds(basic("Two queues", "a template", extra=code))  # code repeats itself
 
 
 def test_answer_on_front() -> None:
