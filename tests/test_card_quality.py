@@ -52,7 +52,7 @@ def _report(kind: str, measured: dict[str, CardQuality]) -> str:
 # and one that makes fewer lowers the number in the same commit.
 CEILINGS = {
     "grab_bag_front": 12, "cloze_over_one_sentence": 16, "whole_sentence_blanked": 2, "glyph": 1, "meta": 0,
-    "long_answer": 13, "parent_twice": 3, "answer_on_front": 6, "duplicate_first_field": 6,
+    "long_answer": 4, "parent_twice": 3, "answer_on_front": 6, "duplicate_first_field": 6,
 }
 
 

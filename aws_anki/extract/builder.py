@@ -248,10 +248,15 @@ class Builder:
             rest = " ".join(inline_html(sentence.tokens) for sentence in sentences[1:])
             details.append((f" {rest}" if rest else "") + nested)
         front = inline_html(lead_tokens).strip()
-        back = list_html([f"{label}{detail}" for label, detail in zip(labels, details)])
+        # Details past MAX_EXTRA_WORDS would bury the set: the card lists the items, and what
+        # is under them makes cards of its own.
+        heavy = visible_words("".join(details)) > MAX_EXTRA_WORDS
+        back = list_html(labels if heavy else [f"{label}{detail}" for label, detail in zip(labels, details)])
         sizes = [visible_words(label) for label in labels]
         example = _EXAMPLE_LEAD.match(lead_text) is not None
         small = not example and _list_card(lead.text, lead_text, labels, sizes, all_terms, ordered)
+        # "SWF and SQS: similarities, differences", or one item alone: with their details gone, the labels teach nothing
+        small = small and not (heavy and (len(labels) < 2 or _labels_restate(lead_text, labels)))
         if small and front:
             self.add(Fact("list", front, back, "", headings, self.source, lead.line, lead_text, "enumeration"))
         child_path = (*headings, lead_text) if _title_like(lead_text) else headings
@@ -259,7 +264,7 @@ class Builder:
         for item, head, definition, size in zip(items, heads, definitions, sizes):
             if definition is not None or has_key_term(head.tokens):
                 self.item(item, child_path, in_enumeration=small)
-            elif not small and (size >= MIN_STATEMENT_WORDS or nested_items(item)):
+            elif (not small or heavy) and (size >= MIN_STATEMENT_WORDS or nested_items(item)):
                 # An item that says something, or leads in to items of its own: its own cards, in
                 # the list's context.
                 self.item(item, child_path)
@@ -420,6 +425,20 @@ def _sentence(answer: str) -> bool:
     if len(words) >= MAX_SET_ITEM_WORDS:
         return True
     return len(words) >= MIN_STATEMENT_WORDS and (text.endswith((".", "!")) or not CLAUSE_WORDS.isdisjoint(words))
+
+
+_EMPTY_LABELS = frozenset("similarities similarity differences difference pros cons advantages disadvantages".split())
+
+
+def _labels_restate(lead: str, labels: Sequence[str]) -> bool:
+    """Whether every list label (as HTML) is a word such as "differences" or says what the lead-in
+    says ("HTTP/HTTPS and TCP/SSL differences": "HTTP/HTTPS", "TCP/SSL"), compared by word stems."""
+    stems = {word[:3] for word in re.findall(r"\w+", lead.casefold())}
+    for label in labels:
+        words = re.findall(r"\w+", html.unescape(TAG.sub("", label)).casefold())
+        if " ".join(words) not in _EMPTY_LABELS and not all(word[:3] in stems for word in words):
+            return False
+    return True
 
 
 def _bare_word(lead: str) -> bool:
