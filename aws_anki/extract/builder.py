@@ -255,7 +255,8 @@ class Builder:
         sizes = [visible_words(label) for label in labels]
         example = _EXAMPLE_LEAD.match(lead_text) is not None
         small = not example and _list_card(lead.text, lead_text, labels, sizes, all_terms, ordered)
-        # "SWF and SQS: similarities, differences", or one item alone: with their details gone, the labels teach nothing
+        # One item alone, or labels such as "SWF and SQS: similarities, differences": with their
+        # details gone, the labels teach nothing.
         small = small and not (heavy and (len(labels) < 2 or _labels_restate(lead_text, labels)))
         if small and front:
             self.add(Fact("list", front, back, "", headings, self.source, lead.line, lead_text, "enumeration"))

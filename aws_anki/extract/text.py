@@ -140,18 +140,13 @@ def _ends_with_abbreviation(text: str) -> bool:
     return _ABBREVIATIONS.search(text, max(0, len(text) - 10)) is not None
 
 
-def _no_end(match: re.Match[str], piece: str, text: str) -> bool:
-    """Whether a sentence-end candidate of `text` is none: after an abbreviation, or, before a
-    lower-case start, after an ellipsis, inside brackets or with fewer than MIN_LOWER_SENTENCE_WORDS
-    words on either side."""
-    if _ends_with_abbreviation(piece):
-        return True
-    if match.group("lower") is None:
-        return False
-    after = text[match.end() :].split(None, MIN_LOWER_SENTENCE_WORDS)
-    if piece.endswith("..") or piece.count("(") > piece.count(")"):
+def _no_lower_start(before: str, after: str) -> bool:
+    """Whether `. ` before a lower-case word is no sentence end: after an ellipsis, inside
+    brackets, or with fewer than MIN_LOWER_SENTENCE_WORDS words on either side."""
+    if before.endswith("..") or before.count("(") > before.count(")"):
         return True  # "wait... then", "(most of the time! sometimes ...)"
-    return len(piece.split()) < MIN_LOWER_SENTENCE_WORDS or len(after) < MIN_LOWER_SENTENCE_WORDS
+    words_after = after.split(None, MIN_LOWER_SENTENCE_WORDS)
+    return len(before.split()) < MIN_LOWER_SENTENCE_WORDS or len(words_after) < MIN_LOWER_SENTENCE_WORDS
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
@@ -159,7 +154,8 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     bounds: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        if _no_end(match, text[start : match.start(1)], text):
+        before = text[start : match.start(1)]
+        if _ends_with_abbreviation(before) or match.group("lower") and _no_lower_start(before, text[match.end() :]):
             continue
         bounds.append((start, match.start(1)))
         start = match.end()
@@ -290,7 +286,9 @@ def split_sentences(tokens: Sequence[Token], line: int) -> Iterator[Line]:
         start = 0
         for match in _SENTENCE_END.finditer(raw):
             piece = raw[start : match.start(1)]
-            if _no_end(match, piece if start or not current else inline_text(current) + piece, raw) or (not piece.strip() and not current):
+            if _ends_with_abbreviation(piece) or (not piece.strip() and not current):
+                continue
+            if match.group("lower") and _no_lower_start(piece if start else inline_text(current) + piece, raw[match.end() :]):
                 continue
             current.append({"type": "text", "raw": piece})
             yield Line(tuple(current), line)
