@@ -138,7 +138,8 @@ _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and
 _EMPTY_MARKS = frozenset(
     "limit|limits|flag|special flag|option|options|feature|features|way|ways|setting|settings|thing|things|optional|"
     "mandatory|required|important|only|always|never|not|no|all|any|what|which|how|when|where|why|who|yes|also|"
-    "can|cannot|can't|must|should|will|same|different|both".split("|")
+    "can|cannot|can't|must|should|will|same|different|both|"
+    "qué|quién|quiénes|cuál|cuáles|cómo|cuándo|dónde|siempre|nunca|solo|sólo|no|sí|también".split("|")
 )
 # Words that make a bold span a phrase of a sentence rather than a name: prepositions, pronouns and
 # auxiliaries ("of" is not one: "indicators of compromise", "bill of materials" are names). Such
