@@ -326,7 +326,8 @@ def _mark_word(text: str, start: int, post: int, word: str) -> str:
 # Headings
 # --------------------------------------------------------------------------------------------
 
-_ATX_MARKS = re.compile(r"^#{1,6}(?:[ \t]+|$)|[ \t]+#+[ \t]*$")
+_EXAM_REMARK = re.compile(r"\s*\((?:very |really )?(?:important |key )?(?:for (?:the )?)?exam(?: tip| question)?s?!*\)", re.I)
+_ATX_MARKS = re.compile(r"^#+(?:[ \t]+|$)|[ \t]+#+[ \t]*$")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[\[[^\]]*\]\]")
 _LINK = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\[[^\]]*\])")
 _WIKILINK = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]*))?\]\]")
@@ -364,8 +365,11 @@ def strip_heading_noise(heading: str) -> str:
 
 
 def _without_markup(text: str) -> str:
-    """Text without ATX marks, images, links (their text kept), HTML tags, emphasis and escapes."""
+    """Text without ATX marks, images, links (their text kept), HTML tags, emphasis, escapes and
+    remarks to oneself ("(important for exam)")."""
     text = _RULES.sub("", _ATX_MARKS.sub("", text))
+    if "(" in text:
+        text = _EXAM_REMARK.sub("", text)
     if "[" in text:
         text = _IMAGE.sub("", text)
         text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1), text)

@@ -363,6 +363,20 @@ def test_chapter_numbers_go(heading: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("heading", "expected"),
     [
+        ("####### Resharding", "Resharding"),  # past level 6 Markdown reads it as text, marks and all
+        ("Concepts (important for exam)", "Concepts"),
+        ("Things to know (exam tips)", "Things to know"),
+        ("Launch constraints (exam!)", "Launch constraints"),
+        ("Examples (example)", "Examples (example)"),
+    ],
+)
+def test_heading_marks_past_six_and_exam_remarks_go(heading: str, expected: str) -> None:
+    assert strip_heading_noise(heading) == expected
+
+
+@pytest.mark.parametrize(
+    ("heading", "expected"),
+    [
         ("Chapter 4: VPC", "VPC"),
         ("Section 2 – Lambda", "Lambda"),
         ("Part 1 - Basics", "Basics"),
