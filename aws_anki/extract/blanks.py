@@ -129,8 +129,10 @@ _TRIVIAL_NUMBER = re.compile(r"(?:one|a single)(?: \w+)?", re.I)  # "at least [o
 # What announces a list before its items ("include", "such as", a colon).
 _LIST_LEAD = re.compile(r":|\b(?:includes?|including|such as|like|supports?|either)\b", re.I)
 _ACRONYM_AFTER = re.compile(r"^\s*\([A-Z][A-Za-z0-9]{1,7}\)")
-# Two values before it, then a comma or "and"/"or": "1, 5, [10]", "ISO 27001, 27017 and [27018]".
-_RUN_BEFORE = re.compile(r"\d[\w.%]*\s*,\s*\d[\w.%]*(?:\s*,|\s+(?:and|or))\s*$")
+# Two values before it (a unit word each at most), then a comma or "and"/"or": "1, 5, [10]",
+# "ISO 27001, 27017 and [27018]", "300 Mbps, 400 Mbps, and [500 Mbps]".
+_VALUE = r"\d[\w.%]*(?:\s[A-Za-z/]{1,6})?"
+_RUN_BEFORE = re.compile(rf"{_VALUE}\s*,\s+{_VALUE}(?:\s*,(?:\s*(?:and|or))?|\s+(?:and|or))\s*$")  # "64,000" is one value
 # A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
 _LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
