@@ -260,6 +260,8 @@ def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
         return True  # "account 111122223333", "account 11111": an example's made-up ID
     if _TRIVIAL_NUMBER.fullmatch(number) or (not marked and _VOLATILE_BEFORE.search(before)):
         return True
+    if re.search(r"\bbetween\s+$", before, re.I) and number.strip().lower() in ("two", "2"):
+        return True  # "between [two] VPCs": "between" says there are two
     if not marked and _EXAMPLE_BEFORE.search(before):
         return True  # a value of a worked example ("for example, 40-60 step1, [60-80] step2")
     if before.count("(") > before.count(")") and _converted_beside(number, before, after):
