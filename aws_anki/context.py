@@ -122,8 +122,14 @@ def _dedupe(path: Sequence[str]) -> list[str]:
 
 
 def _singular_words(heading: str) -> str:
-    """A heading's words, normalised, each without a plural "s"."""
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in normalise(heading).split())
+    """A heading's words, normalised, each without a plural "s" ("policies": "policy")."""
+    return " ".join(_singular(w) for w in normalise(heading).split())
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def _without_service(heading: str, services: Sequence[Service]) -> str:

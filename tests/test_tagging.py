@@ -153,6 +153,8 @@ def test_real_notes_resolution_share(real_notes: Path) -> None:
         (("notes", "Messaging", "SNS vs SQS"), "Amazon SNS & Amazon SQS"),
         (("notes", "Streaming", "Data Firehose compared with Kinesis Data Streams"), "Amazon Data Firehose & Amazon Kinesis Data Streams"),
         (("notes", "Amazon SQS", "Standard vs FIFO queues"), "Amazon SQS › Standard vs FIFO queues"),
+        (("notes", "CloudFormation", "Creation policy", "Creation policies"), "AWS CloudFormation › Creation policy"),
+        (("notes", "Amazon S3", "Access points", "access point"), "Amazon S3 › Access points"),
     ],
 )
 def test_context_line_drops_only_headings_that_just_spell_the_service(headings: tuple[str, ...], context: str) -> None:
