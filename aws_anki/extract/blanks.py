@@ -240,7 +240,10 @@ def _weak_mark(term: KeyTerm, before: str, after: str) -> bool:
     listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
     if listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
         return True  # an item of a list written out around it
-    # the last item of one ("A, B and [C]", "A, B and the [C]")
+    # the last item of one ("A, B and [C]", "A, B and the [C]", "A, B, and [C]")
+    if before.count(",") >= 2 and re.search(r",\s*(?:and|or)\s+(?:(?:an?|the)\s+)?$", before):
+        if len(before.rsplit(",", 2)[1].split()) <= 4:  # the item before is short: a list, not a clause
+            return True
     return "," in before and re.search(r",\s*[^,\s][^,]*\s(?:and|or)\s+(?:(?:an?|the)\s+)?$", before) is not None
 
 

@@ -21,6 +21,11 @@ MIN_SENTENCE_CUE_WORDS = 4  # a long deletion needs at least this many visible w
 MAX_DELETION_WORDS = 5  # a longer bold span is a phrase the author stressed, not a term to recall
 MAX_DELETIONS_PER_NOTE = 20
 MAX_JOINED_SPANS = 3  # as for list cards: blind readers fixed sets of 4+ asked together
+# After a run of joined spans, more items of the same list (a gloss in brackets aside).
+_ITEM = r"(?:[\w./-]+\s+){0,2}[\w./-]+"
+_RUN_GOES_ON = re.compile(
+    rf"\s*(?:\([^()]*\)\s*)?,\s*(?:(?:and|or|y|o)\s+{_ITEM}\s*(?:[.;)]|$)|{_ITEM}\s*,)", re.I
+)
 WHOLE_BOLD_SHARE = 0.8
 # A deletion (as sentinels, see render) whose text is only blanks or empty tags, with any hint.
 _EMPTY_DELETION = re.compile("\ue000\\d+\ue001(?:\\s|<[^<>]*>)*(?:\ue003[^\ue000-\ue003]*)?\ue002")
@@ -139,6 +144,8 @@ def deletion_groups(tokens: Sequence[Token]) -> dict[int, int]:
     for group in groups:
         if len(group) > MAX_JOINED_SPANS:
             continue  # "[A], [B], [C] and [D]" asked at once is an enumeration, not a fact
+        if len(group) > 1 and _RUN_GOES_ON.match("".join(texts[group[-1] + 1 :])):
+            continue  # "[A], [B], [C], and D": some items of a list, not the set
         size = words = 0
         for i in group:
             size += len(texts[i])
