@@ -13,7 +13,7 @@ from .blanks import guessable
 from .facts import Fact, Skip
 from .noise import noise_reason
 from .plain import MAX_CLOZE_WORDS
-from .rules import LINE_RULES, Statement
+from .rules import COMPARATIVES, LINE_RULES, Statement
 from .terms import CLAUSE_WORDS, GENERIC_HEADINGS, GENERIC_LABELS, TERM_END_WORDS, split_definition
 from .text import (
     Line, MAX_PSEUDO_HEADING_WORDS, TAG, answer_parts, escape_html, has_key_term, item_head, nested_items, pseudo_heading,
@@ -389,6 +389,7 @@ def _term_cloze(fact: Fact) -> Fact | None:
 _FRAGMENT_START = frozenset("then when if also and but so currently which that where while as or".split())
 _FRAGMENT_END = frozenset("are is be by done can will used then to of for with from as in on at was were has have".split())
 _PRONOUN_START = frozenset("we you i it they there here he she".split())
+_DEGREE_WORDS = frozenset("much far way slightly even".split())
 _VALUE_LEAD = re.compile(r"\b(?:defaults?|values|quotas|thresholds|timeouts)\b", re.I)
 _TWO_SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
 _PLACEHOLDER = re.compile(r"^(\w+) ?\d+$")
@@ -461,6 +462,8 @@ def _title_like(text: str) -> bool:
         0 < len(words) <= MAX_PSEUDO_HEADING_WORDS
         and words[0] not in _FRAGMENT_START
         and words[0] not in _PRONOUN_START
+        # a judgement ("much better alternative to cron"), not a topic
+        and (words[1] if words[0] in _DEGREE_WORDS and len(words) > 1 else words[0]) not in COMPARATIVES
         and words[-1] not in _FRAGMENT_END
         and words[-1] not in TERM_END_WORDS
         # a statement ("one subnet = one AZ", "we also have the file x") is a fact, not a title

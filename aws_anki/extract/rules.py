@@ -167,7 +167,7 @@ _REMARK_FRONT = re.compile(r"the \w+ \w|(?:crucial|important|useful|good|nice|wo
 # What a term does not start with (a circumstance, not a name: "Under the hood") ...
 _NOT_A_NAME_START = frozenset("under for with in on by from".split())
 # ... and comparatives that ask nothing alone ("Lower: faster propagation").
-_COMPARATIVES = frozenset("lower higher faster slower cheaper bigger smaller larger better worse more less".split())
+COMPARATIVES = frozenset("lower higher faster slower cheaper bigger smaller larger better worse more less".split())
 
 
 # An answer that trails off: a learner cannot check what is left out ("create trail, ...", "such as").
@@ -207,7 +207,7 @@ def vague_term(term: str) -> bool:
     if not words or term in ("Q", "A") or term.startswith(("=>", "->", "→", "=", ">", "<")):
         return True  # "Q: ..." is a question's label, "=> 48 hours" an arrow's tail: no term
     first = words[0].lower()
-    if first in _NOT_A_NAME_START or (len(words) == 1 and first in _COMPARATIVES):
+    if first in _NOT_A_NAME_START or (len(words) == 1 and first in COMPARATIVES):
         return True
     if _REMARK_FRONT.match(term):
         return True  # "the most expensive one", "crucial to understand": no name to ask about
