@@ -168,6 +168,11 @@ _REMARK_FRONT = re.compile(r"the \w+ \w|(?:crucial|important|useful|good|nice|wo
 _NOT_A_NAME_START = frozenset("under for with in on by from".split())
 # ... and comparatives that ask nothing alone ("Lower: faster propagation").
 COMPARATIVES = frozenset("lower higher faster slower cheaper bigger smaller larger better worse more less".split())
+# ... and adverbs that only frame what follows ("Mainly: setup, configure, deploy").
+_SENTENCE_ADVERBS = frozenset(
+    "mainly basically usually generally typically mostly essentially primarily additionally alternatively optionally "
+    "finally firstly secondly lastly currently normally ideally obviously importantly also otherwise".split()
+)
 
 
 # An answer that trails off: a learner cannot check what is left out ("create trail, ...", "such as").
@@ -202,13 +207,13 @@ def _only_links(tokens: Sequence[Token]) -> bool:
 
 def vague_term(term: str) -> bool:
     """Whether a definition's term names nothing a front could ask about: a circumstance ("Under the
-    hood"), a comparative ("Lower"), or one plain lowercase word ("traffic")."""
+    hood"), a comparative ("Lower") or framing adverb ("Mainly"), or one plain lowercase word ("traffic")."""
     words = term.split()
     if not words or term in ("Q", "A") or term.startswith(("=>", "->", "→", "=", ">", "<")):
         return True  # "Q: ..." is a question's label, "=> 48 hours" an arrow's tail: no term
     first = words[0].lower()
-    if first in _NOT_A_NAME_START or (len(words) == 1 and first in COMPARATIVES):
-        return True
+    if first in _NOT_A_NAME_START or (len(words) == 1 and (first in COMPARATIVES or first in _SENTENCE_ADVERBS)):
+        return True  # "Lower: faster propagation", "Mainly: setup, configure, deploy"
     if _REMARK_FRONT.match(term):
         return True  # "the most expensive one", "crucial to understand": no name to ask about
     if _PLACEHOLDER_TERM.fullmatch(term):
