@@ -33,15 +33,19 @@ _MARKS = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_NUMBER_END}|{_MARK_CLOSE}")
 def split_sentences(text: str) -> list[str]:
     """Sentences of one line of text: a `.`, `!` or `?` and a space end one, except after an
     abbreviation (e.g., i.e., etc., vs., ...), an initial (`J.`) or an ellipsis; a decimal or a
-    file name (`3.5`, `file.txt`) has no space after its dot, so never ends one."""
+    file name (`3.5`, `file.txt`) has no space after its dot, so never ends one; nor does one inside
+    brackets (`(= what is it?) and`) or before a remark in brackets (`with RDS! (a discount)`)."""
     sentences: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
         if ".." in match.group(1) or match.group(1) == "." and _abbreviation(text[start : match.start()]):
             continue
-        piece = text[start : match.end()].strip()
-        if piece:
-            sentences.append(piece)
+        before = text[start : match.start()]
+        if text.startswith("(", match.end()) or before.count("(") > before.count(")"):
+            continue
+        piece = text[start : match.end()]
+        if piece.strip():
+            sentences.append(piece.strip())
         start = match.end()
     rest = text[start:].strip()
     if rest:

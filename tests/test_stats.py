@@ -213,6 +213,11 @@ def test_split_sentences_ignores_abbreviations_decimals_and_file_names() -> None
     assert split_sentences("One here. Two, e.g. this, i.e. that etc. and 3.5 in file.txt! Three? Four") == [
         "One here.", "Two, e.g. this, i.e. that etc. and 3.5 in file.txt!", "Three?", "Four"]
     assert split_sentences("Queues vs. topics... are alike.") == ["Queues vs. topics... are alike."]
+    # a remark in brackets belongs to the sentence before it, and a "?" inside brackets ends nothing
+    assert split_sentences("Reserved instances work with RDS! (a large discount).") == [
+        "Reserved instances work with RDS! (a large discount)."]
+    assert split_sentences("Create a task definition (= what runs?) and a service. Then deploy.") == [
+        "Create a task definition (= what runs?) and a service.", "Then deploy."]
 
 
 def test_set_item_blanked() -> None:
