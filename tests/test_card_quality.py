@@ -51,8 +51,8 @@ def _report(kind: str, measured: dict[str, CardQuality]) -> str:
 # (issue 18). The target is zero for every class: a change that makes more such cards fails here,
 # and one that makes fewer lowers the number in the same commit.
 CEILINGS = {
-    "grab_bag_front": 12, "cloze_over_one_sentence": 16, "whole_sentence_blanked": 2, "glyph": 1, "meta": 0,
-    "long_answer": 4, "parent_twice": 3, "answer_on_front": 6, "duplicate_first_field": 6,
+    "grab_bag_front": 12, "cloze_over_one_sentence": 6, "whole_sentence_blanked": 2, "glyph": 1, "meta": 0,
+    "long_answer": 3, "parent_twice": 3, "answer_on_front": 6, "duplicate_first_field": 6,
 }
 
 

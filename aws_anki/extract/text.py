@@ -325,6 +325,8 @@ def _wraps_after_sentence(tail: str, after: Sequence[Token]) -> bool:
     if not re.search(r"[.!?]\s*$", tail) or _ends_with_abbreviation(tail.rstrip()):
         return False
     opening = inline_text(after).lstrip()[:1] if after else ""
+    if opening.islower():  # "... for 1 year." then "capacity you can bid ...": as within a line
+        return not _no_lower_start(tail.rstrip(), inline_text(after))
     return opening.isupper() or opening.isdigit()
 
 
