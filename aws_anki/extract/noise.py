@@ -24,7 +24,8 @@ FIRST_PERSON_ANY = re.compile(
 )
 _POINTER_OPENER = re.compile(
     r"^\W*(?:see|read|check(?: out)?|(?:for )?more (?:info|information|details|about)|learn more|consult|source|"
-    r"ref(?:erence)?|from|ver|lee|leer|(?:para )?más información|fuente)\b",
+    r"ref(?:erence)?|from|ver|lee|leer|(?:para )?más información|fuente|"
+    r"here(?:'s|’s| is| are) (?:an? |the |some )?(?:\w+ )?(?:article|post|video|blog|talk|write-?up|read))\b",
     re.I,
 )
 _SEE_ALSO = re.compile(r"^\W*(?:for more (?:info|information|details)|learn more|see also)\b", re.I)
