@@ -355,7 +355,7 @@ def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
             continue
         parts = list({facts[i].back.casefold(): facts[i] for i in reversed(indexes)}.values())[::-1]
         # (a label's front, `Deployment: pros`, asks for the whole list: it stays one)
-        sentences = sum(_sentence(p.back) for p in parts) >= 2 and ":" not in TAG.sub("", parts[0].front)
+        sentences = sum(_sentence(p.back) for p in parts) >= 2 and ":" not in _plain(parts[0].front)
         clozes = [_term_cloze(p) for p in parts] if sentences else []
         if clozes and all(clozes):
             # `NLB: layer 4 ...`, `NLB: routes to IPs only`: one card of both would be a grab-bag
@@ -373,10 +373,15 @@ def _merge_same_terms(facts: Sequence[Fact]) -> list[Fact]:
     return [f for f in merged if f is not None]
 
 
+def _plain(html_text: str) -> str:
+    """The text of some HTML as written, tags dropped and entities decoded."""
+    return html.unescape(TAG.sub("", html_text))
+
+
 def _term_cloze(fact: Fact) -> Fact | None:
     """One of several definitions of a term as `[term]: definition`, or None when the blank would
     give itself away (the term is the section's subject) or the line is too long to hold as one fact."""
-    term, definition = html.unescape(TAG.sub("", fact.front)), html.unescape(TAG.sub("", fact.back))
+    term, definition = _plain(fact.front), _plain(fact.back)
     text = f"{term}: {definition}"
     if len(text.split()) > MAX_CLOZE_WORDS or _TWO_SENTENCES.search(definition):
         return None
@@ -422,7 +427,7 @@ def _list_card(lead: str, lead_text: str, labels: Sequence[str], sizes: Sequence
 def _sentence(answer: str) -> bool:
     """Whether an answer (as HTML) is a sentence: one with a verb such as "can" or "is", one ending
     with `.` or `!`, or a long one (a name, a value or a short phrase is not)."""
-    text = html.unescape(TAG.sub("", answer)).strip()
+    text = _plain(answer).strip()
     words = text.lower().split()
     if len(words) >= MAX_SET_ITEM_WORDS:
         return True
@@ -437,7 +442,7 @@ def _labels_restate(lead: str, labels: Sequence[str]) -> bool:
     says ("HTTP/HTTPS and TCP/SSL differences": "HTTP/HTTPS", "TCP/SSL"), compared by word stems."""
     stems = {word[:3] for word in re.findall(r"\w+", lead.casefold())}
     for label in labels:
-        words = re.findall(r"\w+", html.unescape(TAG.sub("", label)).casefold())
+        words = re.findall(r"\w+", _plain(label).casefold())
         if " ".join(words) not in _EMPTY_LABELS and not all(word[:3] in stems for word in words):
             return False
     return True
@@ -450,7 +455,7 @@ def _bare_word(lead: str) -> bool:
 
 def _placeholders(labels: Sequence[str]) -> bool:
     """Whether list items are numbered stand-ins of one word (`item 1`, `item 2`)."""
-    found = [_PLACEHOLDER.match(html.unescape(TAG.sub("", label)).strip().lower()) for label in labels]
+    found = [_PLACEHOLDER.match(_plain(label).strip().lower()) for label in labels]
     return all(found) and len({m.group(1) for m in found if m}) == 1
 
 
