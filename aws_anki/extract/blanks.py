@@ -135,6 +135,8 @@ _VALUE = r"\d[\w.%]*(?:\s[A-Za-z/]{1,6})?"
 _RUN_BEFORE = re.compile(rf"{_VALUE}\s*,\s+{_VALUE}(?:\s*,(?:\s*(?:and|or))?|\s+(?:and|or))\s*$")  # "64,000" is one value
 # A comma, then another short item and a list separator: "[CloudWatch Logs], S3 or both".
 _LIST_AFTER = re.compile(r"^\s*,\s*(?:[\w./-]+\s+){0,3}[\w./-]+\s*(?:,|\band\b|\bor\b|$|\.)")
+# The last comma of a list, the item before "and"/"or" (group 1; none after an Oxford comma), then the blank.
+_LAST_ITEM_BEFORE = re.compile(r",\s*([^,\s][^,]*\s)?(?:and|or)\s+(?:(?:an?|the)\s+)?$")
 _PAIR_BEFORE = re.compile(r"\b(?:[A-Z][A-Z0-9]+|[A-Z][a-z]+[A-Z]\w*)\s+(?:or|and|vs\.?|/)\s*$")
 # Bold words that stress without naming anything a learner could recall.
 _EMPTY_MARKS = frozenset(
@@ -240,11 +242,12 @@ def _weak_mark(term: KeyTerm, before: str, after: str) -> bool:
     listing = _LIST_LEAD.search(before) is not None or before.count(",") >= 2
     if listing and (re.search(r",\s*$", before) or _LIST_AFTER.match(after)):
         return True  # an item of a list written out around it
-    # the last item of one ("A, B and [C]", "A, B and the [C]", "A, B, and [C]")
-    if before.count(",") >= 2 and re.search(r",\s*(?:and|or)\s+(?:(?:an?|the)\s+)?$", before):
-        if len(before.rsplit(",", 2)[1].split()) <= 4:  # the item before is short: a list, not a clause
-            return True
-    return "," in before and re.search(r",\s*[^,\s][^,]*\s(?:and|or)\s+(?:(?:an?|the)\s+)?$", before) is not None
+    # the last item of one: "A, B and [C]", "A, B and the [C]", or "A, B, and [C]" when B is short
+    # (a list, not a clause)
+    last = _LAST_ITEM_BEFORE.search(before)
+    if last is None:
+        return False
+    return last.group(1) is not None or (before.count(",") >= 2 and len(before.rsplit(",", 2)[1].split()) <= 4)
 
 
 def _unfit_number(number: str, before: str, after: str, marked: bool) -> bool:
