@@ -273,12 +273,13 @@ class _Shared:
 def _shown_context(fact: Fact, context: str, services: Sequence[Service], catalog: Catalog) -> str:
     """The context line a fact's card shows, when its section's line would give the answer away."""
     service = services[0] if services else None
-    # "Which service finds PII? -> Amazon Macie" under Macie (or "CloudTrail & Config"), "[IAM] is free" under AWS IAM
-    # (not "[EMR Studio]" under EMR): the category only, unless the question names that service ("Which Aurora feature?")
+    # "Which service finds PII? -> Amazon Macie" under Macie, "[IAM] is free" under AWS IAM (a cloze only when the context
+    # shows the blank, not "[EMR Studio]" under EMR): the category only, unless the question names that service
     hidden, asked = (fact.back, fact.front) if fact.kind == "qa" else split_deletions(fact.front) if fact.is_cloze else ("", "")
-    named = fact.kind == "qa" or f" {normalise(visible_text(hidden))} " in f" {normalise(context)} "
-    if hidden and named and service and set(services) & (set(catalog.in_text(visible_text(hidden))) - set(catalog.in_text(visible_text(asked)))):
-        return service.category
+    answer = visible_text(hidden) if hidden else ""
+    if answer and service and (fact.kind == "qa" or f" {normalise(answer)} " in f" {normalise(context)} "):
+        if set(services) & (set(catalog.in_text(answer)) - set(catalog.in_text(visible_text(asked)))):
+            return service.category
     if fact.kind == "definition" and context:
         # the last heading is the term itself ("AWS Billing and Cost Management"): the context stops above it
         *above, last = context.split(CONTEXT_SEPARATOR)
@@ -397,8 +398,7 @@ def _wants_reverse(fact: Fact, options: DeckOptions) -> bool:
         return False
     if options.reverse == "all":
         return True
-    # A reverse card helps when the definition is short and distinctive enough to name the term
-    # from, and the term is a name rather than a label ("Use cases", "Pros", "Pricing").
+    # A reverse card helps for a short, distinctive definition of a name, not of a label ("Use cases", "Pros").
     words = len(visible_text(fact.back).split())
     return 3 <= words <= 15 and len(fact.subject) >= 3 and normalise(fact.subject) not in LABEL_TERMS
 
